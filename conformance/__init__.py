@@ -1,0 +1,1 @@
+"""The Ninsho conformance harness."""

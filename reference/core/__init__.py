@@ -1,0 +1,32 @@
+"""The sans-I/O core of the reference portal.
+
+It imports no HTTP, SMTP, database, clock or random module: every effect goes through the ports
+in :mod:`.ports`, and a test (tests/test_core_purity.py) keeps it that way.
+"""
+
+from .errors import NinshoError
+from .portal import (
+    AppProvisioning,
+    CodeSent,
+    LoginResult,
+    Portal,
+    ResetScreen,
+    SettingsView,
+    Verified,
+)
+from .profile import Profile, parse_profile
+from .state import Stage
+
+__all__ = [
+    "AppProvisioning",
+    "CodeSent",
+    "LoginResult",
+    "NinshoError",
+    "Portal",
+    "Profile",
+    "ResetScreen",
+    "SettingsView",
+    "Stage",
+    "Verified",
+    "parse_profile",
+]

@@ -1,0 +1,125 @@
+"""The address for email-authentication: normalisation and the blocked-domain rule.
+
+The rules are those of spec/protocol.md ("Address normalisation") and the cases of
+``spec/vectors/addresses.toml``. The order matters: strip, refuse invisible and control
+characters, fold with NFKC, split, then compare domains in their IDNA A-label form. Comparing
+after folding is what makes ``USER@ＫＹＯＴＯ－Ｕ.AC.JP.`` blocked, and comparing whole labels is
+what keeps ``notkyoto-u.ac.jp`` accepted.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+
+import idna
+
+from .errors import BlockedAddress, InvalidAddress
+
+MAX_INPUT_CHARS = 1024
+_ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class Verdict(Enum):
+    ACCEPTED = "accepted"
+    BLOCKED = "blocked"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Address:
+    local: str
+    domain: str
+
+    def __str__(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+
+def _invalid(why_en: str, why_ja: str) -> InvalidAddress:
+    return InvalidAddress(
+        f"The address is not valid: {why_en}", f"アドレスが正しくありません: {why_ja}", field="address"
+    )
+
+
+def normalize(raw: str) -> Address:
+    """The canonical form of ``raw``, or :class:`InvalidAddress` saying what is wrong."""
+    if len(raw) > MAX_INPUT_CHARS:
+        raise _invalid("it is too long", "長すぎます")
+    text = raw.strip()
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            raise _invalid(
+                f"it contains the invisible or control character U+{ord(char):04X}",
+                f"見えない文字または制御文字 U+{ord(char):04X} が含まれています",
+            )
+    text = unicodedata.normalize("NFKC", text)
+    if not text:
+        raise _invalid("it is empty", "空です")
+    if text.startswith('"'):
+        raise _invalid("quoted local parts are not accepted", "引用符付きのローカル部は使えません")
+    if text.count("@") != 1:
+        raise _invalid("it must contain exactly one '@'", "「@」はちょうど1つ必要です")
+    local, domain = text.split("@")
+    if not (1 <= len(local) <= 64) or not _ATEXT.match(local):
+        raise _invalid("the part before '@' is not a valid mailbox name", "「@」の前の部分が正しくありません")
+    address = Address(local, _normalize_domain(domain))
+    if len(str(address)) > 254:
+        raise _invalid("it is longer than 254 characters", "254文字を超えています")
+    return address
+
+
+def _normalize_domain(domain: str) -> str:
+    domain = domain[:-1] if domain.endswith(".") else domain
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        raise _invalid("the domain is not a valid host name", "ドメインが正しくありません") from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or len(ascii_domain) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise _invalid("the domain is not a valid host name", "ドメインが正しくありません")
+    return ascii_domain
+
+
+def is_blocked(address: Address, blocked_domains: tuple[str, ...], *, subdomains: bool) -> bool:
+    """Whole-label comparison: equal, or (if ``subdomains``) a suffix after a dot."""
+    return any(
+        address.domain == blocked or (subdomains and address.domain.endswith("." + blocked))
+        for blocked in blocked_domains
+    )
+
+
+def check(raw: str, blocked_domains: tuple[str, ...], *, subdomains: bool) -> Address:
+    """Normalise and apply the blocked-domain rule [EMAIL_BLOCKED_DOMAIN]."""
+    address = normalize(raw)
+    if is_blocked(address, blocked_domains, subdomains=subdomains):
+        exact = address.domain in blocked_domains
+        raise BlockedAddress(
+            f"Addresses at {address.domain} cannot be registered. Please enter a private email address.",
+            f"{address.domain} のアドレスは登録できません。プライベートなアドレスを入力してください。",
+            requirement="EMAIL_BLOCKED_DOMAIN" if exact else "EMAIL_BLOCKED_SUBDOMAIN",
+            field="address",
+        )
+    return address
+
+
+def verdict(raw: str, blocked_domains: tuple[str, ...], *, subdomains: bool) -> Verdict:
+    try:
+        check(raw, blocked_domains, subdomains=subdomains)
+    except BlockedAddress:
+        return Verdict.BLOCKED
+    except InvalidAddress:
+        return Verdict.INVALID
+    return Verdict.ACCEPTED
+
+
+def mask(address: str) -> str:
+    """The reset screen's masked form: the first two characters of the local part, then
+    asterisks, then the domain, e.g. ``ab*****@gmail.com`` [RESET_ADDRESS_MASKED].
+
+    Same shape as the manuals' placeholder ``id*****@mail2.adm.kyoto-u.ac.jp``.
+    """
+    local, _, domain = address.rpartition("@")
+    return f"{local[:2]}*****@{domain}"

@@ -1,0 +1,133 @@
+"""One exception tree for the whole portal.
+
+Every error names the requirement it enforces and carries a status hint, in the manner of
+h11's ``RemoteProtocolError(error_status_hint=...)``: the core decides *what* went wrong, and each
+binding (HTTP, CLI, the conformance drivers) maps it in one place. Messages are bilingual because
+users see them; ``field`` names the input at fault when there is one.
+"""
+
+from __future__ import annotations
+
+
+class NinshoError(Exception):
+    """The root of every error the reference raises on purpose."""
+
+    status_hint: int = 400
+    requirement: str = "INPUT_ERRORS_PRECISE"
+
+    def __init__(
+        self,
+        message_en: str,
+        message_ja: str = "",
+        *,
+        requirement: str | None = None,
+        field: str | None = None,
+        status_hint: int | None = None,
+    ) -> None:
+        super().__init__(message_en)
+        self.message_en = message_en
+        self.message_ja = message_ja or message_en
+        if requirement is not None:
+            self.requirement = requirement
+        if status_hint is not None:
+            self.status_hint = status_hint
+        self.field = field
+
+    @property
+    def code(self) -> str:
+        """A stable machine name for the kind of error, e.g. ``code_expired``."""
+        name = type(self).__name__
+        return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "error": self.code,
+            "requirement": self.requirement,
+            "field": self.field,
+            "message": {"ja": self.message_ja, "en": self.message_en},
+        }
+
+
+class ProfileError(NinshoError):
+    """A profile file is malformed: the message names the key."""
+
+    requirement = "INPUT_ERRORS_PRECISE"
+
+
+class InvalidInput(NinshoError):
+    """Syntactically bad input (a login ID, a code with letters, an oversized value)."""
+
+
+class InvalidAddress(InvalidInput):
+    requirement = "EMAIL_ADDRESS_SYNTAX"
+
+
+class BlockedAddress(NinshoError):
+    requirement = "EMAIL_BLOCKED_DOMAIN"
+    status_hint = 422
+
+
+class AuthenticationFailed(NinshoError):
+    """Wrong ID or password: the same error for both, so IDs cannot be enumerated."""
+
+    requirement = "FIRST_FACTOR_PASSWORD"
+    status_hint = 401
+
+
+class CodeRejected(NinshoError):
+    """A one-time password or confirmation code was wrong, used, expired or replayed.
+
+    One class on purpose: telling an attacker *why* a code failed helps them. ``reason`` keeps
+    the detail for logs and for the conformance harness's evidence.
+    """
+
+    status_hint = 401
+
+    def __init__(self, reason: str, *, requirement: str, field: str = "code") -> None:
+        super().__init__(
+            "The one-time password is not valid. Please check it and try again.",
+            "ワンタイムパスワードが正しくありません。確認して再度入力してください。",
+            requirement=requirement,
+            field=field,
+        )
+        self.reason = reason
+
+
+class AccountLocked(NinshoError):
+    requirement = "LOCKOUT_THRESHOLD"
+    status_hint = 429
+
+
+class NotPermitted(NinshoError):
+    """The session's stage does not allow the action (e.g. settings before the second factor)."""
+
+    requirement = "SECOND_FACTOR_REQUIRED"
+    status_hint = 403
+
+
+class SessionExpired(NinshoError):
+    requirement = "SESSION_EXPIRY"
+    status_hint = 401
+
+
+class NothingPending(NinshoError):
+    """Confirm or resend with no code pending for that purpose."""
+
+    status_hint = 409
+
+
+class Conflict(NinshoError):
+    status_hint = 409
+
+
+class UnknownAccount(NinshoError):
+    """Only for operator paths (CLI, helpdesk): users get AuthenticationFailed instead."""
+
+    status_hint = 404
+
+
+class MailNotSent(NinshoError):
+    """The relay refused or was unreachable. The code stays issued, so "Resend" works later."""
+
+    requirement = "RESET_CONFIRMATION_MAIL"
+    status_hint = 503

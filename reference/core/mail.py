@@ -1,0 +1,49 @@
+"""The mail contract: sender, bilingual subject and a body carrying the code [MAIL_*].
+
+The wording follows the manuals' screens; the profile holds sender and subjects, so a vendor
+profile changes them without touching code.
+"""
+
+from __future__ import annotations
+
+from .ports import OutgoingMail
+from .profile import Profile
+from .state import Purpose
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60}" if seconds % 60 == 0 else f"{seconds / 60:.1f}"
+
+
+def compose(profile: Profile, purpose: Purpose, to: str, code: str) -> OutgoingMail:
+    if purpose is Purpose.RESET:
+        subject = profile.mail_subject_reset
+        lifetime = _minutes(profile.confirmation_code_lifetime_seconds)
+        body = (
+            "ワンタイムパスワード設定初期化用の確認コードをお知らせします。\n"
+            "画面の「確認コード」に以下のコードを入力して『確認』をクリックしてください。\n"
+            f"有効期限は{lifetime}分です。\n\n"
+            f"確認コード / Confirmation Code: {code}\n\n"
+            "This is your confirmation code for one time password initialization.\n"
+            'Enter it in "Confirm Code" on the screen and click "Confirm".\n'
+            f"It is valid for {lifetime} minutes.\n"
+        )
+    else:
+        subject = profile.mail_subject_otp
+        lifetime = _minutes(profile.email_otp_lifetime_seconds)
+        body = (
+            "ワンタイムパスワードをお知らせします。\n"
+            "画面の「ワンタイムパスワード」に以下の数字を入力してください。\n"
+            f"有効期限は{lifetime}分です。一度だけ使用できます。\n\n"
+            f"ワンタイムパスワード / One-Time Password: {code}\n\n"
+            "Enter the one-time password above on the screen.\n"
+            f"It is valid for {lifetime} minutes and can be used only once.\n"
+        )
+    footer = (
+        "\n--\n"
+        "このメールに心当たりがない場合は破棄してください。\n"
+        "If you did not request this, please ignore this email.\n"
+    )
+    return OutgoingMail(
+        to=to, sender=profile.mail_sender, subject=subject, body=body + footer, purpose=purpose.value
+    )

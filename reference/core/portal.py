@@ -1,0 +1,462 @@
+"""The portal of the manuals as a sans-I/O state machine.
+
+Each public method is one user action of the manuals (or an operator action), runs as one
+``Store.transact`` on one account, and returns a typed outcome or raises a
+:class:`~.errors.NinshoError`. Sessions are opaque tokens ``<login id, base64>.<secret>``; the
+store only ever sees their digests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import TypeVar
+
+from . import addresses, otp
+from .errors import (
+    AccountLocked,
+    AuthenticationFailed,
+    CodeRejected,
+    InvalidInput,
+    MailNotSent,
+    NotPermitted,
+    NothingPending,
+    SessionExpired,
+    UnknownAccount,
+)
+from .mail import compose
+from .passwords import MAX_PASSWORD_CHARS, PasswordHasher
+from .ports import Clock, Mailer, RandomSource, Store
+from .profile import Profile
+from .rules import Rules
+from .state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage, TrustedBrowser
+
+T = TypeVar("T")
+LOGIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SETTINGS = (Stage.AUTHENTICATED, Stage.SETUP)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    session: str
+    stage: Stage
+    methods: tuple[str, ...]  # "app", "email": the second factors the account has
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    address: str  # where the mail went [MESSAGE_EMAIL_SENT]
+
+
+@dataclass(frozen=True)
+class Verified:
+    stage: Stage
+    trust_token: str | None  # set when "Trust this browser" was ticked [TRUST_BROWSER]
+
+
+@dataclass(frozen=True)
+class AppProvisioning:
+    uri: str  # [APP_PROVISIONING_URI]
+    manual_key: str  # [APP_MANUAL_KEY]
+
+
+@dataclass(frozen=True)
+class ResetScreen:
+    """What the "Initializing One-Time Password Settings" screen shows [RESET_SCREEN]."""
+
+    login_id: str
+    shown_address: str  # masked, or the placeholder when none is registered
+    mailed: bool
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    login_id: str
+    stage: Stage
+    address: str | None
+    app_count: int
+
+
+class Portal:
+    def __init__(
+        self,
+        profile: Profile,
+        store: Store,
+        mailer: Mailer,
+        clock: Clock,
+        random: RandomSource,
+        *,
+        pepper: bytes,
+        hasher: PasswordHasher | None = None,
+        rules: type[Rules] = Rules,
+    ) -> None:
+        if len(pepper) < 16:
+            raise ValueError("the pepper must be at least 16 bytes")
+        self.profile = profile
+        self.store = store
+        self.mailer = mailer
+        self.clock = clock
+        self.random = random
+        self.pepper = pepper
+        self.hasher = hasher or PasswordHasher()
+        self.rules = rules(profile, pepper)
+        self._dummy_hash = self.hasher.hash("not a password", random)
+
+    # --- operator ------------------------------------------------------------------------
+    def add_user(self, login_id: str, password: str) -> None:
+        self._check_login_id(login_id)
+        self._check_password(password)
+        self.store.create(AccountState(login_id, self.hasher.hash(password, self.random)))
+
+    def remove_user(self, login_id: str) -> None:
+        if not self.store.delete(login_id):
+            raise UnknownAccount(f"No account {login_id!r}.", f"アカウント {login_id!r} はありません。")
+
+    def users(self) -> list[str]:
+        return sorted(self.store.login_ids())
+
+    # --- first factor [FIRST_FACTOR_PASSWORD] ---------------------------------------------
+    def login(self, login_id: str, password: str, *, trust_token: str | None = None) -> LoginResult:
+        """The login screen. A valid trusted-browser token skips the second factor."""
+        self._authenticate(login_id, password)
+        now = self.clock.now()
+
+        def change(state: AccountState) -> LoginResult:
+            if not state.has_factor:
+                stage = Stage.SETUP  # [SETUP_WITHOUT_FACTOR]
+            elif self._trusted(state, trust_token, now):
+                stage = Stage.AUTHENTICATED
+            else:
+                stage = Stage.FIRST_FACTOR
+            token = self._open_session(state, stage, now)
+            methods = tuple(m for m, has in (("app", state.apps), ("email", state.address)) if has)
+            return LoginResult(token, stage, methods)
+
+        return self.store.transact(login_id, change)
+
+    def login_for_reset(self, login_id: str, password: str) -> LoginResult:
+        """"Click here For Initial Setup or Setup Again", then ID and password again
+        [RESET_REAUTHENTICATE]."""
+        self._authenticate(login_id, password)
+        now = self.clock.now()
+
+        def change(state: AccountState) -> LoginResult:
+            return LoginResult(self._open_session(state, Stage.RESET, now), Stage.RESET, ())
+
+        return self.store.transact(login_id, change)
+
+    # --- second factor --------------------------------------------------------------------
+    def send_login_code(self, session: str) -> CodeSent:
+        """"Click Here for Multi-Factor Authentication : Email Login" [EMAIL_OTP_TO_REGISTERED_ADDRESS]."""
+
+        def action(state: AccountState, _: Session, now: float) -> tuple[str, str]:
+            if state.address is None:
+                raise NothingPending(
+                    "No address for email-authentication is registered.",
+                    "メール認証用アドレスが登録されていません。",
+                    requirement="EMAIL_OTP_TO_REGISTERED_ADDRESS",
+                )
+            return state.address, self._issue(state, Purpose.LOGIN, now, state.address, resend=True)
+
+        address, code = self._act(session, (Stage.FIRST_FACTOR,), action)
+        self._mail(Purpose.LOGIN, address, code)
+        return CodeSent(address)
+
+    def verify_app_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
+        code = self.rules.clean_code(code, self.profile.totp_digits, "TOTP_DIGITS")
+
+        def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
+            outcome = self.rules.verify_totp(state, code, now)
+            return outcome if not isinstance(outcome, AppRegistration) else self._pass(state, s, now, trust_browser)
+
+        return self._act(session, (Stage.FIRST_FACTOR,), action)
+
+    def verify_email_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
+        code = self.rules.clean_code(code, self.profile.email_otp_digits, "EMAIL_OTP_DIGITS")
+
+        def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
+            outcome = self.rules.consume_code(state, Purpose.LOGIN, code, now)
+            return outcome if not isinstance(outcome, IssuedCode) else self._pass(state, s, now, trust_browser)
+
+        return self._act(session, (Stage.FIRST_FACTOR,), action)
+
+    # --- settings: the Mail tab ------------------------------------------------------------
+    def settings(self, session: str) -> SettingsView:
+        def action(state: AccountState, s: Session, _: float) -> SettingsView:
+            return SettingsView(state.login_id, s.stage, state.address, len(state.apps))
+
+        return self._act(session, _SETTINGS, action)
+
+    def start_email_registration(self, session: str, address: str) -> CodeSent:
+        """"Send One-Time Password" to the address to be registered [EMAIL_REGISTRATION_CONFIRM]."""
+        normalized = self.rules.check_address(address)
+
+        def action(state: AccountState, _: Session, now: float) -> str:
+            return self._issue(state, Purpose.REGISTER_EMAIL, now, normalized, resend=True)
+
+        code = self._act(session, _SETTINGS, action)
+        self._mail(Purpose.REGISTER_EMAIL, normalized, code)
+        return CodeSent(normalized)
+
+    def confirm_email_registration(self, session: str, code: str) -> CodeSent:
+        code = self.rules.clean_code(code, self.profile.email_otp_digits, "EMAIL_OTP_DIGITS")
+
+        def action(state: AccountState, s: Session, now: float) -> CodeSent | CodeRejected | AccountLocked:
+            outcome = self.rules.consume_code(state, Purpose.REGISTER_EMAIL, code, now)
+            if not isinstance(outcome, IssuedCode):
+                return outcome
+            assert outcome.address is not None  # registration codes always carry their address
+            self.rules.register_address(state, outcome.address)
+            s.stage = Stage.AUTHENTICATED
+            return CodeSent(outcome.address)
+
+        return self._act(session, _SETTINGS, action)
+
+    # --- settings: the App tab -------------------------------------------------------------
+    def start_app_registration(self, session: str) -> AppProvisioning:
+        """Show the QR code. Nothing is registered yet [APP_REGISTER_REQUIRES_CODE]."""
+        secret = self.random.randbytes(self.profile.totp_secret_bytes)  # [TOTP_SECRET_STRENGTH]
+
+        def action(state: AccountState, _: Session, __: float) -> AppProvisioning:
+            state.pending_app_secret_hex = secret.hex()
+            p = self.profile
+            uri = otp.ProvisioningUri(
+                secret, p.totp_issuer, state.login_id, p.totp_digits, p.totp_period_seconds, p.totp_algorithm
+            )
+            return AppProvisioning(str(uri), otp.base32_secret(secret))
+
+        return self._act(session, _SETTINGS, action)
+
+    def confirm_app_registration(self, session: str, code: str) -> str:
+        """"Register" with the code the app shows; returns the new registration's ID."""
+        code = self.rules.clean_code(code, self.profile.totp_digits, "TOTP_DIGITS")
+
+        app_id = self._new_id()
+
+        def action(state: AccountState, s: Session, now: float) -> str | CodeRejected | AccountLocked:
+            outcome = self.rules.register_app(state, code, now, app_id)
+            if not isinstance(outcome, AppRegistration):
+                return outcome
+            s.stage = Stage.AUTHENTICATED
+            return outcome.app_id
+
+        return self._act(session, _SETTINGS, action)
+
+    # --- reset ("Initialize") ---------------------------------------------------------------
+    def initialize(self, session: str) -> ResetScreen:
+        return self._send_reset_code(session)
+
+    def resend(self, session: str) -> ResetScreen:
+        """"Resend": a new code that voids the old one [RESEND_VOIDS_PREVIOUS]."""
+        return self._send_reset_code(session)
+
+    def confirm_reset(self, session: str, code: str) -> Stage:
+        """"Confirm": voids the apps (and the address) and opens set-up anew [RESET_THEN_SETUP]."""
+        code = self.rules.clean_code(code, self.profile.confirmation_code_digits, "RESET_CODE_DIGITS")
+
+        def action(state: AccountState, s: Session, now: float) -> Stage | CodeRejected | AccountLocked:
+            if not state.reset_pending:
+                raise self._nothing_pending("RESET_CONFIRMATION_MAIL")
+            outcome = self.rules.consume_code(state, Purpose.RESET, code, now)
+            if not isinstance(outcome, IssuedCode):
+                return outcome
+            self.rules.apply_reset(state)
+            state.sessions = {k: v for k, v in state.sessions.items() if v is s}
+            s.stage = Stage.SETUP
+            return s.stage
+
+        return self._act(session, (Stage.RESET,), action)
+
+    def helpdesk_issue_code(self, login_id: str) -> str:
+        """The ICT Support Center reads out a code for an account with no address
+        [HELPDESK_ISSUES_CODE] [HELPDESK_PENDING_ONLY]."""
+        self._check_login_id(login_id)
+        now = self.clock.now()
+
+        def change(state: AccountState) -> str:
+            if not state.reset_pending or state.address is not None:
+                raise self._nothing_pending("HELPDESK_PENDING_ONLY")
+            return self._issue(state, Purpose.RESET, now, None, resend=True)
+
+        return self.store.transact(login_id, change)
+
+    # --- logout [LOGOUT] -------------------------------------------------------------------
+    def logout(self, session: str) -> None:
+        def action(state: AccountState, s: Session, _: float) -> None:
+            state.sessions = {k: v for k, v in state.sessions.items() if v is not s}
+
+        self._act(session, tuple(Stage), action)
+
+    # --- internals -------------------------------------------------------------------------
+    def _send_reset_code(self, session: str) -> ResetScreen:
+        def action(state: AccountState, _: Session, now: float) -> tuple[str | None, str | None]:
+            state.reset_pending = True
+            address = state.address
+            if address is None:  # [RESET_NO_ADDRESS_PLACEHOLDER]: the helpdesk issues the code
+                return None, None
+            return address, self._issue(state, Purpose.RESET, now, address, resend=True)
+
+        login_id = self._split(session)[0]
+        address, code = self._act(session, (Stage.RESET,), action)
+        if address is None or code is None:
+            return ResetScreen(login_id, self.profile.reset_placeholder_address, mailed=False)
+        self._mail(Purpose.RESET, address, code)
+        return ResetScreen(login_id, addresses.mask(address), mailed=True)
+
+    def _issue(self, state: AccountState, purpose: Purpose, now: float, to: str | None, *, resend: bool) -> str:
+        code = otp.random_code(self.random, self.rules.digits_for(purpose))
+        self.rules.issue_code(state, purpose, code, now, to, resend=resend)
+        return code
+
+    def _mail(self, purpose: Purpose, to: str, code: str) -> None:
+        """Sent after the code is committed, so a relay failure loses nothing: "Resend" works."""
+        try:
+            self.mailer.send(compose(self.profile, purpose, to, code))
+        except MailNotSent:
+            raise
+        except Exception as exc:  # any relay fault becomes the manuals' guidance
+            raise MailNotSent(
+                "The email could not be sent. Please try again later, or contact the ICT Support Center.",
+                "メールを送信できませんでした。時間をおいて再度お試しいただくか、情報環境支援センターにご連絡ください。",
+                requirement="RESET_CONFIRMATION_MAIL" if purpose is Purpose.RESET else "EMAIL_OTP_TO_REGISTERED_ADDRESS",
+            ) from exc
+
+    def _pass(self, state: AccountState, s: Session, now: float, trust_browser: bool) -> Verified:
+        s.stage = Stage.AUTHENTICATED
+        token = None
+        if trust_browser and self.profile.trust_browser_duration_seconds > 0:
+            secret = self._new_id()
+            expires = now + self.profile.trust_browser_duration_seconds
+            state.trusted_browsers[self._digest(state.login_id, "trust", secret)] = TrustedBrowser(expires)
+            token = secret
+        return Verified(Stage.AUTHENTICATED, token)
+
+    def _trusted(self, state: AccountState, token: str | None, now: float) -> bool:
+        state.trusted_browsers = {k: t for k, t in state.trusted_browsers.items() if now < t.expires_at}
+        if not token or len(token) > 128:
+            return False
+        return self._digest(state.login_id, "trust", token) in state.trusted_browsers
+
+    def _open_session(self, state: AccountState, stage: Stage, now: float) -> str:
+        state.sessions = {k: s for k, s in state.sessions.items() if not self._expired(s, now)}
+        secret = self._new_id()
+        state.sessions[self._digest(state.login_id, "session", secret)] = Session(stage, now, now)
+        login = base64.urlsafe_b64encode(state.login_id.encode()).decode().rstrip("=")
+        return f"{login}.{secret}"
+
+    def _expired(self, s: Session, now: float) -> bool:
+        p = self.profile
+        if s.stage in (Stage.FIRST_FACTOR, Stage.RESET):
+            return now >= s.created_at + p.session_first_factor_seconds
+        return now >= s.last_seen + p.session_idle_seconds
+
+    def _act(
+        self,
+        session: str,
+        stages: Collection[Stage],
+        action: Callable[[AccountState, Session, float], T | CodeRejected | AccountLocked],
+    ) -> T:
+        """Run ``action`` in the session's account, after checking its stage; commit, then
+        raise a refusal the action returned (so its failure count is kept)."""
+        login_id, secret = self._split(session)
+        now = self.clock.now()
+
+        def change(state: AccountState) -> T | CodeRejected | AccountLocked | SessionExpired:
+            key = self._digest(login_id, "session", secret)
+            s = state.sessions.get(key)
+            if s is None or self._expired(s, now):
+                state.sessions.pop(key, None)
+                return self._session_expired()
+            if s.stage not in stages:
+                raise NotPermitted(
+                    "This page is not available at this step. Please log in again.",
+                    "この操作は現在の状態では行えません。再度ログインしてください。",
+                    requirement="SETUP_WITHOUT_FACTOR" if s.stage is Stage.SETUP else "SECOND_FACTOR_REQUIRED",
+                )
+            s.last_seen = now
+            return action(state, s, now)
+
+        try:
+            result = self.store.transact(login_id, change)
+        except UnknownAccount:
+            raise self._session_expired() from None
+        if isinstance(result, (CodeRejected, AccountLocked, SessionExpired)):
+            raise result
+        return result
+
+    def _split(self, session: str) -> tuple[str, str]:
+        login, _, secret = session.partition(".") if isinstance(session, str) else ("", "", "")
+        try:
+            login_id = base64.urlsafe_b64decode(login + "=" * (-len(login) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise self._session_expired() from None
+        if not LOGIN_ID.match(login_id) or not secret or len(secret) > 128:
+            raise self._session_expired()
+        return login_id, secret
+
+    def _authenticate(self, login_id: str, password: str) -> None:
+        self._check_login_id(login_id)
+        self._check_password(password)
+        state = self.store.load(login_id)
+        # Hash even for an unknown ID, so timing does not tell which IDs exist.
+        ok = self.hasher.verify(password, state.password_hash if state else self._dummy_hash)
+        if state is None or not ok:
+            raise AuthenticationFailed(
+                "The ECS-ID/SPS-ID or password is incorrect.",
+                "ECS-ID/SPS-ID またはパスワードが正しくありません。",
+            )
+
+    def _digest(self, login_id: str, purpose: str, secret: str) -> str:
+        return otp.code_digest(self.pepper, login_id, purpose, secret)
+
+    def _new_id(self) -> str:
+        return base64.urlsafe_b64encode(self.random.randbytes(24)).decode().rstrip("=")
+
+    @staticmethod
+    def _check_login_id(login_id: str) -> None:
+        if not isinstance(login_id, str) or not LOGIN_ID.match(login_id):
+            raise InvalidInput(
+                "Enter a valid ECS-ID/SPS-ID (letters, digits, '.', '_', '-'; at most 64).",
+                "正しい ECS-ID/SPS-ID を入力してください（英数字と「.」「_」「-」、64文字まで）。",
+                requirement="FIRST_FACTOR_PASSWORD",
+                field="login_id",
+            )
+
+    @staticmethod
+    def _check_password(password: str) -> None:
+        if not isinstance(password, str) or not 1 <= len(password) <= MAX_PASSWORD_CHARS:
+            raise InvalidInput(
+                f"Enter a password of 1 to {MAX_PASSWORD_CHARS} characters.",
+                f"パスワードは1〜{MAX_PASSWORD_CHARS}文字で入力してください。",
+                requirement="FIRST_FACTOR_PASSWORD",
+                field="password",
+            )
+
+    @staticmethod
+    def _session_expired() -> SessionExpired:
+        return SessionExpired(
+            "Your session has ended. Please log in again.",
+            "セッションの有効期限が切れました。再度ログインしてください。",
+        )
+
+    @staticmethod
+    def _nothing_pending(requirement: str) -> NothingPending:
+        return NothingPending(
+            "There is no pending initialization for this account.",
+            "このアカウントには初期化の手続き中のものがありません。",
+            requirement=requirement,
+        )
+
+
+__all__ = [
+    "AppProvisioning",
+    "CodeSent",
+    "LoginResult",
+    "Portal",
+    "ResetScreen",
+    "SettingsView",
+    "Verified",
+]

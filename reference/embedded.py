@@ -1,0 +1,48 @@
+"""The embedded reference portal: the core wired to memory, an outbox and a chosen clock.
+
+This is what ``pytest`` checks when no portal is given, and what the project's own tests drive.
+The password hash is cheap here on purpose (test accounts only); ``ninsho serve`` uses the full
+scrypt cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference.clocks import SeededRandom, SystemRandom, VirtualClock
+from reference.core.otp import RandomSource
+from reference.core.passwords import PasswordHasher
+from reference.core.portal import Portal
+from reference.core.ports import Clock, Store
+from reference.core.profile import Profile
+from reference.core.rules import Rules
+from reference.outbox import Outbox
+from reference.stores.memory import MemoryStore
+
+FAST_HASHER = PasswordHasher(n=2**4, r=8, p=1)
+
+
+@dataclass
+class Embedded:
+    portal: Portal
+    outbox: Outbox
+    clock: Clock
+    store: Store
+
+
+def embedded_portal(
+    profile: Profile,
+    *,
+    clock: Clock | None = None,
+    random: RandomSource | None = None,
+    seed: int | None = None,
+    rules: type[Rules] = Rules,
+) -> Embedded:
+    """A fresh portal. ``seed`` makes its codes reproducible (tests); default is the OS CSPRNG."""
+    clock = clock or VirtualClock()
+    random = random or (SeededRandom(seed) if seed is not None else SystemRandom())
+    outbox, store = Outbox(), MemoryStore()
+    portal = Portal(
+        profile, store, outbox, clock, random, pepper=random.randbytes(32), hasher=FAST_HASHER, rules=rules
+    )
+    return Embedded(portal, outbox, clock, store)

@@ -1,0 +1,80 @@
+"""The specification's data files, read from the installed package, not from a checkout.
+
+``spec/`` ships as the package ``ninsho_spec`` (see pyproject.toml), so a wheel installed in a
+vendor's CI finds the same profiles, registry and vectors as a developer's clone.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from reference.core.errors import ProfileError
+from reference.core.profile import Profile, parse_profile
+
+MAX_PROFILE_BYTES = 256 * 1024
+
+
+def spec_root() -> Traversable:
+    return files("ninsho_spec")
+
+
+def read_toml(relative: str) -> dict[str, Any]:
+    """A TOML file of the spec, by its path below ``spec/``."""
+    node = spec_root()
+    for part in relative.split("/"):
+        node = node / part
+    return tomllib.loads(node.read_text(encoding="utf-8"))
+
+
+def profile_names() -> list[str]:
+    folder = spec_root() / "profiles"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A bundled profile by name (``iimc``), or a vendor's profile file by path."""
+    text = str(name_or_path)
+    if text in profile_names():
+        return parse_profile(read_toml(f"profiles/{text}.toml"), origin=f"profile {text}")
+    path = Path(text)
+    if not path.is_file():
+        known = ", ".join(profile_names())
+        raise ProfileError(f"no profile {text!r}: give a file or one of {known}", field="profile")
+    if path.stat().st_size > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{path}: larger than {MAX_PROFILE_BYTES} bytes", field="profile")
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: not valid UTF-8 TOML: {exc}", field="profile") from None
+    return parse_profile(document, origin=str(path))
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    level: str
+    area: str
+    statement: str
+    source: tuple[str, ...]
+    parameters: tuple[str, ...]
+
+
+def requirements() -> dict[str, Requirement]:
+    """The registry ``spec/requirements.toml``: the only place requirement IDs come from."""
+    table = read_toml("requirements.toml")["requirements"]
+    return {
+        rid: Requirement(
+            id=rid,
+            level=entry["level"],
+            area=entry["area"],
+            statement=entry["statement"],
+            source=tuple(entry["source"]),
+            parameters=tuple(entry.get("parameters", ())),
+        )
+        for rid, entry in table.items()
+    }

@@ -1,0 +1,55 @@
+"""An in-memory store: for the embedded portal, the in-process driver and tests.
+
+Records are kept as JSON-shaped dicts and rebuilt on every read, exactly as the SQLite store
+does, so a transaction can never leak a live object and a discarded change leaves no trace.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from reference.core.errors import Conflict, UnknownAccount
+from reference.core.state import AccountState
+
+T = TypeVar("T")
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._records: dict[str, dict[str, Any]] = {}
+        self._lock = threading.RLock()
+
+    def create(self, state: AccountState) -> None:
+        with self._lock:
+            if state.login_id in self._records:
+                raise Conflict(
+                    f"The account {state.login_id!r} already exists.",
+                    f"アカウント {state.login_id!r} は既に存在します。",
+                    field="login_id",
+                )
+            self._records[state.login_id] = state.to_json()
+
+    def delete(self, login_id: str) -> bool:
+        with self._lock:
+            return self._records.pop(login_id, None) is not None
+
+    def login_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._records)
+
+    def load(self, login_id: str) -> AccountState | None:
+        with self._lock:
+            record = self._records.get(login_id)
+            return AccountState.from_json(record) if record is not None else None
+
+    def transact(self, login_id: str, change: Callable[[AccountState], T]) -> T:
+        with self._lock:
+            record = self._records.get(login_id)
+            if record is None:
+                raise UnknownAccount(f"No account {login_id!r}.", f"アカウント {login_id!r} はありません。")
+            state = AccountState.from_json(record)
+            result = change(state)
+            self._records[login_id] = state.to_json()
+            return result

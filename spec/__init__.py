@@ -1,0 +1,1 @@
+"""The Ninsho specification as package data: protocol, registry, profiles and vectors."""
