@@ -1,0 +1,192 @@
+"""The in-process driver: the embedded reference portal, called directly, with virtual time.
+
+It is the only part of the harness that imports ``reference``; everything above it sees the
+interfaces of :mod:`conformance.interfaces`, as with any other portal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from itertools import count
+from typing import Any
+
+from conformance.interfaces import Account, Exchange, Mail, MailTimeout, Outcome, Provisioning
+from reference.clocks import VirtualClock
+from reference.core.errors import NinshoError
+from reference.core.portal import Portal
+from reference.embedded import Embedded
+from reference.outbox import Outbox
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: getattr(v, "value", v) for k, v in asdict(value).items()}
+    return {"value": getattr(value, "value", value)}
+
+
+class InProcessDriver:
+    name = "inprocess"
+
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self.session: str | None = None
+        self.trust_token: str | None = None  # the "Trust this browser" cookie of this browser
+
+    def fresh(self) -> InProcessDriver:
+        return InProcessDriver(self.portal)
+
+    def _call(self, action: str, fn: Callable[[], Any], request: str = "") -> Outcome:
+        try:
+            result = fn()
+        except NinshoError as exc:
+            return Outcome(
+                ok=False,
+                error=exc.code,
+                requirement=exc.requirement,
+                message_ja=exc.message_ja,
+                message_en=exc.message_en,
+                data={"field": exc.field, "status": exc.status_hint},
+                evidence=[Exchange(action, request, f"{exc.status_hint} {exc.code} [{exc.requirement}]")],
+            )
+        data = _plain(result)
+        stage = data.get("stage") if "stage" in data else (data["value"] if action == "confirm_reset" else None)
+        return Outcome(ok=True, stage=stage, data=data, evidence=[Exchange(action, request, "ok")])
+
+    def _with_session(self, action: str, fn: Callable[[str], Any], request: str = "") -> Outcome:
+        return self._call(action, lambda: fn(self.session or "-"), request)
+
+    def login(self, account: Account) -> Outcome:
+        def go() -> Any:
+            result = self.portal.login(account.login_id, account.password, trust_token=self.trust_token)
+            self.session = result.session
+            return result
+
+        return self._call("login", go, f"login_id={account.login_id} password=***")
+
+    def login_for_setup(self, account: Account) -> Outcome:
+        def go() -> Any:
+            result = self.portal.login_for_reset(account.login_id, account.password)
+            self.session = result.session
+            return result
+
+        return self._call("login_for_setup", go, f"login_id={account.login_id} password=***")
+
+    def request_email_code(self) -> Outcome:
+        return self._with_session("request_email_code", self.portal.send_login_code)
+
+    def submit_app_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
+        outcome = self._with_session(
+            "submit_app_code", lambda s: self.portal.verify_app_code(s, code, trust_browser=trust_browser), "code=***"
+        )
+        self._keep_trust(outcome)
+        return outcome
+
+    def submit_email_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
+        outcome = self._with_session(
+            "submit_email_code",
+            lambda s: self.portal.verify_email_code(s, code, trust_browser=trust_browser),
+            "code=***",
+        )
+        self._keep_trust(outcome)
+        return outcome
+
+    def _keep_trust(self, outcome: Outcome) -> None:
+        token = outcome.data.pop("trust_token", None)
+        if token:
+            self.trust_token = token
+
+    def settings(self) -> Outcome:
+        return self._with_session("settings", self.portal.settings)
+
+    def register_email(self, address: str) -> Outcome:
+        return self._with_session(
+            "register_email", lambda s: self.portal.start_email_registration(s, address), f"address={address!r}"
+        )
+
+    def confirm_email(self, code: str) -> Outcome:
+        return self._with_session("confirm_email", lambda s: self.portal.confirm_email_registration(s, code), "code=***")
+
+    def start_app_registration(self) -> Provisioning:
+        result = self.portal.start_app_registration(self.session or "-")
+        return Provisioning(result.uri, result.manual_key)
+
+    def register_app(self, code: str) -> Outcome:
+        return self._with_session("register_app", lambda s: self.portal.confirm_app_registration(s, code), "code=***")
+
+    def initialize(self) -> Outcome:
+        return self._with_session("initialize", self.portal.initialize)
+
+    def resend(self) -> Outcome:
+        return self._with_session("resend", self.portal.resend)
+
+    def confirm_reset(self, code: str) -> Outcome:
+        return self._with_session("confirm_reset", lambda s: self.portal.confirm_reset(s, code), "code=***")
+
+    def logout(self) -> Outcome:
+        return self._with_session("logout", self.portal.logout)
+
+
+class InProcessOperator:
+    """Test accounts and the helpdesk of the embedded portal."""
+
+    def __init__(self, portal: Portal, prefix: str = "t") -> None:
+        self.portal = portal
+        self._numbers = count(1)
+        self._prefix = prefix
+
+    def new_account(self) -> Account:
+        n = next(self._numbers)
+        account = Account(f"{self._prefix}{n:07d}", f"pw-{n}-secret", f"user{n}@example.com")
+        self.portal.add_user(account.login_id, account.password)
+        return account
+
+    def helpdesk_code(self, login_id: str) -> Outcome:
+        driver = InProcessDriver(self.portal)
+        return driver._call("helpdesk_code", lambda: {"code": self.portal.helpdesk_issue_code(login_id)})
+
+
+class OutboxMailbox:
+    """Reads the embedded outbox; the virtual clock dates each mail when it is first seen."""
+
+    def __init__(self, outbox: Outbox, clock: VirtualClock) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self._seen: dict[int, float] = {}
+
+    def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
+        for index, mail in enumerate(self.outbox.messages):
+            self._seen.setdefault(index, self.clock.now())
+        candidates = [
+            Mail(m.to, m.sender, m.subject, m.body, self._seen[i])
+            for i, m in enumerate(self.outbox.messages)
+            if m.to.lower() == to.lower() and m.subject == subject and self._seen[i] >= since
+        ]
+        if not candidates:
+            raise MailTimeout(f"no mail to {to} with subject {subject!r} since {since}")
+        return candidates[-1]
+
+
+class VirtualPortalClock:
+    kind = "virtual"
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def advance(self, seconds: float) -> None:
+        self._clock.advance(seconds)
+
+
+def inprocess_parts(embedded: Embedded) -> tuple[InProcessDriver, InProcessOperator, OutboxMailbox, VirtualPortalClock]:
+    """Driver, operator, mailbox and clock for an embedded portal built on a VirtualClock."""
+    if not isinstance(embedded.clock, VirtualClock):
+        raise TypeError("the in-process driver needs the embedded portal's VirtualClock")
+    return (
+        InProcessDriver(embedded.portal),
+        InProcessOperator(embedded.portal),
+        OutboxMailbox(embedded.outbox, embedded.clock),
+        VirtualPortalClock(embedded.clock),
+    )

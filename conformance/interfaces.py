@@ -1,0 +1,151 @@
+"""The three interfaces every check talks through: a driver, a mailbox and a clock.
+
+The data's way is manual → feature → steps → **driver** → portal → mail → **mailbox** → verdict.
+Steps and probes import only this module (never ``reference``), which is why the same checks
+run against the embedded reference and against any deployed portal.
+
+A driver is one *browser*: it keeps its own session and its own "Trust this browser" token
+across logins, as cookies would. ``fresh()`` gives a new browser for the same portal.
+A driver never raises for a refusal by the portal: it returns an :class:`Outcome` with
+``ok=False`` and the portal's own error, so a check can assert on refusals as plainly as on
+successes. It raises :class:`DriverError` only when the harness or the portal is broken.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class DriverError(Exception):
+    """The harness could not talk to the portal (network, unexpected page, 5xx): an ERROR
+    verdict, never a FAIL."""
+
+
+class NotSupported(DriverError):
+    """The driver cannot perform this action for this portal: NOT_APPLICABLE, with a reason."""
+
+
+@dataclass(frozen=True)
+class Account:
+    login_id: str
+    password: str
+    address: str | None = None  # an inbox the mailbox can read, for flows that need one
+
+    def __repr__(self) -> str:  # never print a password in a report
+        return f"Account(login_id={self.login_id!r}, address={self.address!r})"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its answer, for the evidence transcript (secrets redacted)."""
+
+    action: str
+    request: str
+    response: str
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    stage: str | None = None  # first_factor | setup | authenticated | reset
+    error: str | None = None  # the portal's error code, e.g. code_rejected, blocked_address
+    requirement: str | None = None  # the requirement the portal says it enforced
+    message_ja: str = ""
+    message_en: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    evidence: list[Exchange] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return not self.ok
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    uri: str
+    manual_key: str
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """The user actions of the manuals, in their order."""
+
+    name: str
+
+    def fresh(self) -> Driver: ...
+
+    # first factor
+    def login(self, account: Account) -> Outcome: ...
+    def login_for_setup(self, account: Account) -> Outcome: ...
+
+    # second factor
+    def request_email_code(self) -> Outcome: ...
+    def submit_app_code(self, code: str, *, trust_browser: bool = False) -> Outcome: ...
+    def submit_email_code(self, code: str, *, trust_browser: bool = False) -> Outcome: ...
+
+    # settings: Mail tab and App tab
+    def settings(self) -> Outcome: ...
+    def register_email(self, address: str) -> Outcome: ...
+    def confirm_email(self, code: str) -> Outcome: ...
+    def start_app_registration(self) -> Provisioning: ...
+    def register_app(self, code: str) -> Outcome: ...
+
+    # reset
+    def initialize(self) -> Outcome: ...
+    def resend(self) -> Outcome: ...
+    def confirm_reset(self, code: str) -> Outcome: ...
+
+    def logout(self) -> Outcome: ...
+
+
+@runtime_checkable
+class Operator(Protocol):
+    """What the harness needs from the portal's operators: test accounts and the helpdesk."""
+
+    def new_account(self) -> Account:
+        """A fresh account with no factor registered, unused by any other check."""
+        ...
+
+    def helpdesk_code(self, login_id: str) -> Outcome:
+        """The ICT Support Center issues a confirmation code (``data["code"]``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    sender: str
+    subject: str
+    body: str
+    received_at: float
+
+    def code(self, digits: int) -> str | None:
+        """The first run of exactly ``digits`` digits in the body [MAIL_BODY_CODE]."""
+        found = re.search(rf"(?<!\d)\d{{{digits}}}(?!\d)", self.body)
+        return found.group(0) if found else None
+
+
+class MailTimeout(DriverError):
+    """No matching mail arrived in time: reported as such, not as a FAIL of the portal."""
+
+
+@runtime_checkable
+class Mailbox(Protocol):
+    def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
+        """The newest mail to ``to`` with ``subject`` received at or after ``since``."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The portal's time as the harness knows it."""
+
+    kind: str  # "virtual" | "test-clock" | "real"
+
+    def now(self) -> float: ...
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the portal: instantly (virtual, test-clock) or by waiting (real)."""
+        ...
