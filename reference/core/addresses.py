@@ -52,6 +52,8 @@ def _invalid(why_en: str, why_ja: str) -> InvalidAddress:
 
 def normalize(raw: str) -> Address:
     """The canonical form of ``raw``, or :class:`InvalidAddress` saying what is wrong."""
+    if not isinstance(raw, str):
+        raise _invalid("it is not text", "文字列ではありません")
     if len(raw) > MAX_INPUT_CHARS:
         raise _invalid("it is too long", "長すぎます")
     text = raw.strip(_WHITE_SPACE)

@@ -33,13 +33,15 @@ class PasswordHasher:
 
     def verify(self, password: str, encoded: str) -> bool:
         """Constant-time comparison; a malformed stored hash verifies nothing."""
+        if not isinstance(encoded, str):
+            return False
         try:
             scheme, n, r, p, salt, digest = encoded.split("$")
             if scheme != "scrypt":
                 return False
             expected = base64.b64decode(digest)
             actual = self._derive(password, base64.b64decode(salt), int(n), int(r), int(p))
-        except ValueError:
+        except (ValueError, TypeError):  # scrypt raises TypeError for a negative or huge cost
             return False
         return hmac.compare_digest(actual, expected)
 

@@ -336,7 +336,7 @@ class Portal:
 
     def _trusted(self, state: AccountState, token: str | None, now: float) -> bool:
         state.trusted_browsers = {k: t for k, t in state.trusted_browsers.items() if now < t.expires_at}
-        if not token or len(token) > 128:
+        if not isinstance(token, str) or not token or len(token) > 128:
             return False
         return self._digest(state.login_id, "trust", token) in state.trusted_browsers
 
