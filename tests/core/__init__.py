@@ -1,0 +1,1 @@
+"""Tests of the pure core (reference/core) and its embedded wiring."""

@@ -1,0 +1,77 @@
+"""passwords.py: scrypt hashing; a malformed stored hash verifies False and never raises."""
+
+from __future__ import annotations
+
+import pytest
+
+from reference.clocks import SeededRandom
+from reference.core.passwords import PasswordHasher
+from reference.embedded import FAST_HASHER
+
+PASSWORDS = [
+    "correct horse battery staple",
+    "パスワード",
+    "pw",
+    "x" * 256,
+    "tab\tand\nnewline",
+    "\udc80 lone surrogate",
+]
+
+
+@pytest.mark.parametrize("password", PASSWORDS, ids=range(len(PASSWORDS)))
+def test_hash_then_verify(password: str) -> None:
+    encoded = FAST_HASHER.hash(password, SeededRandom(1))
+    assert password not in encoded
+    assert encoded.split("$")[:4] == ["scrypt", str(FAST_HASHER.n), str(FAST_HASHER.r), str(FAST_HASHER.p)]
+    assert FAST_HASHER.verify(password, encoded)
+    assert not FAST_HASHER.verify(password + "x", encoded)
+    assert not FAST_HASHER.verify(password[:-1], encoded)
+
+
+def test_wrong_password_and_salting() -> None:
+    random = SeededRandom(2)
+    first, second = FAST_HASHER.hash("secret", random), FAST_HASHER.hash("secret", random)
+    assert first != second  # a fresh salt each time
+    assert FAST_HASHER.verify("secret", first) and FAST_HASHER.verify("secret", second)
+    assert not FAST_HASHER.verify("Secret", first)
+    assert not FAST_HASHER.verify("", first)
+
+
+def test_verify_uses_the_cost_stored_in_the_hash() -> None:
+    encoded = PasswordHasher(n=2**5, r=4, p=1).hash("secret", SeededRandom(3))
+    assert FAST_HASHER.verify("secret", encoded)
+
+
+def _tamper(index: int, value: str) -> str:
+    parts = FAST_HASHER.hash("secret", SeededRandom(4)).split("$")
+    parts[index] = value
+    return "$".join(parts)
+
+
+MALFORMED = {
+    "empty": "",
+    "no-fields": "scrypt",
+    "other-scheme": _tamper(0, "bcrypt"),
+    "too-many-fields": _tamper(5, "AAAA$AAAA"),
+    "n-not-a-number": _tamper(1, "sixteen"),
+    "n-not-power-of-two": _tamper(1, "15"),
+    "n-negative": _tamper(1, "-16"),
+    "n-huge": _tamper(1, str(2**70)),
+    "r-zero": _tamper(2, "0"),
+    "r-negative": _tamper(2, "-1"),
+    "memory-over-limit": _tamper(1, str(2**30)),
+    "salt-not-base64": _tamper(4, "%%%"),
+    "digest-not-base64": _tamper(5, "not base64!"),
+    "digest-truncated": _tamper(5, "AAAA"),
+    "digest-empty": _tamper(5, ""),
+}
+
+
+@pytest.mark.parametrize("encoded", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_malformed_stored_hash_verifies_false(encoded: str) -> None:
+    assert FAST_HASHER.verify("secret", encoded) is False
+
+
+@pytest.mark.parametrize("encoded", [None, b"scrypt$16$8$1$AA==$AA==", 42], ids=["none", "bytes", "int"])
+def test_non_text_stored_hash_verifies_false(encoded: object) -> None:
+    assert FAST_HASHER.verify("secret", encoded) is False  # type: ignore[arg-type]
