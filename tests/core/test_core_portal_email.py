@@ -185,7 +185,7 @@ def test_login_code_is_single_use(h: Harness) -> None:
     raises=AssertionError,
 )
 def test_login_code_is_bound_to_its_session(h: Harness) -> None:
-    session, code = _first_factor(h)
+    _session, code = _first_factor(h)
     other = h.login().session
     refusal: CodeRejected | None = None
     try:
@@ -350,7 +350,7 @@ def _assert_contract(mail: OutgoingMail, profile: Profile, subject: str, digits:
 
 def test_mail_contract(h: Harness) -> None:
     p = h.profile
-    session, code = _first_factor(h)
+    _session, code = _first_factor(h)
     registration, login = h.outbox.messages
     _assert_contract(registration, p, p.mail_subject_otp, p.email_otp_digits)
     _assert_contract(login, p, p.mail_subject_otp, p.email_otp_digits)
