@@ -1,0 +1,268 @@
+"""``ninsho``: serve the reference portal, manage its users, act as the helpdesk.
+
+Passwords never come from argv (they would show in ``ps`` and shell history): from an
+environment variable named with ``--password-env``, or from standard input. Bad arguments exit
+with status 2 and a one-line reason; a refusal by the portal prints its bilingual message and
+exits 1. Never a traceback for either.
+
+``ninsho check`` belongs to the conformance harness: it is looked up lazily in
+``conformance.cli`` (``main(argv: list[str]) -> int``), so the reference works without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from reference.core.errors import NinshoError
+from reference.spec import load_profile
+from reference.web.config import DEFAULT_HASH_COST, Runtime, ServerConfig, build_runtime, resolve_pepper
+
+DEFAULT_DB = "ninsho.sqlite"
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing: reported like argparse's own, exit status 2."""
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, not {port}")
+    return port
+
+
+def _relay(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"give the SMTP relay as HOST:PORT, not {text!r}")
+    return host.strip("[]"), _port(port)
+
+
+def _cost(text: str) -> int:
+    try:
+        cost = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= cost <= 20:
+        raise argparse.ArgumentTypeError("the hash cost (log2 of scrypt's n) must be between 1 and 20")
+    return cost
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=os.environ.get("NINSHO_DB", DEFAULT_DB), help="SQLite database file")
+    parser.add_argument("--profile", default="iimc", help="a bundled profile name or a profile file")
+    parser.add_argument(
+        "--hash-cost", type=_cost, default=DEFAULT_HASH_COST, help="log2 of scrypt's n for new passwords"
+    )
+
+
+def _config(args: argparse.Namespace, **extra: object) -> ServerConfig:
+    db = Path(args.db)
+    if not db.parent.is_dir():
+        raise UsageError(f"--db: the folder {str(db.parent)!r} does not exist")
+    return ServerConfig(
+        profile=load_profile(args.profile),
+        db_path=db,
+        pepper=resolve_pepper(db),
+        hash_cost=args.hash_cost,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _operator(args: argparse.Namespace) -> Runtime:
+    return build_runtime(_config(args))
+
+
+# --- commands ------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # only the server needs the web stack
+
+    from reference.web.app import create_app
+
+    token = os.environ.get(args.admin_token_env) or None
+    config = _config(
+        args,
+        smtp=args.smtp,
+        admin_token=token,
+        test_clock=args.test_clock,
+        secure_cookies=args.secure_cookies,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.test_clock:
+        print(
+            "WARNING: the test clock is ENABLED: /api/v1/test-clock can move this portal's time. "
+            "Never do this in production. [TEST_CLOCK_DISABLED_BY_DEFAULT]",
+            file=sys.stderr,
+            flush=True,
+        )
+    app = create_app(config)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, date_header=False, server_header=False
+    )
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            raise UsageError(f"--password-env: the environment variable {args.password_env} is not set")
+        return value
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Password: ")
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    password = _password(args)
+    runtime = _operator(args)
+    try:
+        runtime.portal.add_user(args.login_id, password)
+    finally:
+        runtime.close()
+    print(f"added {args.login_id}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    runtime = _operator(args)
+    try:
+        for login_id in runtime.portal.users():
+            print(login_id)
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    runtime = _operator(args)
+    try:
+        runtime.portal.remove_user(args.login_id)
+    finally:
+        runtime.close()
+    print(f"removed {args.login_id}")
+    return 0
+
+
+def cmd_helpdesk_issue_code(args: argparse.Namespace) -> int:
+    """The ICT Support Center, after verifying the caller by phone [HELPDESK_ISSUES_CODE]."""
+    runtime = _operator(args)
+    try:
+        code = runtime.portal.helpdesk_issue_code(args.login_id)
+        profile = runtime.config.profile
+    finally:
+        runtime.close()
+    print(f"確認コード / Confirmation code for {args.login_id}: {code}")
+    print(
+        "本人確認を行ってから読み上げてください / Read it out only after verifying the caller's identity. "
+        f"Helpdesk hours / 受付時間: {profile.helpdesk_hours}; TEL {profile.helpdesk_phone}"
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        module = importlib.import_module("conformance.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("conformance", "conformance.cli"):
+            raise
+        raise UsageError(
+            "'ninsho check' is not available: the conformance harness (conformance.cli) is missing"
+        ) from None
+    result: int = module.main(list(args.check_args))
+    return result
+
+
+# --- the parser ----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ninsho", description="The Ninsho reference portal and its operators."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the portal over HTTP (JSON API and pages)")
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument(
+        "--smtp", type=_relay, default=None, metavar="HOST:PORT", help="SMTP relay (default: embedded outbox)"
+    )
+    serve.add_argument(
+        "--test-clock", action="store_true", help="enable /api/v1/test-clock (never in production)"
+    )
+    serve.add_argument(
+        "--admin-token-env",
+        default="NINSHO_ADMIN_TOKEN",
+        metavar="VAR",
+        help="env var holding the admin API token",
+    )
+    serve.add_argument(
+        "--secure-cookies", action="store_true", help="mark cookies Secure (serve behind https)"
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    users = commands.add_parser("users", help="manage accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = users.add_parser("add", help="add an account (password from --password-env or stdin)")
+    _common(add)
+    add.add_argument("login_id", metavar="LOGIN_ID")
+    add.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    add.set_defaults(run=cmd_users_add)
+    listing = users.add_parser("list", help="list the accounts")
+    _common(listing)
+    listing.set_defaults(run=cmd_users_list)
+    remove = users.add_parser("remove", help="remove an account")
+    _common(remove)
+    remove.add_argument("login_id", metavar="LOGIN_ID")
+    remove.set_defaults(run=cmd_users_remove)
+
+    helpdesk = commands.add_parser("helpdesk", help="the ICT Support Center's actions").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    issue = helpdesk.add_parser(
+        "issue-code", help="issue the confirmation code for a pending reset with no address"
+    )
+    _common(issue)
+    issue.add_argument("login_id", metavar="LOGIN_ID")
+    issue.set_defaults(run=cmd_helpdesk_issue_code)
+
+    check = commands.add_parser("check", help="run the conformance checks (conformance.cli)", add_help=False)
+    check.add_argument("check_args", nargs=argparse.REMAINDER)
+    check.set_defaults(run=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a message on bad arguments
+    command: Command = args.run
+    try:
+        return command(args)
+    except UsageError as exc:
+        parser.exit(2, f"ninsho: error: {exc}\n")
+    except NinshoError as exc:
+        print(f"ninsho: {exc.message_ja}\nninsho: {exc.message_en}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

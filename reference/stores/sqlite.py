@@ -1,0 +1,141 @@
+"""The durable store: one SQLite file, one JSON record per account.
+
+Why these settings:
+
+- **WAL** lets readers (``load``, ``login_ids``) run while a writer holds the lock, so a slow
+  scrypt login never waits behind a code submission.
+- **synchronous=FULL**: in WAL mode NORMAL already survives a crash of the *process* (the kill -9
+  the tests do), but it can lose the last commits on a power cut or kernel panic. A committed
+  "code used" or "address registered" that silently comes back undone is a security bug (a
+  replayed code would pass), so we pay one fsync per commit. The portal's write rate is a few
+  per user action, far below what one fsync per commit allows.
+- **BEGIN IMMEDIATE** takes the write lock *before* reading the record, so two transactions on
+  the same account (in two threads or two processes: the server and ``ninsho helpdesk``) never
+  both read the same version: the second waits, then sees the first one's commit. That is what
+  makes "two submissions of one valid code, exactly one success" hold.
+- **busy_timeout** turns lock contention into waiting instead of ``database is locked``.
+
+One connection per thread (sqlite3 connections must not be shared between threads while in
+use); all of them are closed by :meth:`SQLiteStore.close`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from reference.core.errors import Conflict, UnknownAccount
+from reference.core.state import AccountState
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 30_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    login_id TEXT PRIMARY KEY NOT NULL,
+    record   TEXT NOT NULL
+) WITHOUT ROWID
+"""
+
+
+class SQLiteStore:
+    """The core's :class:`~reference.core.ports.Store` on one SQLite database file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        with self._connection() as db:
+            # journal_mode is persistent in the file; setting it needs no transaction.
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+            db.execute(_SCHEMA)
+
+    # --- connections ---------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        # isolation_level=None: no implicit transactions; we say BEGIN IMMEDIATE ourselves.
+        db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        with self._all_lock:
+            self._all.append(db)
+        return db
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+        yield db
+
+    def close(self) -> None:
+        with self._all_lock:
+            self._closed = True
+            for db in self._all:
+                db.close()
+            self._all.clear()
+
+    # --- the Store protocol --------------------------------------------------------------
+    def create(self, state: AccountState) -> None:
+        with self._connection() as db:
+            try:
+                db.execute(
+                    "INSERT INTO accounts (login_id, record) VALUES (?, ?)",
+                    (state.login_id, _dump(state)),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(
+                    f"The account {state.login_id!r} already exists.",
+                    f"アカウント {state.login_id!r} は既に存在します。",
+                    field="login_id",
+                ) from None
+
+    def delete(self, login_id: str) -> bool:
+        with self._connection() as db:
+            return db.execute("DELETE FROM accounts WHERE login_id = ?", (login_id,)).rowcount > 0
+
+    def login_ids(self) -> list[str]:
+        with self._connection() as db:
+            return [row[0] for row in db.execute("SELECT login_id FROM accounts ORDER BY login_id")]
+
+    def load(self, login_id: str) -> AccountState | None:
+        with self._connection() as db:
+            row = db.execute("SELECT record FROM accounts WHERE login_id = ?", (login_id,)).fetchone()
+        return AccountState.from_json(json.loads(row[0])) if row else None
+
+    def transact(self, login_id: str, change: Callable[[AccountState], T]) -> T:
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT record FROM accounts WHERE login_id = ?", (login_id,)).fetchone()
+                if row is None:
+                    raise UnknownAccount(
+                        f"No account {login_id!r}.", f"アカウント {login_id!r} はありません。"
+                    )
+                state = AccountState.from_json(json.loads(row[0]))
+                result = change(state)
+                db.execute("UPDATE accounts SET record = ? WHERE login_id = ?", (_dump(state), login_id))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                    db.execute("ROLLBACK")
+                raise
+            return result
+
+
+def _dump(state: AccountState) -> str:
+    return json.dumps(state.to_json(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,365 @@
+"""The JSON API, ``/api/v1/``: one operation per user action of the manuals (spec/openapi.yaml).
+
+Handlers are thin on purpose: read and type-check the body, call one core method in a worker
+thread (scrypt and SQLite block), shape the outcome. Refusals are raised as the core's errors
+and mapped to HTTP by :func:`reference.web.app.error_response`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from reference.core.errors import SessionExpired
+from reference.core.portal import LoginResult, Portal, ResetScreen, Verified
+from reference.web import messages
+from reference.web.config import Runtime
+from reference.web.errors import AdminRefused, MalformedBody, TestClockDisabled, UnsupportedMediaType
+
+T = TypeVar("T")
+
+# A field's expected JSON type and whether it is required.
+STR, OPT_STR, OPT_BOOL, NUMBER = (str, True), (str, False), (bool, False), (float, True)
+MAX_CLOCK_ADVANCE_SECONDS = 10 * 366 * 24 * 3600
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+async def call(request: Request, action: Callable[[Portal], T]) -> T:
+    portal = runtime(request).portal
+    return await run_in_threadpool(action, portal)
+
+
+# --- input -------------------------------------------------------------------------------
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def read_json(request: Request, fields: Mapping[str, tuple[type, bool]]) -> dict[str, Any]:
+    """The body as a JSON object with exactly ``fields``, each of its type; an empty body
+    stands for ``{}``. Every refusal names the field at fault [INPUT_ERRORS_PRECISE]."""
+    body = await request.body()
+    if not body.strip() and not any(required for _, required in fields.values()):
+        return {}
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(
+            "Send the request body as application/json.",
+            "リクエストの本文は application/json で送信してください。",
+            field="content-type",
+        )
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MalformedBody(
+            "The request body is not valid UTF-8 JSON.",
+            "リクエストの本文が正しい UTF-8 の JSON ではありません。",
+            field="body",
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedBody(
+            "The request body must be a JSON object.",
+            "本文は JSON オブジェクトにしてください。",
+            field="body",
+        )
+    for key in data:
+        if key not in fields:
+            name = key if len(key) <= 64 else key[:64] + "…"
+            raise MalformedBody(f"Unknown field {name!r}.", f"不明な項目 {name!r} があります。", field=name)
+    for name, (kind, required) in fields.items():
+        if name not in data:
+            if required:
+                raise MalformedBody(
+                    f"The field {name!r} is required.", f"項目 {name!r} は必須です。", field=name
+                )
+            continue
+        value = data[name]
+        if value is None and not required:
+            continue
+        if not _is(value, kind):
+            type_name = {str: "string", bool: "boolean", float: "number"}[kind]
+            raise MalformedBody(
+                f"The field {name!r} must be a {type_name}.",
+                f"項目 {name!r} は {type_name} にしてください。",
+                field=name,
+            )
+    return data
+
+
+def _is(value: object, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+def session_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise SessionExpired(
+            "Log in first: send 'Authorization: Bearer <session>'.",
+            "先にログインしてください（Authorization: Bearer <session> を送信）。",
+            field="authorization",
+        )
+    return token.strip()
+
+
+def check_admin(request: Request, requirement: str) -> None:
+    expected = runtime(request).config.admin_token
+    if not expected:
+        raise AdminRefused(
+            "The admin API is disabled: no admin token is configured.",
+            "管理 API は無効です（管理トークンが設定されていません）。",
+            requirement=requirement,
+            field="authorization",
+        )
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise AdminRefused(
+            "The admin token is missing or wrong.",
+            "管理トークンがないか、正しくありません。",
+            requirement=requirement,
+            field="authorization",
+            status_hint=401,
+        )
+
+
+# --- shaping outcomes ------------------------------------------------------------------
+def _login(result: LoginResult) -> dict[str, Any]:
+    return {"session": result.session, "stage": result.stage.value, "methods": list(result.methods)}
+
+
+def _verified(result: Verified) -> dict[str, Any]:
+    return {"stage": result.stage.value, "trust_token": result.trust_token}
+
+
+def _reset(screen: ResetScreen) -> dict[str, Any]:
+    message = messages.EMAIL_SENT_ENTER_CONFIRM_CODE if screen.mailed else None
+    return {
+        "login_id": screen.login_id,
+        "shown_address": screen.shown_address,
+        "mailed": screen.mailed,
+        "message": message,
+    }
+
+
+def _sent(address: str) -> dict[str, Any]:
+    return {"address": address, "message": messages.email_sent_to(address)}
+
+
+# --- first factor ------------------------------------------------------------------------
+async def login(request: Request) -> Response:
+    data = await read_json(request, {"login_id": STR, "password": STR, "trust_token": OPT_STR})
+    result = await call(
+        request, lambda p: p.login(data["login_id"], data["password"], trust_token=data.get("trust_token"))
+    )
+    return JSONResponse(_login(result))
+
+
+async def login_for_setup(request: Request) -> Response:
+    data = await read_json(request, {"login_id": STR, "password": STR})
+    result = await call(request, lambda p: p.login_for_reset(data["login_id"], data["password"]))
+    return JSONResponse(_login(result))
+
+
+# --- second factor -----------------------------------------------------------------------
+async def request_email_code(request: Request) -> Response:
+    token = session_token(request)
+    await read_json(request, {})
+    sent = await call(request, lambda p: p.send_login_code(token))
+    return JSONResponse(_sent(sent.address))
+
+
+async def second_factor_app(request: Request) -> Response:
+    token = session_token(request)
+    data = await read_json(request, {"code": STR, "trust_browser": OPT_BOOL})
+    trust = bool(data.get("trust_browser"))
+    result = await call(request, lambda p: p.verify_app_code(token, data["code"], trust_browser=trust))
+    return JSONResponse(_verified(result))
+
+
+async def second_factor_email(request: Request) -> Response:
+    token = session_token(request)
+    data = await read_json(request, {"code": STR, "trust_browser": OPT_BOOL})
+    trust = bool(data.get("trust_browser"))
+    result = await call(request, lambda p: p.verify_email_code(token, data["code"], trust_browser=trust))
+    return JSONResponse(_verified(result))
+
+
+# --- settings ----------------------------------------------------------------------------
+async def settings(request: Request) -> Response:
+    token = session_token(request)
+    view = await call(request, lambda p: p.settings(token))
+    return JSONResponse(
+        {
+            "login_id": view.login_id,
+            "stage": view.stage.value,
+            "address": view.address,
+            "app_count": view.app_count,
+            "blocked_domains": list(runtime(request).config.profile.email_blocked_domains),
+        }
+    )
+
+
+async def settings_email(request: Request) -> Response:
+    token = session_token(request)
+    data = await read_json(request, {"address": STR})
+    sent = await call(request, lambda p: p.start_email_registration(token, data["address"]))
+    return JSONResponse(_sent(sent.address))
+
+
+async def settings_email_confirm(request: Request) -> Response:
+    token = session_token(request)
+    data = await read_json(request, {"code": STR})
+    done = await call(request, lambda p: p.confirm_email_registration(token, data["code"]))
+    return JSONResponse(
+        {"address": done.address, "stage": "authenticated", "message": messages.EMAIL_REGISTERED}
+    )
+
+
+async def settings_app(request: Request) -> Response:
+    token = session_token(request)
+    await read_json(request, {})
+    provisioning = await call(request, lambda p: p.start_app_registration(token))
+    return JSONResponse({"uri": provisioning.uri, "manual_key": provisioning.manual_key})
+
+
+async def settings_app_register(request: Request) -> Response:
+    token = session_token(request)
+    data = await read_json(request, {"code": STR})
+    app_id = await call(request, lambda p: p.confirm_app_registration(token, data["code"]))
+    return JSONResponse({"app_id": app_id, "stage": "authenticated", "message": messages.APP_REGISTERED})
+
+
+# --- reset ("Initialize") --------------------------------------------------------------
+async def reset_initialize(request: Request) -> Response:
+    token = session_token(request)
+    await read_json(request, {})
+    return JSONResponse(_reset(await call(request, lambda p: p.initialize(token))))
+
+
+async def reset_resend(request: Request) -> Response:
+    token = session_token(request)
+    await read_json(request, {})
+    return JSONResponse(_reset(await call(request, lambda p: p.resend(token))))
+
+
+async def reset_confirm(request: Request) -> Response:
+    token = session_token(request)
+    data = await read_json(request, {"code": STR})
+    stage = await call(request, lambda p: p.confirm_reset(token, data["code"]))
+    return JSONResponse({"stage": stage.value, "message": messages.RESET_DONE})
+
+
+async def logout(request: Request) -> Response:
+    token = session_token(request)
+    await read_json(request, {})
+    await call(request, lambda p: p.logout(token))
+    return Response(status_code=204)
+
+
+# --- operators ---------------------------------------------------------------------------
+async def admin_add_user(request: Request) -> Response:
+    check_admin(request, "FIRST_FACTOR_PASSWORD")
+    data = await read_json(request, {"login_id": STR, "password": STR})
+    await call(request, lambda p: p.add_user(data["login_id"], data["password"]))
+    return JSONResponse({"login_id": data["login_id"]}, status_code=201)
+
+
+async def admin_remove_user(request: Request) -> Response:
+    check_admin(request, "FIRST_FACTOR_PASSWORD")
+    login_id = request.path_params["login_id"]
+    await call(request, lambda p: p.remove_user(login_id))
+    return Response(status_code=204)
+
+
+async def admin_helpdesk_code(request: Request) -> Response:
+    check_admin(request, "HELPDESK_ISSUES_CODE")
+    await read_json(request, {})
+    login_id = request.path_params["login_id"]
+    code = await call(request, lambda p: p.helpdesk_issue_code(login_id))
+    profile = runtime(request).config.profile
+    return JSONResponse(
+        {
+            "login_id": login_id,
+            "code": code,
+            "helpdesk_hours": profile.helpdesk_hours,
+            "helpdesk_phone": profile.helpdesk_phone,
+        }
+    )
+
+
+# --- the test clock extension [TEST_CLOCK_DISABLED_BY_DEFAULT] ---------------------------
+def _test_clock(request: Request) -> Any:
+    clock = runtime(request).test_clock
+    if clock is None:
+        raise TestClockDisabled(
+            "The test clock is disabled on this server (start it with --test-clock to enable it).",
+            "このサーバーではテストクロックは無効です（有効にするには --test-clock で起動してください）。",
+        )
+    return clock
+
+
+async def test_clock_get(request: Request) -> Response:
+    clock = _test_clock(request)
+    return JSONResponse({"now": clock.now(), "offset_seconds": clock.offset})
+
+
+async def test_clock_advance(request: Request) -> Response:
+    clock = _test_clock(request)
+    data = await read_json(request, {"advance_seconds": NUMBER})
+    seconds = float(data["advance_seconds"])
+    if abs(seconds) > MAX_CLOCK_ADVANCE_SECONDS:
+        raise MalformedBody(
+            f"advance_seconds must be within ±{MAX_CLOCK_ADVANCE_SECONDS}.",
+            f"advance_seconds は ±{MAX_CLOCK_ADVANCE_SECONDS} 以内にしてください。",
+            field="advance_seconds",
+        )
+    clock.advance(seconds)
+    return JSONResponse({"now": clock.now(), "offset_seconds": clock.offset})
+
+
+# --- probes ------------------------------------------------------------------------------
+async def noop(_: Request) -> Response:
+    """Does nothing, as fast as the stack allows: the floor for benchmarks."""
+    return Response(status_code=204)
+
+
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def routes() -> list[BaseRoute]:
+    post, get = ["POST"], ["GET"]
+    return [
+        Route("/login", login, methods=post),
+        Route("/login-for-setup", login_for_setup, methods=post),
+        Route("/second-factor/email-code", request_email_code, methods=post),
+        Route("/second-factor/app", second_factor_app, methods=post),
+        Route("/second-factor/email", second_factor_email, methods=post),
+        Route("/settings", settings, methods=get),
+        Route("/settings/email", settings_email, methods=post),
+        Route("/settings/email/confirm", settings_email_confirm, methods=post),
+        Route("/settings/app", settings_app, methods=post),
+        Route("/settings/app/register", settings_app_register, methods=post),
+        Route("/reset/initialize", reset_initialize, methods=post),
+        Route("/reset/resend", reset_resend, methods=post),
+        Route("/reset/confirm", reset_confirm, methods=post),
+        Route("/logout", logout, methods=post),
+        Route("/admin/users", admin_add_user, methods=post),
+        Route("/admin/users/{login_id}", admin_remove_user, methods=["DELETE"]),
+        Route("/admin/helpdesk/{login_id}/code", admin_helpdesk_code, methods=post),
+        Route("/test-clock", test_clock_get, methods=get),
+        Route("/test-clock", test_clock_advance, methods=post),
+        Route("/noop", noop, methods=get),
+    ]

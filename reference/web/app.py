@@ -1,0 +1,164 @@
+"""The app factory: one core, two faces (the JSON API and the bilingual pages).
+
+Errors are mapped to HTTP in exactly one place, :func:`error_response`: a
+:class:`~reference.core.errors.NinshoError` becomes its ``as_dict()`` with its ``status_hint``,
+as JSON under ``/api/`` and as a bilingual page elsewhere. Everything else that escapes a
+handler is a bug and becomes a bare 500 with no detail (and a log line).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from email.utils import formatdate
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reference.core.errors import NinshoError
+from reference.web import api, pages
+from reference.web.config import Runtime, ServerConfig, build_runtime
+from reference.web.errors import body_too_large, internal_error, method_not_allowed, not_found
+
+log = logging.getLogger("ninsho")
+STATIC = Path(__file__).parent / "static"
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_PAGE_CSP = (
+    b"default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def error_response(request: Request, exc: NinshoError) -> Response:
+    """The one mapping from the exception tree to HTTP."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse(exc.as_dict(), status_code=exc.status_hint)
+    return pages.error_page(request, exc)
+
+
+async def _on_ninsho_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NinshoError)
+    return error_response(request, exc)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = method_not_allowed() if exc.status_code == 405 else not_found()
+    if exc.status_code not in (404, 405):
+        error.status_hint = exc.status_code
+    return error_response(request, error)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, internal_error())
+
+
+class EdgeMiddleware:
+    """Limits request bodies while they are read, and stamps every response.
+
+    The limit is checked on ``Content-Length`` first and then on the bytes actually received,
+    so a chunked or lying client is stopped too [INPUT_ERRORS_PRECISE]. ``Date`` comes from the
+    portal's own clock, so a harness measuring the clock offset sees the test clock's time.
+    """
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.limit = runtime.config.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            response = error_response(Request(scope), body_too_large(self.limit))
+            await response(scope, receive, self._stamped(send))
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise body_too_large(self.limit)
+            return message
+
+        await self.app(scope, limited_receive, self._stamped(send))
+
+    def _stamped(self, send: Send) -> Send:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", formatdate(self.runtime.clock.now(), usegmt=True).encode()))
+                headers.extend(_SECURITY_HEADERS)
+                names = {k.lower() for k, _ in headers}
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):
+                    headers.append((b"content-security-policy", _PAGE_CSP))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return stamped
+
+
+def create_app(config: ServerConfig, runtime: Runtime | None = None) -> Starlette:
+    """The portal as an ASGI app. ``runtime`` lets a test keep a handle on the same core."""
+    runtime = runtime or build_runtime(config)
+    if config.test_clock:
+        log.warning(
+            "*** TEST CLOCK ENABLED: anyone who can reach /api/v1/test-clock can move this portal's "
+            "time. Never run a production portal like this. [TEST_CLOCK_DISABLED_BY_DEFAULT] ***"
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", api.healthz, methods=["GET"]),
+            Mount("/api/v1", routes=api.routes()),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+            *pages.routes(),
+        ],
+        middleware=[
+            Middleware(EdgeMiddleware, runtime=runtime),
+            Middleware(
+                SessionMiddleware,
+                secret_key=config.cookie_secret,
+                session_cookie="ninsho_session",
+                max_age=None,  # a browser-session cookie; the core expires the session itself
+                same_site="lax",
+                https_only=config.secure_cookies,
+            ),
+        ],
+        exception_handlers={
+            NinshoError: _on_ninsho_error,
+            HTTPException: _on_http_exception,
+            Exception: _on_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,141 @@
+"""How a deployed reference portal is put together: the settings and the wiring.
+
+Free of Starlette on purpose: ``ninsho users`` and ``ninsho helpdesk`` build the same portal on
+the same database without importing the web stack.
+
+The pepper keys every code and session digest. It must be the same for the server and the
+operator commands on one database, and must survive restarts, or every issued code and session
+becomes unverifiable. So it comes from ``NINSHO_PEPPER`` (hex), from ``NINSHO_PEPPER_FILE``, or
+from a file made once next to the database with mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reference.clocks import ShiftedClock, SystemClock, SystemRandom
+from reference.core.errors import InvalidInput
+from reference.core.passwords import PasswordHasher
+from reference.core.portal import Portal
+from reference.core.ports import Clock, Mailer, Store
+from reference.core.profile import Profile
+from reference.outbox import Outbox
+from reference.smtp import SmtpMailer
+from reference.stores.memory import MemoryStore
+from reference.stores.sqlite import SQLiteStore
+
+log = logging.getLogger("ninsho")
+
+DEFAULT_HASH_COST = 14  # scrypt n = 2**14: the core's production default
+MIN_PEPPER_BYTES = 16
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    profile: Profile
+    db_path: Path | None  # None: an in-memory store (demo and in-process tests only)
+    pepper: bytes = field(repr=False)
+    smtp: tuple[str, int] | None = None  # None: the embedded outbox
+    admin_token: str | None = field(default=None, repr=False)  # None: the admin API is refused
+    test_clock: bool = False  # [TEST_CLOCK_DISABLED_BY_DEFAULT]
+    secure_cookies: bool = False  # set behind https: adds the Secure flag [WEB_COOKIE_FLAGS]
+    hash_cost: int = DEFAULT_HASH_COST  # log2 of scrypt's n
+    max_body_bytes: int = 16 * 1024
+
+    def __post_init__(self) -> None:
+        if len(self.pepper) < MIN_PEPPER_BYTES:
+            raise ValueError(f"the pepper must be at least {MIN_PEPPER_BYTES} bytes")
+        if not 1 <= self.hash_cost <= 20:
+            raise ValueError("hash_cost must be between 1 and 20 (scrypt n = 2**cost)")
+
+    @property
+    def cookie_secret(self) -> str:
+        """Signs the session cookie; derived so that it is never the pepper itself."""
+        return hmac.new(self.pepper, b"ninsho session cookie", hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Runtime:
+    """The core and its ports as one deployed portal runs them."""
+
+    config: ServerConfig
+    portal: Portal
+    store: Store
+    clock: Clock
+    outbox: Outbox | None  # set when no SMTP relay is configured
+
+    @property
+    def test_clock(self) -> ShiftedClock | None:
+        return self.clock if isinstance(self.clock, ShiftedClock) else None
+
+    def close(self) -> None:
+        if isinstance(self.store, SQLiteStore):
+            self.store.close()
+
+
+def build_runtime(config: ServerConfig) -> Runtime:
+    clock: Clock = ShiftedClock() if config.test_clock else SystemClock()
+    store: Store = SQLiteStore(config.db_path) if config.db_path is not None else MemoryStore()
+    outbox = None if config.smtp else Outbox()
+    mailer: Mailer = SmtpMailer(*config.smtp, clock=clock) if config.smtp else outbox  # type: ignore[assignment]
+    portal = Portal(
+        config.profile,
+        store,
+        mailer,
+        clock,
+        SystemRandom(),
+        pepper=config.pepper,
+        hasher=PasswordHasher(n=2**config.hash_cost),
+    )
+    return Runtime(config, portal, store, clock, outbox)
+
+
+def resolve_pepper(db_path: Path | None, env: Mapping[str, str] | None = None) -> bytes:
+    """The pepper from the environment, a file, or one made and kept next to the database."""
+    env = os.environ if env is None else env
+    if env.get("NINSHO_PEPPER"):
+        return _decode_pepper(env["NINSHO_PEPPER"], "NINSHO_PEPPER")
+    if env.get("NINSHO_PEPPER_FILE"):
+        path = Path(env["NINSHO_PEPPER_FILE"])
+        return _decode_pepper(path.read_text(encoding="ascii").strip(), str(path))
+    if db_path is None:
+        return secrets.token_bytes(32)  # in-memory store: nothing outlives the process anyway
+    path = pepper_path(db_path)
+    if not path.exists():
+        # Written aside, then linked into place: link() fails if another process won the race,
+        # and nobody ever reads a half-written pepper.
+        aside = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(aside, path)
+            log.info("made a new pepper in %s: keep it with the database", path)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink()
+    return _decode_pepper(path.read_text(encoding="ascii").strip(), str(path))
+
+
+def pepper_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".pepper")
+
+
+def _decode_pepper(text: str, origin: str) -> bytes:
+    try:
+        pepper = bytes.fromhex(text)
+    except ValueError:
+        raise InvalidInput(f"{origin}: the pepper must be hex digits", field="pepper") from None
+    if len(pepper) < MIN_PEPPER_BYTES:
+        raise InvalidInput(f"{origin}: the pepper must be at least {MIN_PEPPER_BYTES} bytes", field="pepper")
+    return pepper

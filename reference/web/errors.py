@@ -1,0 +1,86 @@
+"""Errors only the HTTP edge can detect, in the core's one exception tree.
+
+They subclass :class:`~reference.core.errors.NinshoError`, so the single mapping in
+:mod:`reference.web.app` turns them into the same JSON shape and status as the core's own.
+"""
+
+from __future__ import annotations
+
+from reference.core.errors import InvalidInput, NinshoError, NotPermitted
+
+
+class MalformedBody(InvalidInput):
+    """Not JSON, not an object, not a form, or a field of the wrong type."""
+
+
+class UnsupportedMediaType(InvalidInput):
+    status_hint = 415
+
+
+class BodyTooLarge(InvalidInput):
+    status_hint = 413
+
+
+class NotFound(NinshoError):
+    status_hint = 404
+
+
+class MethodNotAllowed(NinshoError):
+    status_hint = 405
+
+
+class TestClockDisabled(NinshoError):
+    """The test clock answers 404 unless the server was started with it [TEST_CLOCK_DISABLED_BY_DEFAULT]."""
+
+    __test__ = False  # not a pytest test class, despite its name
+    requirement = "TEST_CLOCK_DISABLED_BY_DEFAULT"
+    status_hint = 404
+
+
+class AdminRefused(NotPermitted):
+    """No admin token configured (403), or a wrong one (401)."""
+
+
+class CsrfRejected(NotPermitted):
+    """A form POST without the session's synchronizer token [WEB_CSRF]."""
+
+    requirement = "WEB_CSRF"
+
+
+class InternalError(NinshoError):
+    """Never for bad input: only a bug or a broken dependency gets here."""
+
+    status_hint = 500
+
+
+def body_too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(
+        f"The request body is larger than {limit} bytes.",
+        f"リクエストの本文が {limit} バイトを超えています。",
+        field="body",
+    )
+
+
+def not_found() -> NotFound:
+    return NotFound("There is no such page or endpoint.", "該当するページまたはエンドポイントはありません。")
+
+
+def method_not_allowed() -> MethodNotAllowed:
+    return MethodNotAllowed("This method is not allowed here.", "このメソッドは使用できません。")
+
+
+def internal_error() -> InternalError:
+    return InternalError(
+        "An internal error occurred. Please try again later.",
+        "内部エラーが発生しました。時間をおいて再度お試しください。",
+        requirement="INPUT_ERRORS_PRECISE",
+    )
+
+
+def csrf_rejected() -> CsrfRejected:
+    return CsrfRejected(
+        "This form has expired or did not come from this site. Please reload the page and try again.",
+        "フォームの有効期限が切れているか、このサイトから送信されたものではありません。"
+        "ページを再読み込みしてもう一度お試しください。",
+        field="csrf_token",
+    )
