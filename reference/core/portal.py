@@ -35,7 +35,7 @@ from .rules import Rules
 from .state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage, TrustedBrowser
 
 T = TypeVar("T")
-LOGIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+LOGIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: "$" also matches before a final "\n"
 _SETTINGS = (Stage.AUTHENTICATED, Stage.SETUP)
 
 
