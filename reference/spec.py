@@ -40,7 +40,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     """A bundled profile by name (``iimc``), or a vendor's profile file by path."""
     text = str(name_or_path)
     if text in profile_names():
-        return parse_profile(read_toml(f"profiles/{text}.toml"), origin=f"profile {text}")
+        return parse_profile(_extended(read_toml(f"profiles/{text}.toml"), text), origin=f"profile {text}")
     path = Path(text)
     if not path.is_file():
         known = ", ".join(profile_names())
@@ -51,7 +51,32 @@ def load_profile(name_or_path: str | Path) -> Profile:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: not valid UTF-8 TOML: {exc}", field="profile") from None
-    return parse_profile(document, origin=str(path))
+    return parse_profile(_extended(document, str(path)), origin=str(path))
+
+
+def _extended(document: dict[str, Any], origin: str) -> dict[str, Any]:
+    """``[profile] extends = "iimc"``: the bundled base, with this document's parameters over it.
+
+    Only bundled profiles can be extended, and only one level deep, so a profile is always
+    readable from at most two files.
+    """
+    meta = document.get("profile")
+    base_name = meta.get("extends") if isinstance(meta, dict) else None
+    if base_name is None:
+        return document
+    if base_name not in profile_names():
+        known = ", ".join(profile_names())
+        raise ProfileError(f"{origin}: [profile] extends {base_name!r}, not one of {known}", field="profile.extends")
+    base = read_toml(f"profiles/{base_name}.toml")
+    if "extends" in base["profile"]:
+        raise ProfileError(f"{origin}: [profile] extends {base_name!r}, which extends another", field="profile.extends")
+    merged: dict[str, Any] = {section: dict(table) for section, table in base.items() if section != "profile"}
+    for section, table in document.items():
+        if section == "profile" or not isinstance(table, dict):
+            merged[section] = table
+        else:
+            merged.setdefault(section, {}).update(table)
+    return merged
 
 
 @dataclass(frozen=True)

@@ -124,10 +124,9 @@ def verdict(raw: str, blocked_domains: tuple[str, ...], *, subdomains: bool) -> 
 
 
 def mask(address: str) -> str:
-    """The reset screen's masked form: the first two characters of the local part, then
-    asterisks, then the domain, e.g. ``ab*****@gmail.com`` [RESET_ADDRESS_MASKED].
-
-    Same shape as the manuals' placeholder ``id*****@mail2.adm.kyoto-u.ac.jp``.
+    """The reset screen's masked form [RESET_ADDRESS_MASKED]: at most two leading characters of
+    the local part, never all of it, then five asterisks and the domain (``ta*****@gmail.com``,
+    ``a*****@example.jp``). Same shape as the placeholder ``id*****@mail2.adm.kyoto-u.ac.jp``.
     """
     local, _, domain = address.rpartition("@")
-    return f"{local[:2]}*****@{domain}"
+    return f"{local[: min(2, len(local) - 1)]}*****@{domain}"

@@ -40,8 +40,9 @@ class Rules:
 
     # --- input -------------------------------------------------------------------------
     def clean_code(self, raw: str, digits: int, requirement: str) -> str:
-        """Full-width digits and surrounding spaces are forgiven; anything else is refused."""
-        text = unicodedata.normalize("NFKC", raw[:64]).strip() if isinstance(raw, str) else ""
+        """Full-width digits and white space ("123 456", as apps show codes) are forgiven;
+        anything else is refused (spec/protocol.md §12.1)."""
+        text = "".join(unicodedata.normalize("NFKC", raw[:64]).split()) if isinstance(raw, str) else ""
         if len(text) != digits or not text.isascii() or not text.isdigit():
             raise InvalidInput(
                 f"Enter the {digits}-digit code.",
