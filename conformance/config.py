@@ -1,0 +1,214 @@
+"""The portal config: which portal, through which driver, mailbox and clock, judged by which profile.
+
+Precedence, highest first: command-line options, then environment variables ``NINSHO_*``, then the
+TOML file, then the defaults below. Secrets (passwords, tokens) never sit in the file: it names
+the environment variable that holds them. Every error names the key at fault.
+
+Example (``portal.toml``)::
+
+    [portal]
+    base_url = "https://staging.example.ac.jp"
+    driver = "json"            # inprocess | json | html | a vendor's entry point name
+    profile = "iimc"           # a bundled profile name, or a path to a profile file
+
+    [accounts]
+    provision = "admin-api"    # admin-api (the reference's admin API) | pool
+    pool = ["qa0001", "qa0002"]
+    password_env = "NINSHO_TEST_PASSWORD"
+    address_domain = "example.test"   # accounts receive mail at <login id>@<address_domain>
+
+    [admin]
+    token_env = "NINSHO_ADMIN_TOKEN"
+
+    [mailbox]
+    kind = "smtp-sink"         # outbox | smtp-sink | imap
+    host = "127.0.0.1"
+    port = 2525
+    timeout_seconds = 30
+
+    [clock]
+    mode = "test-clock"        # virtual | test-clock | real
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_CONFIG_BYTES = 256 * 1024
+DRIVERS_BUILTIN = ("inprocess", "json", "html")
+MAILBOXES = ("outbox", "smtp-sink", "imap")
+CLOCKS = ("virtual", "test-clock", "real")
+
+
+class ConfigError(Exception):
+    """A bad portal config; ``key`` is the dotted key at fault (``portal.base_url``)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"portal config: [{key}] {message}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    base_url: str | None = None
+    driver: str = "inprocess"
+    profile: str = "iimc"
+    provision: str = "embedded"
+    pool: tuple[str, ...] = ()
+    password_env: str = "NINSHO_TEST_PASSWORD"
+    address_domain: str = "example.test"
+    admin_token_env: str = "NINSHO_ADMIN_TOKEN"
+    mailbox: str = "outbox"
+    mailbox_host: str = "127.0.0.1"
+    mailbox_port: int = 0
+    mailbox_user_env: str = "NINSHO_IMAP_USER"
+    mailbox_password_env: str = "NINSHO_IMAP_PASSWORD"
+    mail_timeout_seconds: float = 30.0
+    clock: str = "virtual"
+    html_selectors: Mapping[str, str] = field(default_factory=dict)
+    source: str = "defaults"
+
+    @property
+    def embedded(self) -> bool:
+        return self.driver == "inprocess"
+
+    def secret(self, env_name: str, key: str) -> str:
+        """A secret from the environment, or a clear error naming both the key and the variable."""
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(key, f"names the environment variable {env_name}, which is not set")
+        return value
+
+
+# (section, key) → (PortalConfig field, type, allowed values or None)
+_FIELDS: dict[tuple[str, str], tuple[str, type, tuple[str, ...] | None]] = {
+    ("portal", "base_url"): ("base_url", str, None),
+    ("portal", "driver"): ("driver", str, None),
+    ("portal", "profile"): ("profile", str, None),
+    ("accounts", "provision"): ("provision", str, ("embedded", "admin-api", "pool")),
+    ("accounts", "pool"): ("pool", list, None),
+    ("accounts", "password_env"): ("password_env", str, None),
+    ("accounts", "address_domain"): ("address_domain", str, None),
+    ("admin", "token_env"): ("admin_token_env", str, None),
+    ("mailbox", "kind"): ("mailbox", str, MAILBOXES),
+    ("mailbox", "host"): ("mailbox_host", str, None),
+    ("mailbox", "port"): ("mailbox_port", int, None),
+    ("mailbox", "user_env"): ("mailbox_user_env", str, None),
+    ("mailbox", "password_env"): ("mailbox_password_env", str, None),
+    ("mailbox", "timeout_seconds"): ("mail_timeout_seconds", float, None),
+    ("clock", "mode"): ("clock", str, CLOCKS),
+    ("html", "selectors"): ("html_selectors", dict, None),
+}
+ENVIRONMENT = {
+    "NINSHO_BASE_URL": "portal.base_url",
+    "NINSHO_DRIVER": "portal.driver",
+    "NINSHO_PROFILE": "portal.profile",
+    "NINSHO_MAILBOX": "mailbox.kind",
+    "NINSHO_MAILBOX_PORT": "mailbox.port",
+    "NINSHO_CLOCK": "clock.mode",
+}
+
+
+def load(
+    path: str | Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> PortalConfig:
+    """Merge file < environment < overrides (dotted keys, e.g. ``{"portal.driver": "json"}``)."""
+    merged: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        merged.update(_read_file(Path(path)))
+        origin = str(path)
+    env = os.environ if environ is None else environ
+    merged.update({key: env[name] for name, key in ENVIRONMENT.items() if env.get(name)})
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values: dict[str, Any] = {"source": origin}
+    for dotted, raw in merged.items():
+        name, kind, allowed = _FIELDS[tuple(dotted.split(".", 1))]  # type: ignore[index]
+        values[name] = _coerce(dotted, raw, kind, allowed)
+    return _defaults_for(PortalConfig(**values), explicit=set(merged))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError("file", f"{path} does not exist or is not a file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError("file", f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("file", f"{path} is not UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("file", f"{path} is not valid TOML: {exc}") from None
+    flat: dict[str, Any] = {}
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(section, "must be a table")
+        for key, value in table.items():
+            if (section, key) not in _FIELDS:
+                raise ConfigError(f"{section}.{key}", "is not a known key")
+            flat[f"{section}.{key}"] = value
+    return flat
+
+
+def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> Any:
+    value = raw
+    if isinstance(raw, str) and kind in (int, float):  # from the environment
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigError(key, f"must be a number, got {raw!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(key, f"must be a {kind.__name__}, got {type(raw).__name__}")
+    if allowed is not None and value not in allowed:
+        raise ConfigError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+    if kind is list:
+        if not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(key, "must be a list of login IDs")
+        return tuple(value)
+    if kind is dict:
+        if not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(key, "must map names to CSS selectors (strings)")
+        return dict(value)
+    if kind is str and any(c in value for c in "\r\n\x00"):
+        raise ConfigError(key, "must be one line")
+    if key == "portal.base_url":
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(key, f"must be an http(s) URL, got {value!r}")
+    if key == "mailbox.port" and not 0 <= value <= 65535:
+        raise ConfigError(key, f"must be a TCP port, got {value}")
+    return value
+
+
+def _defaults_for(config: PortalConfig, *, explicit: set[str]) -> PortalConfig:
+    """What a deployed portal implies when the file leaves it open, and what cannot work."""
+    if config.embedded:
+        for key, embedded_only in (("mailbox.kind", "outbox"), ("clock.mode", "virtual")):
+            if key in explicit and getattr(config, _FIELDS[tuple(key.split("."))][0]) != embedded_only:  # type: ignore[index]
+                raise ConfigError(key, f"the inprocess driver works only with {embedded_only}")
+        return config
+    if not config.base_url and config.driver in DRIVERS_BUILTIN:
+        raise ConfigError("portal.base_url", f"is required for the {config.driver} driver")
+    values = {**config.__dict__}
+    if "accounts.provision" not in explicit:
+        values["provision"] = "pool" if config.pool else "admin-api"
+    elif config.provision == "embedded":
+        raise ConfigError("accounts.provision", "embedded is only for the inprocess driver")
+    for key, default in (("mailbox.kind", "smtp-sink"), ("clock.mode", "real")):
+        name = _FIELDS[tuple(key.split("."))][0]  # type: ignore[index]
+        if key not in explicit:
+            values[name] = default
+        elif values[name] in ("outbox", "virtual"):
+            raise ConfigError(key, f"{values[name]} is only for the embedded portal (driver inprocess)")
+    return PortalConfig(**values)

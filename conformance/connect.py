@@ -1,0 +1,68 @@
+"""Connecting the harness to a portal: the embedded reference, a built-in driver or a vendor's.
+
+A vendor adds a driver without forking: a package declares an entry point in the group
+``ninsho.drivers`` whose object is a ``connect(config, profile) -> Connection`` function, and
+the portal config names it (``driver = "myportal"``). docs/drivers.md shows a complete example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Protocol
+
+from conformance.config import ConfigError, PortalConfig
+from conformance.drivers.inprocess import inprocess_parts
+from conformance.target import Target
+from reference.core.profile import Profile
+from reference.embedded import Embedded
+
+ENTRY_POINT_GROUP = "ninsho.drivers"
+BUILTIN = {
+    "json": "conformance.drivers.json_api:connect",
+    "html": "conformance.drivers.html:connect",
+}
+
+
+class Connection(Protocol):
+    """A session-wide link to a deployed portal."""
+
+    def target(self) -> Target:
+        """A fresh target for one check: new browsers, fresh accounts, the shared mailbox and clock."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Connector = Callable[[PortalConfig, Profile], Connection]
+
+
+def embedded_target(embedded: Embedded, profile: Profile) -> Target:
+    driver, operator, mailbox, clock = inprocess_parts(embedded)
+    return Target(
+        profile=profile,
+        operator=operator,
+        mailbox=mailbox,
+        clock=clock,
+        new_driver=driver.fresh,
+        margin_seconds=1.0,
+        mail_timeout_seconds=0.0,
+    )
+
+
+def connector(name: str) -> Connector:
+    if name in BUILTIN:
+        module, _, attribute = BUILTIN[name].partition(":")
+        found: Connector = getattr(import_module(module), attribute)
+        return found
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == name:
+            loaded: Connector = entry.load()
+            return loaded
+    known = sorted({"inprocess", *BUILTIN, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
+    raise ConfigError("portal.driver", f"no driver {name!r}; known: {', '.join(known)}")
+
+
+def connect(config: PortalConfig, profile: Profile) -> Connection:
+    return connector(config.driver)(config, profile)

@@ -1,0 +1,94 @@
+"""The fixtures every check and feature step uses: ``portal`` and its parts.
+
+``portal`` is a :class:`~conformance.target.Target`. The parts under their own names
+(``driver``, ``operator``, ``mailbox``, ``portal_clock``, ``profile``) are what the feature steps
+ask for; they come from the same target, so a scenario's evidence lands in one transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from conformance.config import PortalConfig
+from conformance.connect import Connection, connect, embedded_target
+from conformance.interfaces import Clock, Driver, Mailbox, Operator
+from conformance.target import Target
+from conformance.transcript import RecordingMailbox
+from reference.core.profile import Profile
+from reference.embedded import Embedded, embedded_portal
+from reference.spec import load_profile
+
+EmbeddedFactory = Callable[[Profile], Embedded]
+CONFIG_KEY = pytest.StashKey[PortalConfig]()
+
+
+@pytest.fixture(scope="session")
+def ninsho_config(request: pytest.FixtureRequest) -> PortalConfig:
+    config: PortalConfig = request.config.stash[CONFIG_KEY]
+    return config
+
+
+@pytest.fixture(scope="session")
+def ninsho_profile(ninsho_config: PortalConfig) -> Profile:
+    """The profile the portal is *judged* by."""
+    return load_profile(ninsho_config.profile)
+
+
+@pytest.fixture
+def ninsho_embedded_factory() -> EmbeddedFactory:
+    """How an embedded portal is built. The project's self-tests override this fixture to put
+    deliberately faulty portals under the harness."""
+    return lambda profile: embedded_portal(profile)
+
+
+@pytest.fixture(scope="session")
+def ninsho_connection(ninsho_config: PortalConfig, ninsho_profile: Profile) -> Iterator[Connection | None]:
+    """The session-wide connection to a deployed portal (None for the embedded one)."""
+    if ninsho_config.embedded:
+        yield None
+        return
+    connection = connect(ninsho_config, ninsho_profile)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def portal(
+    ninsho_config: PortalConfig,
+    ninsho_profile: Profile,
+    ninsho_connection: Connection | None,
+    ninsho_embedded_factory: EmbeddedFactory,
+) -> Target:
+    if ninsho_connection is None:
+        return embedded_target(ninsho_embedded_factory(ninsho_profile), ninsho_profile)
+    return ninsho_connection.target()
+
+
+@pytest.fixture
+def driver(portal: Target) -> Driver:
+    return portal.browser()
+
+
+@pytest.fixture
+def operator(portal: Target) -> Operator:
+    return portal.operator
+
+
+@pytest.fixture
+def mailbox(portal: Target) -> Mailbox:
+    return RecordingMailbox(portal.mailbox, portal.transcript)
+
+
+@pytest.fixture
+def portal_clock(portal: Target) -> Clock:
+    return portal.clock
+
+
+@pytest.fixture
+def profile(portal: Target) -> Profile:
+    return portal.profile
+

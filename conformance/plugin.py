@@ -1,0 +1,189 @@
+"""The pytest plugin (entry point ``pytest11: ninsho``): options, markers, verdicts, reports.
+
+It is inert in a pytest run that collects no Ninsho check: it registers markers and fixtures and
+nothing else happens. With ``--portal FILE`` and no test paths, it runs the bundled checks
+(``conformance.checks``) against that portal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import config as portal_config
+from conformance import reports
+from conformance.fixtures import CONFIG_KEY
+from conformance.results import Baseline, exit_status, summarise, verdicts_for
+from conformance.target import Target
+from conformance.verdicts import CheckResult, Verdict
+from reference.core.errors import ProfileError
+from reference.spec import Requirement, load_profile, requirements
+
+pytest_plugins = ["conformance.fixtures"]
+
+RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
+OTHER_FAILURES_KEY = pytest.StashKey[int]()  # failed tests that are not Ninsho checks
+REGISTRY_KEY = pytest.StashKey[dict[str, Requirement]]()
+BASELINE_KEY = pytest.StashKey[Baseline]()
+LEVELS = ("MUST", "SHOULD", "MAY")
+CHECKS_DIR = Path(__file__).parent / "checks"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ninsho", "Ninsho conformance harness")
+    group.addoption("--portal", metavar="FILE", help="portal config (TOML); none: the embedded reference")
+    group.addoption("--portal-url", metavar="URL", help="override [portal] base_url")
+    group.addoption("--portal-driver", metavar="NAME", help="override [portal] driver")
+    group.addoption("--portal-profile", metavar="NAME|FILE", help="override [portal] profile")
+    group.addoption("--portal-clock", metavar="MODE", help="override [clock] mode: virtual, test-clock, real")
+    group.addoption("--ninsho-strict", action="store_true", help="SKIPPED and INCONCLUSIVE fail the run")
+    group.addoption("--ninsho-baseline", metavar="FILE", help="expected failures (TOML), each with a reason")
+    group.addoption("--ninsho-json", metavar="FILE", help="write the JSON report here")
+    group.addoption("--ninsho-html", metavar="FILE", help="write the human (HTML) report here")
+    group.addoption("--ninsho-list", action="store_true", help="list the checks by requirement, run nothing")
+    group.addoption("--ninsho-dry-run", action="store_true", help="show what a run would do, run nothing")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    registry = requirements()
+    config.stash[REGISTRY_KEY] = registry
+    config.stash[RESULTS_KEY] = []
+    config.stash[OTHER_FAILURES_KEY] = 0
+    for rid, req in registry.items():
+        config.addinivalue_line("markers", f"{rid}: [{req.level}] {req.statement}")
+    for level in LEVELS:
+        config.addinivalue_line("markers", f"{level}: checks of {level} requirements (added automatically)")
+    for area in sorted({r.area for r in registry.values()}):
+        config.addinivalue_line("markers", f"area_{area}: checks of the {area} requirements (added automatically)")
+    try:
+        config.stash[CONFIG_KEY] = portal_config.load(
+            config.getoption("portal"),
+            overrides={
+                "portal.base_url": config.getoption("portal_url"),
+                "portal.driver": config.getoption("portal_driver"),
+                "portal.profile": config.getoption("portal_profile"),
+                "clock.mode": config.getoption("portal_clock"),
+            },
+        )
+        load_profile(config.stash[CONFIG_KEY].profile)
+        baseline = config.getoption("ninsho_baseline")
+        config.stash[BASELINE_KEY] = Baseline.load(Path(baseline), registry) if baseline else Baseline()
+    except (portal_config.ConfigError, ProfileError, ValueError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if config.getoption("portal") and config.args_source is not pytest.Config.ArgsSource.ARGS:
+        config.args = [str(CHECKS_DIR)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the level and area markers, so ``-m MUST`` and ``-m area_totp`` select."""
+    registry = config.stash[REGISTRY_KEY]
+    for item in items:
+        for rid in requirement_ids(item, registry):
+            item.add_marker(registry[rid].level)
+            item.add_marker(f"area_{registry[rid].area}")
+            item.user_properties.append(("requirement", rid))
+
+
+def requirement_ids(item: pytest.Item, registry: dict[str, Requirement]) -> list[str]:
+    seen: list[str] = []
+    for mark in item.iter_markers():
+        if mark.name in registry and mark.name not in seen:
+            seen.append(mark.name)
+    return seen
+
+
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    config = session.config
+    if config.getoption("ninsho_list") or config.getoption("ninsho_dry_run"):
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        plan = reports.plan(
+            session.items,
+            config.stash[REGISTRY_KEY],
+            config.stash[CONFIG_KEY],
+            dry_run=config.getoption("ninsho_dry_run"),
+        )
+        for line in plan:
+            reporter.write_line(line) if reporter else print(line)
+        return True
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    registry = item.config.stash[REGISTRY_KEY]
+    rids = requirement_ids(item, registry)
+    if not rids:
+        item.config.stash[OTHER_FAILURES_KEY] += int(report.failed)
+        return
+    if not _judged_phase(report):
+        return
+    excinfo = call.excinfo.value if call.excinfo is not None else None
+    results = verdicts_for(item.nodeid, rids, registry, excinfo)
+    target = item.funcargs.get("portal") if hasattr(item, "funcargs") else None
+    if isinstance(target, Target):
+        for r in results:
+            r.measured = dict(target.measured)
+            r.evidence = list(target.transcript.lines)
+    baseline = item.config.stash[BASELINE_KEY]
+    for r in results:
+        r.expected_failure = baseline.expected.get(r.requirement)
+        item.user_properties.append(("verdict", f"{r.requirement}={r.verdict.value}"))
+    item.config.stash[RESULTS_KEY].extend(results)
+    _align_report(report, results)
+
+
+def _judged_phase(report: pytest.TestReport) -> bool:
+    """The call phase judges; a setup that fails or skips judges too (the call never runs)."""
+    return report.when == "call" or (report.when == "setup" and not report.passed)
+
+
+def _align_report(report: pytest.TestReport, results: list[CheckResult]) -> None:
+    """Make pytest's own outcome agree with the verdicts (a WARN is not a failed test)."""
+    verdicts = {r.verdict for r in results}
+    expected = all(r.expected_failure for r in results if r.verdict in (Verdict.FAIL, Verdict.WARN))
+    if Verdict.FAIL in verdicts and expected:
+        report.outcome = "skipped"
+        report.wasxfail = "expected failure (baseline): " + "; ".join(  # type: ignore[attr-defined]
+            sorted({r.expected_failure or "" for r in results})
+        )
+    elif verdicts <= {Verdict.PASS, Verdict.WARN} and Verdict.WARN in verdicts:
+        report.outcome = "passed"
+        report.sections.append(("ninsho", "WARN: " + "; ".join(r.reason for r in results if r.reason)))
+    elif verdicts & {Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE} and not verdicts & {Verdict.FAIL, Verdict.ERROR}:
+        reason = "; ".join(f"{r.verdict.value}: {r.reason}" for r in results if r.verdict is not Verdict.PASS)
+        report.outcome = "skipped"
+        report.longrepr = (str(report.location[0]), (report.location[1] or 0) + 1, reason)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash.get(RESULTS_KEY, [])
+    if not results:
+        return
+    rows = summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY])
+    terminalreporter.section("Ninsho verdicts by requirement")
+    for line in reports.terminal_table(rows):
+        terminalreporter.write_line(line)
+    for option, writer in (("ninsho_json", reports.write_json), ("ninsho_html", reports.write_html)):
+        path = config.getoption(option)
+        if path:
+            writer(Path(path), rows, config.stash[CONFIG_KEY])
+            terminalreporter.write_line(f"report written: {path}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    results = config.stash.get(RESULTS_KEY, [])
+    if not results or exitstatus not in (0, 1):
+        return
+    rows = summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY])
+    status = exit_status(rows, strict=config.getoption("ninsho_strict"))
+    if config.stash[OTHER_FAILURES_KEY] and status == 0:
+        status = 1  # a plain test failed beside the checks: never hide it
+    session.exitstatus = status

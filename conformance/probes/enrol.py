@@ -1,0 +1,126 @@
+"""Getting an account into the state a check needs, the way the manuals do it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyotp
+
+from conformance.interfaces import Account, Driver, DriverError
+from conformance.target import Target
+
+
+@dataclass
+class Enrolled:
+    account: Account
+    driver: Driver  # logged out, ready for the next login
+    totp: pyotp.TOTP | None = None
+    registered_step: int = 0  # the step of the code that registered the app: used, on a correct portal
+
+
+def _require(ok: bool, what: str, detail: object) -> None:
+    """A set-up step failed: the check cannot judge what it was written for."""
+    if not ok:
+        raise DriverError(f"set-up failed: {what}: {detail}")
+
+
+def mailed_code(target: Target, to: str, subject: str, since: float, digits: int) -> str:
+    mail = target.mail(to, subject, since)
+    code = mail.code(digits)
+    _require(code is not None, f"no {digits}-digit code in the mail to {to}", mail.subject)
+    assert code is not None
+    return code
+
+
+def enrol_email(target: Target) -> Enrolled:
+    """Initial setup: log in, "Send One-Time Password", "Confirm", log out."""
+    account, driver = target.account(), target.browser()
+    assert account.address is not None
+    login = driver.login(account)
+    _require(login.ok, "first login", login)
+    since = target.clock.now()
+    sent = driver.register_email(account.address)
+    _require(sent.ok, "Send One-Time Password", sent)
+    p = target.profile
+    code = mailed_code(target, account.address, p.mail_subject_otp, since, p.email_otp_digits)
+    confirmed = driver.confirm_email(code)
+    _require(confirmed.ok, "Confirm", confirmed)
+    driver.logout()
+    return Enrolled(account, driver)
+
+
+def scan(uri: str) -> pyotp.TOTP:
+    """What the authenticator app does with the QR code."""
+    otp = pyotp.parse_uri(uri)
+    if not isinstance(otp, pyotp.TOTP):
+        raise DriverError(f"the QR code is not a TOTP URI: {uri.split('?')[0]}")
+    return otp
+
+
+def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
+    """Email first (as the initial setup asks), then the app: scan, enter a code, "Register"."""
+    if with_email:
+        enrolled = enrol_email(target)
+        account, driver = enrolled.account, enrolled.driver
+        login = driver.login(account)
+        _require(login.ok, "login", login)
+        if login.stage == "first_factor":
+            since = target.clock.now()
+            _require(driver.request_email_code().ok, "request email code", login)
+            p = target.profile
+            code = mailed_code(target, account.address or "", p.mail_subject_otp, since, p.email_otp_digits)
+            _require(driver.submit_email_code(code).ok, "email second factor", code)
+    else:
+        account, driver = target.account(), target.browser()
+        login = driver.login(account)
+        _require(login.ok, "first login", login)
+    totp = scan(driver.start_app_registration().uri)
+    settle_in_step(target, needed_seconds=2 * target.margin_seconds)
+    step = step_of(target)
+    registered = driver.register_app(code_for_step(totp, step))
+    _require(registered.ok, "Register", registered)
+    driver.logout()
+    return Enrolled(account, driver, totp, step)
+
+
+def step_of(target: Target, at: float | None = None) -> int:
+    when = target.clock.now() if at is None else at
+    return int(when // target.profile.totp_period_seconds)
+
+
+def settle_in_step(target: Target, needed_seconds: float = 0.0) -> None:
+    """Wait (or move virtual time) until enough of the current TOTP step is left to act in."""
+    period = target.profile.totp_period_seconds
+    into = target.clock.now() % period
+    if into < target.margin_seconds or into > period - target.margin_seconds - needed_seconds:
+        target.clock.advance(period - into + target.margin_seconds)
+
+
+def wait_for_step(target: Target, step: int) -> None:
+    """Let time pass (virtually, or really) until ``step`` has begun, plus the margin.
+
+    An app's registration code uses up its step, so probes that submit codes must wait for
+    later steps first. In real time this is the harness's longest wait: up to a few periods.
+    """
+    start = step * target.profile.totp_period_seconds + target.margin_seconds
+    now = target.clock.now()
+    if now < start:
+        target.clock.advance(start - now)
+
+
+def code_for_step(totp: pyotp.TOTP, step: int) -> str:
+    return totp.generate_otp(step)
+
+
+def wrong_code(totp: pyotp.TOTP, step: int, spread: int = 12) -> str:
+    """A code of the right shape that no step near ``step`` produces: a certain refusal."""
+    near = {totp.generate_otp(s) for s in range(step - spread, step + spread + 1)}
+    candidate = int(totp.generate_otp(step))
+    while f"{candidate:0{totp.digits}d}" in near:
+        candidate = (candidate + 1) % 10**totp.digits
+    return f"{candidate:0{totp.digits}d}"
+
+
+def wrong_mailed_code(right: str) -> str:
+    """A code of the same length that differs from ``right`` in every digit."""
+    return "".join(str((int(c) + 5) % 10) for c in right)

@@ -1,0 +1,146 @@
+"""From pytest outcomes to verdicts per requirement, with the baseline applied.
+
+Kept apart from the hooks so that it can be read, and tested, without a pytest run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _pytest.outcomes import Skipped
+
+from conformance.interfaces import DriverError, NotSupported
+from conformance.verdicts import (
+    Advisory,
+    CheckResult,
+    Inconclusive,
+    NotApplicable,
+    RequirementFailed,
+    Verdict,
+    worst,
+)
+from reference.spec import Requirement
+
+# Exit statuses: pytest's own 0–5, then ours. Documented in README.md.
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_ERROR = 6
+EXIT_STRICT = 7
+
+
+def verdicts_for(
+    check: str,
+    requirement_ids: list[str],
+    registry: dict[str, Requirement],
+    excinfo: BaseException | None,
+) -> list[CheckResult]:
+    """The verdicts one finished check gives each requirement it is marked with."""
+
+    def result(rid: str, verdict: Verdict, reason: str = "") -> CheckResult:
+        if verdict is Verdict.FAIL and registry[rid].level != "MUST":
+            verdict = Verdict.WARN
+        return CheckResult(rid, verdict, check, reason)
+
+    if excinfo is None:
+        return [result(rid, Verdict.PASS) for rid in requirement_ids]
+    reason = str(excinfo).strip() or type(excinfo).__name__
+    named = getattr(excinfo, "requirement", None)
+    if isinstance(excinfo, RequirementFailed) and named in registry:
+        return [result(named, Verdict.FAIL, reason)]
+    if isinstance(excinfo, Advisory):
+        return [CheckResult(rid, Verdict.WARN, check, reason) for rid in _named_or_all(named, requirement_ids)]
+    if isinstance(excinfo, Inconclusive):
+        return [result(rid, Verdict.INCONCLUSIVE, reason) for rid in _named_or_all(named, requirement_ids)]
+    if isinstance(excinfo, (NotApplicable, NotSupported)):
+        return [result(rid, Verdict.NOT_APPLICABLE, reason) for rid in requirement_ids]
+    if isinstance(excinfo, Skipped):
+        return [result(rid, Verdict.SKIPPED, reason) for rid in requirement_ids]
+    if isinstance(excinfo, AssertionError):
+        return [result(rid, Verdict.FAIL, reason) for rid in requirement_ids]
+    if isinstance(excinfo, DriverError):
+        return [result(rid, Verdict.ERROR, f"{type(excinfo).__name__}: {reason}") for rid in requirement_ids]
+    return [
+        result(rid, Verdict.ERROR, f"harness error {type(excinfo).__name__}: {reason}") for rid in requirement_ids
+    ]
+
+
+def _named_or_all(named: str | None, requirement_ids: list[str]) -> list[str]:
+    return [named] if named else requirement_ids
+
+
+@dataclass
+class Baseline:
+    """Known failures a vendor has accepted for now, each with the reason it is accepted."""
+
+    expected: dict[str, str] = field(default_factory=dict)  # requirement → comment
+
+    @classmethod
+    def load(cls, path: Path, registry: dict[str, Requirement]) -> Baseline:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"baseline {path}: {exc}") from None
+        expected: dict[str, str] = {}
+        for index, entry in enumerate(document.get("expected_failure", [])):
+            rid, why = entry.get("requirement"), entry.get("reason")
+            if rid not in registry:
+                raise ValueError(f"baseline {path}: expected_failure[{index}].requirement {rid!r} is not registered")
+            if not isinstance(why, str) or not why.strip():
+                raise ValueError(f"baseline {path}: expected_failure[{index}].reason must explain the failure")
+            expected[rid] = why
+        return cls(expected)
+
+
+@dataclass
+class Summary:
+    requirement: Requirement
+    verdict: Verdict
+    checks: list[CheckResult]
+    expected_failure: str | None = None
+    unexpected_pass: bool = False
+
+    @property
+    def measured(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for check in self.checks:
+            merged.update(check.measured)
+        return merged
+
+
+def summarise(
+    results: Iterable[CheckResult], registry: dict[str, Requirement], baseline: Baseline
+) -> list[Summary]:
+    """One row per requirement that any check spoke for, worst verdict first among its checks."""
+    by_id: dict[str, list[CheckResult]] = {}
+    for r in results:
+        by_id.setdefault(r.requirement, []).append(r)
+    rows = []
+    for rid in sorted(by_id, key=lambda r: list(registry).index(r)):
+        checks = by_id[rid]
+        verdict = worst([c.verdict for c in checks])
+        row = Summary(registry[rid], verdict, checks)
+        if rid in baseline.expected:
+            row.expected_failure = baseline.expected[rid]
+            row.unexpected_pass = verdict is Verdict.PASS
+        rows.append(row)
+    return rows
+
+
+def exit_status(rows: list[Summary], *, strict: bool) -> int:
+    """The worst verdict that counts: baselined failures do not, unexpected passes do."""
+    counted = [
+        Verdict.FAIL if row.unexpected_pass else row.verdict
+        for row in rows
+        if not (row.expected_failure and row.verdict in (Verdict.FAIL, Verdict.WARN))
+    ]
+    if Verdict.ERROR in counted:
+        return EXIT_ERROR
+    if Verdict.FAIL in counted:
+        return EXIT_FAIL
+    if strict and (Verdict.SKIPPED in counted or Verdict.INCONCLUSIVE in counted):
+        return EXIT_STRICT
+    return EXIT_OK

@@ -1,0 +1,48 @@
+"""The portal under test as the checks see it: browsers, accounts, mail, time and the profile.
+
+One :class:`Target` per check. For the embedded reference it is a fresh portal each time, so
+checks never share state; for a deployed portal the session-wide connection is shared and each
+check takes fresh accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Operator
+from conformance.transcript import RecordingDriver, RecordingMailbox, Transcript
+from reference.core.profile import Profile
+
+
+@dataclass
+class Target:
+    profile: Profile
+    operator: Operator
+    mailbox: Mailbox
+    clock: Clock
+    new_driver: Callable[[], Driver]
+    margin_seconds: float = 1.0  # how far checks keep from a time boundary
+    mail_timeout_seconds: float = 30.0
+    transcript: Transcript = field(default_factory=Transcript)
+    measured: dict[str, object] = field(default_factory=dict)
+    _browsers: int = 0
+
+    def browser(self) -> Driver:
+        """A new browser: its own session and its own "Trust this browser" cookie."""
+        self._browsers += 1
+        return RecordingDriver(self.new_driver(), self.transcript, f"browser {self._browsers}")  # type: ignore[return-value]
+
+    def account(self) -> Account:
+        account = self.operator.new_account()
+        self.transcript.add(f"operator: new account {account.login_id} <{account.address}>")
+        return account
+
+    def mail(self, to: str, subject: str, since: float) -> Mail:
+        recorded = RecordingMailbox(self.mailbox, self.transcript)
+        return recorded.wait_for(to, subject=subject, since=since, timeout=self.mail_timeout_seconds)
+
+    def measure(self, key: str, value: object) -> None:
+        """A measured value for the report, e.g. ``measure("accepted_offsets", "-1…+1")``."""
+        self.measured[key] = value
+        self.transcript.add(f"measured {key} = {value}")
