@@ -50,15 +50,16 @@ def matching_step(
     digits: int,
     algorithm: str,
 ) -> int | None:
-    """The step in ``[current - past, current + future]`` whose code is ``code``, or None.
+    """The highest step in ``[current - past, current + future]`` whose code is ``code``, or None.
 
-    Every candidate is compared in constant time and the loop never stops early, so the time
-    taken does not reveal which offset matched.
+    The highest, so that a replay check on "step > last accepted" refuses every step that
+    shared the code (spec/protocol.md §4.2). Every candidate is compared in constant time and
+    the loop never stops early, so the time taken does not reveal which offset matched.
     """
     found: int | None = None
     for step in range(current_step - past, current_step + future + 1):
         if step >= 0 and hmac.compare_digest(hotp(secret, step, digits=digits, algorithm=algorithm), code):
-            found = step if found is None else found
+            found = step
     return found
 
 

@@ -172,3 +172,17 @@ def test_code_digest_binds_pepper_login_purpose_and_code() -> None:
         otp.code_digest(pepper, "taro", "login\x00taro", "12345678"),
     }
     assert base not in others and len(others) == 5
+
+
+def test_matching_step_returns_the_highest_matching_step() -> None:
+    """spec/protocol.md §4.2: if several steps of the window match, L becomes the highest.
+
+    With one digit, codes of neighbouring steps collide often enough to find such a window."""
+    collisions = [
+        s for s in range(1, 500) if otp.hotp(SECRET, s - 1, digits=1) == otp.hotp(SECRET, s + 1, digits=1)
+    ]
+    assert collisions
+    for s in collisions:
+        code = otp.hotp(SECRET, s - 1, digits=1)
+        found = otp.matching_step(SECRET, code, s, past=1, future=1, digits=1, algorithm="SHA1")
+        assert found == s + 1
