@@ -14,6 +14,7 @@ import pytest
 from conformance.config import PortalConfig
 from conformance.connect import Connection, connect, embedded_target
 from conformance.interfaces import Clock, Driver, Mailbox, Operator
+from conformance.keys import CONFIG_KEY
 from conformance.target import Target
 from conformance.transcript import RecordingMailbox
 from reference.core.profile import Profile
@@ -21,7 +22,6 @@ from reference.embedded import Embedded, embedded_portal
 from reference.spec import load_profile
 
 EmbeddedFactory = Callable[[Profile], Embedded]
-CONFIG_KEY = pytest.StashKey[PortalConfig]()
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def ninsho_profile(ninsho_config: PortalConfig) -> Profile:
     return load_profile(ninsho_config.profile)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ninsho_embedded_factory() -> EmbeddedFactory:
     """How an embedded portal is built. The project's self-tests override this fixture to put
     deliberately faulty portals under the harness."""

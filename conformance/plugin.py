@@ -15,7 +15,7 @@ import pytest
 
 from conformance import config as portal_config
 from conformance import reports
-from conformance.fixtures import CONFIG_KEY
+from conformance.keys import CONFIG_KEY, TARGET_KEY
 from conformance.results import Baseline, exit_status, summarise, verdicts_for
 from conformance.target import Target
 from conformance.verdicts import CheckResult, Verdict
@@ -125,7 +125,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     excinfo = call.excinfo.value if call.excinfo is not None else None
     results = verdicts_for(item.nodeid, rids, registry, excinfo)
-    target = item.funcargs.get("portal") if hasattr(item, "funcargs") else None
+    target = item.stash.get(TARGET_KEY, None) or getattr(item, "funcargs", {}).get("portal")
     if isinstance(target, Target):
         for r in results:
             r.measured = dict(target.measured)

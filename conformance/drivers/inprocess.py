@@ -22,6 +22,8 @@ from reference.outbox import Outbox
 def _plain(value: Any) -> dict[str, Any]:
     if is_dataclass(value) and not isinstance(value, type):
         return {k: getattr(v, "value", v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return dict(value)
     return {"value": getattr(value, "value", value)}
 
 

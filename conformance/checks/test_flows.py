@@ -1,0 +1,243 @@
+"""The manuals' flows, measured: set-up, one address, app registration, reset, helpdesk,
+trusted browsers, sessions and logout. The features in features/ walk the same flows step by
+step in both languages; these checks each pin one requirement with the fewest actions."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.interfaces import Account, Driver
+from conformance.probes.enrol import (
+    Enrolled,
+    code_for_step,
+    enrol_app,
+    enrol_email,
+    mailed_code,
+    scan,
+    settle_in_step,
+    step_of,
+    wait_for_step,
+    wrong_code,
+)
+from conformance.target import Target
+from conformance.verdicts import expect
+
+
+def _second_factor_by_mail(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:
+    p, address = portal.profile, enrolled.account.address or ""
+    since = portal.clock.now()
+    driver.request_email_code()
+    code = mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits)
+    expect(driver.submit_email_code(code, trust_browser=trust).ok, "SECOND_FACTOR_REQUIRED", "mailed code refused")
+
+
+def _reset_by_mail(portal: Target, enrolled: Enrolled) -> Driver:
+    """"Click here For Initial Setup or Setup Again", "Initialize", the mailed code, "Confirm"."""
+    p, address = portal.profile, enrolled.account.address or ""
+    driver = enrolled.driver
+    expect(driver.login_for_setup(enrolled.account).ok, "RESET_REAUTHENTICATE", "the reset login was refused")
+    since = portal.clock.now()
+    expect(driver.initialize().ok, "RESET_CONFIRMATION_MAIL", "Initialize was refused")
+    code = mailed_code(portal, address, p.mail_subject_reset, since, p.confirmation_code_digits)
+    confirmed = driver.confirm_reset(code)
+    expect(confirmed.ok, "RESET_CONFIRMATION_MAIL", f"the mailed confirmation code was refused: {confirmed.error}")
+    return driver
+
+
+@pytest.mark.SETUP_WITHOUT_FACTOR
+@pytest.mark.SECOND_FACTOR_REQUIRED
+def test_first_login_goes_to_setup_and_second_needs_factor(portal: Target) -> None:
+    """No factor: the password leads to set-up. With an address: a second factor first."""
+    account, driver = portal.account(), portal.browser()
+    login = driver.login(account)
+    expect(login.ok and login.stage == "setup", "SETUP_WITHOUT_FACTOR", f"first login gave {login.stage}")
+    enrolled = enrol_email(portal)
+    login = enrolled.driver.login(enrolled.account)
+    expect(login.stage == "first_factor", "SECOND_FACTOR_REQUIRED", f"login with a factor gave {login.stage}")
+    early = enrolled.driver.register_email("another@example.org")
+    expect(early.refused, "SECOND_FACTOR_REQUIRED", "settings were changed before the second factor")
+
+
+@pytest.mark.FIRST_FACTOR_PASSWORD
+@pytest.mark.FIRST_FACTOR_NO_ENUMERATION
+def test_wrong_password_and_unknown_id_look_alike(portal: Target) -> None:
+    account = portal.account()
+    wrong = portal.browser().login(Account(account.login_id, account.password + "x"))
+    unknown = portal.browser().login(Account(account.login_id + "zz9", account.password))
+    expect(wrong.refused, "FIRST_FACTOR_PASSWORD", "a wrong password was accepted")
+    expect(unknown.refused, "FIRST_FACTOR_PASSWORD", "an unknown ID was accepted")
+    expect(
+        (wrong.error, wrong.message_en) == (unknown.error, unknown.message_en),
+        "FIRST_FACTOR_NO_ENUMERATION",
+        f"wrong password: {wrong.error!r}; unknown ID: {unknown.error!r}",
+    )
+
+
+@pytest.mark.EMAIL_REGISTRATION_CONFIRM
+@pytest.mark.EMAIL_SINGLE_ADDRESS
+def test_one_address_only(portal: Target) -> None:
+    """Register A, then B: codes go to B only. An unconfirmed address is never used."""
+    p = portal.profile
+    enrolled = enrol_email(portal)
+    first = enrolled.account.address or ""
+    second = "second." + first
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    _second_factor_by_mail(portal, enrolled, driver)
+    since = portal.clock.now()
+    expect(driver.register_email(second).ok, "EMAIL_SINGLE_ADDRESS", "a second address was refused")
+    code = mailed_code(portal, second, p.mail_subject_otp, since, p.email_otp_digits)
+    expect(driver.confirm_email(code).ok, "EMAIL_REGISTRATION_CONFIRM", "the new address's code was refused")
+    driver.logout()
+    driver.login(enrolled.account)
+    portal.clock.advance(portal.margin_seconds)
+    since = portal.clock.now()
+    driver.request_email_code()
+    mailed_code(portal, second, p.mail_subject_otp, since, p.email_otp_digits)
+    try:
+        portal.mail(first, p.mail_subject_otp, since)
+    except Exception:
+        return
+    raise AssertionError("[EMAIL_SINGLE_ADDRESS] a code went to the replaced address too")
+
+
+@pytest.mark.APP_REGISTER_REQUIRES_CODE
+def test_app_needs_register_with_a_code(portal: Target) -> None:
+    """Scanning alone registers nothing, and "Register" with a wrong code is refused."""
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    _second_factor_by_mail(portal, enrolled, driver)
+    totp = scan(driver.start_app_registration().uri)
+    now_step = step_of(portal)
+    expect(driver.register_app(wrong_code(totp, now_step)).refused, "APP_REGISTER_REQUIRES_CODE", "wrong code took")
+    driver.logout()
+    login = driver.login(enrolled.account)
+    methods = login.data.get("methods")
+    if methods is not None:
+        expect("app" not in methods, "APP_REGISTER_REQUIRES_CODE", f"an unregistered app is offered: {methods}")
+    settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
+    outcome = driver.submit_app_code(code_for_step(totp, step_of(portal)))
+    expect(outcome.refused, "APP_REGISTER_REQUIRES_CODE", "the scanned but unregistered secret logged in")
+
+
+@pytest.mark.RESET_VOIDS_APPS
+@pytest.mark.RESET_CLEARS_EMAIL
+@pytest.mark.RESET_THEN_SETUP
+@pytest.mark.RESET_SCREEN
+@pytest.mark.RESET_ADDRESS_MASKED
+@pytest.mark.MAIL_SUBJECT_RESET
+@pytest.mark.RESET_CODE_DIGITS
+def test_reset_by_mail(portal: Target) -> None:
+    """The app-reset manual: Initialize, the mailed code, Confirm; the old app no longer works."""
+    p = portal.profile
+    enrolled = enrol_app(portal)
+    assert enrolled.totp is not None
+    address = enrolled.account.address or ""
+    driver = enrolled.driver
+    driver.login_for_setup(enrolled.account)
+    since = portal.clock.now()
+    screen = driver.initialize()
+    shown = str(screen.data.get("shown_address", ""))
+    portal.measure("shown_address", shown)
+    expect(screen.ok and screen.data.get("login_id", enrolled.account.login_id) == enrolled.account.login_id,
+           "RESET_SCREEN", "the reset page does not show the login ID")
+    local, _, domain = address.rpartition("@")
+    expect(shown.endswith("@" + domain) and shown != address and "*" in shown, "RESET_ADDRESS_MASKED",
+           f"the address is shown as {shown!r}")
+    mail = portal.mail(address, p.mail_subject_reset, since)
+    expect(mail.subject == p.mail_subject_reset, "MAIL_SUBJECT_RESET", f"subject {mail.subject!r}")
+    code = mail.code(p.confirmation_code_digits)
+    expect(code is not None, "RESET_CODE_DIGITS", f"no {p.confirmation_code_digits}-digit code in the mail")
+    confirmed = driver.confirm_reset(code or "")
+    expect(confirmed.ok and confirmed.stage == "setup", "RESET_THEN_SETUP", f"after Confirm: {confirmed.stage}")
+    settings = driver.settings()
+    if p.reset_clears_email:
+        expect(not settings.data.get("address"), "RESET_CLEARS_EMAIL", "the address survived the reset")
+    # Register a new address, so that a login asks for a second factor again, then try the old app.
+    since = portal.clock.now()
+    new_address = "after-reset." + address
+    driver.register_email(new_address)
+    driver.confirm_email(mailed_code(portal, new_address, p.mail_subject_otp, since, p.email_otp_digits))
+    driver.logout()
+    wait_for_step(portal, enrolled.registered_step + 1)
+    driver.login(enrolled.account)
+    settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
+    old = driver.submit_app_code(code_for_step(enrolled.totp, step_of(portal)))
+    expect(old.refused, "RESET_VOIDS_APPS", "the app registered before the reset still logs in")
+
+
+@pytest.mark.RESET_CODE_LIFETIME
+@pytest.mark.RESET_CODE_SINGLE_USE
+def test_reset_code_lifetime_and_single_use(portal: Target) -> None:
+    p = portal.profile
+    enrolled = enrol_email(portal)
+    address, driver = enrolled.account.address or "", enrolled.driver
+    driver.login_for_setup(enrolled.account)
+    since = portal.clock.now()
+    driver.initialize()
+    code = mailed_code(portal, address, p.mail_subject_reset, since, p.confirmation_code_digits)
+    portal.clock.advance(p.confirmation_code_lifetime_seconds + portal.margin_seconds)
+    # A new reset login, without a new code: the first session's end must not pass for the code's.
+    driver.login_for_setup(enrolled.account)
+    expect(driver.confirm_reset(code).refused, "RESET_CODE_LIFETIME", "accepted after its lifetime")
+    since = portal.clock.now()
+    driver.initialize()
+    code = mailed_code(portal, address, p.mail_subject_reset, since, p.confirmation_code_digits)
+    portal.clock.advance(p.confirmation_code_lifetime_seconds - portal.margin_seconds)
+    driver.login_for_setup(enrolled.account)
+    expect(driver.confirm_reset(code).ok, "RESET_CODE_LIFETIME", "refused before its lifetime ended")
+    expect(driver.confirm_reset(code).refused, "RESET_CODE_SINGLE_USE", "the code confirmed a reset twice")
+
+
+@pytest.mark.RESET_NO_ADDRESS_PLACEHOLDER
+@pytest.mark.HELPDESK_ISSUES_CODE
+@pytest.mark.HELPDESK_PENDING_ONLY
+def test_reset_without_address_through_helpdesk(portal: Target) -> None:
+    """App only, no address: the placeholder is shown, no mail; the helpdesk's code confirms."""
+    p = portal.profile
+    enrolled = enrol_app(portal, with_email=False)
+    login_id = enrolled.account.login_id
+    early = portal.operator.helpdesk_code(login_id)
+    expect(early.refused, "HELPDESK_PENDING_ONLY", "the helpdesk issued a code with no reset pending")
+    driver = enrolled.driver
+    driver.login_for_setup(enrolled.account)
+    screen = driver.initialize()
+    shown = screen.data.get("shown_address")
+    portal.measure("shown_address", shown)
+    expect(shown == p.reset_placeholder_address, "RESET_NO_ADDRESS_PLACEHOLDER", f"shown: {shown!r}")
+    issued = portal.operator.helpdesk_code(login_id)
+    expect(issued.ok, "HELPDESK_ISSUES_CODE", f"the helpdesk could not issue a code: {issued.error}")
+    confirmed = driver.confirm_reset(str(issued.data.get("code", "")))
+    expect(confirmed.ok, "HELPDESK_ISSUES_CODE", f"the helpdesk's code was refused: {confirmed.error}")
+
+
+@pytest.mark.TRUST_BROWSER
+@pytest.mark.TRUST_BROWSER_EXPIRY
+def test_trust_this_browser(portal: Target) -> None:
+    """A trusted browser skips the second factor until the trust expires; another browser never does."""
+    p = portal.profile
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    _second_factor_by_mail(portal, enrolled, driver, trust=True)
+    driver.logout()
+    again = driver.login(enrolled.account)
+    expect(again.stage == "authenticated", "TRUST_BROWSER", f"the trusted browser got {again.stage}")
+    other = portal.browser().login(enrolled.account)
+    expect(other.stage == "first_factor", "TRUST_BROWSER", f"another browser got {other.stage}")
+    driver.logout()
+    portal.clock.advance(p.trust_browser_duration_seconds + portal.margin_seconds)
+    late = driver.login(enrolled.account)
+    expect(late.stage == "first_factor", "TRUST_BROWSER_EXPIRY", f"after expiry the browser got {late.stage}")
+
+
+@pytest.mark.LOGOUT
+def test_logout_ends_the_session(portal: Target) -> None:
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    _second_factor_by_mail(portal, enrolled, driver)
+    expect(driver.settings().ok, "LOGOUT", "settings refused while logged in")
+    expect(driver.logout().ok, "LOGOUT", "logout was refused")
+    expect(driver.settings().refused, "LOGOUT", "the session still works after logout")

@@ -1,0 +1,12 @@
+"""The plugin's stash keys, in a module of their own so that fixtures and hooks can share them
+without importing each other (pytest must import plugin modules itself to rewrite asserts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.config import PortalConfig
+from conformance.target import Target
+
+CONFIG_KEY = pytest.StashKey[PortalConfig]()
+TARGET_KEY = pytest.StashKey[Target]()  # a check's target when it is not the `portal` argument
