@@ -42,7 +42,9 @@ class Rules:
     def clean_code(self, raw: str, digits: int, requirement: str) -> str:
         """Full-width digits and white space ("123 456", as apps show codes) are forgiven;
         anything else is refused (spec/protocol.md §12.1)."""
-        text = "".join(unicodedata.normalize("NFKC", raw[:64]).split()) if isinstance(raw, str) else ""
+        # Too long is refused, not cut: cutting at 64 accepted "<code><56 spaces>9".
+        too_long = not isinstance(raw, str) or len(raw) > 64
+        text = "" if too_long else "".join(unicodedata.normalize("NFKC", raw).split())
         if len(text) != digits or not text.isascii() or not text.isdigit():
             raise InvalidInput(
                 f"Enter the {digits}-digit code.",
@@ -223,4 +225,4 @@ class Rules:
         state.pending_app_secret_hex = None
         state.trusted_browsers = {}
         state.reset_pending = False
-        state.codes = [c for c in state.codes if c.purpose is not Purpose.RESET]
+        state.codes = []  # every pending code, not only the reset ones (protocol.md §9.5)

@@ -14,6 +14,7 @@ from reference.core.errors import (
     CodeRejected,
     InvalidAddress,
     MailNotSent,
+    NothingPending,
 )
 from reference.core.ports import OutgoingMail
 from reference.core.profile import Profile
@@ -401,3 +402,11 @@ def test_mail_failure_is_mail_not_sent_and_resend_works_later(profile: Profile) 
     screen = h.portal.resend(reset)
     assert screen.mailed
     assert h.portal.confirm_reset(reset, code_in(mailer.outbox.messages[-1].body)) is Stage.SETUP
+
+
+def test_no_login_code_without_an_address(h: Harness) -> None:
+    """spec/protocol.md §4.1: with no address the email screen sends nothing."""
+    h.user_with_app()
+    with refused(NothingPending, "EMAIL_OTP_TO_REGISTERED_ADDRESS"):
+        h.portal.send_login_code(h.login().session)
+    assert h.outbox.messages == []

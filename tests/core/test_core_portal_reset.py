@@ -236,3 +236,32 @@ def test_helpdesk_refuses_accounts_without_a_pending_reset(h: Harness) -> None:
         h.portal.helpdesk_issue_code("nobody")
     with refused(InvalidInput, "FIRST_FACTOR_PASSWORD", "login_id"):
         h.portal.helpdesk_issue_code("taro\r\n")
+
+
+def test_confirmed_reset_voids_every_pending_code(iimc: Profile) -> None:
+    """spec/protocol.md §9.5: "void every pending code" — login and register codes too."""
+    h = make_harness(iimc.replace(reset_clears_email=False))
+    h.user_with_address()
+    authenticated = h.login().session
+    h.portal.verify_email_code(authenticated, h.last_code(h.portal.send_login_code(authenticated).address))
+    h.portal.start_email_registration(authenticated, "other@gmail.com")
+    register_code = h.last_code("other@gmail.com")
+    login_code = h.last_code(h.portal.send_login_code(h.login().session).address)
+    reset = h.login_for_reset()
+    h.portal.initialize(reset)
+    h.portal.confirm_reset(reset, h.last_code("taro@gmail.com"))
+    assert h.state("taro").codes == []
+    with refused(CodeRejected, "EMAIL_REGISTRATION_CONFIRM"):
+        h.portal.confirm_email_registration(reset, register_code)
+    assert h.state("taro").addresses == ["taro@gmail.com"]
+    with refused(CodeRejected, "SECOND_FACTOR_REQUIRED"):
+        h.portal.verify_email_code(h.login().session, login_code)
+
+
+def test_initialize_alone_changes_nothing(h: Harness) -> None:
+    """spec/protocol.md §9.2: the apps and the address stay valid until "Confirm"."""
+    secret, _, _ = _full_account(h)
+    h.portal.initialize(h.login_for_reset())
+    state = h.state("taro")
+    assert state.addresses == ["taro@gmail.com"] and len(state.apps) == 1
+    assert h.portal.verify_app_code(h.login().session, h.totp(secret)).stage is Stage.AUTHENTICATED

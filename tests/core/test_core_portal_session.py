@@ -110,14 +110,6 @@ def test_first_factor_session_expires(h: Harness) -> None:
         h.portal.send_login_code(session)
 
 
-def test_reset_session_expires_like_a_first_factor_session(h: Harness) -> None:
-    h.user_with_address()
-    session = h.login_for_reset()
-    h.clock.advance(h.profile.session_first_factor_seconds)
-    with refused(SessionExpired, "SESSION_EXPIRY"):
-        h.portal.initialize(session)
-
-
 def test_authenticated_session_expires_when_idle(h: Harness) -> None:
     """[SESSION_EXPIRY] session.idle_seconds without a request ends a settings session."""
     h.add_user()

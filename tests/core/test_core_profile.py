@@ -27,12 +27,16 @@ def document() -> Document:
 @pytest.mark.parametrize("name", PROFILE_NAMES)
 def test_every_bundled_profile_parses(name: str) -> None:
     raw = read_toml(f"profiles/{name}.toml")
+    base_name = raw["profile"].get("extends")
+    base = read_toml(f"profiles/{base_name}.toml") if base_name else {}
     profile = load_profile(name)
     assert isinstance(profile, Profile)
     assert profile.name == raw["profile"]["name"]
     for key, value in profile.parameters.items():
         section, item = key.split(".")
-        expected = raw[section][item]["value"]
+        # a parameter of the profile itself, else (``extends``) its base's
+        entry = raw.get(section, {}).get(item) or base[section][item]
+        expected = entry["value"]
         assert value == (tuple(expected) if isinstance(expected, list) else expected), key
         provenance = profile.provenance[key]
         assert provenance.assumed or provenance.source, key
@@ -210,3 +214,40 @@ def test_load_profile_valid_toml_bad_profile_names_key_and_file(tmp_path: Path) 
         load_profile(path)
     assert info.value.field == "totp.digits"
     assert str(info.value).startswith(f"{path}: [totp.digits]")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vendor.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_vendor_profile_extends_a_bundled_one(tmp_path: Path) -> None:
+    base = load_profile("iimc")
+    path = _write(
+        tmp_path,
+        '[profile]\nname = "vendor"\nextends = "iimc"\n'
+        '[lockout.threshold]\nvalue = 7\nsource = "vendor policy §3"\n',
+    )
+    profile = load_profile(path)
+    assert profile.name == "vendor" and profile.lockout_threshold == 7
+    assert profile.provenance["lockout.threshold"].source == "vendor policy §3"
+    assert profile.replace(name=base.name, title=base.title, lockout_threshold=base.lockout_threshold) == base
+
+
+@pytest.mark.parametrize(("extends", "words"), [('"nope"', "not one of"), ('"fast-test"', "extends another")])
+def test_extends_only_a_bundled_base_profile(tmp_path: Path, extends: str, words: str) -> None:
+    path = _write(tmp_path, f'[profile]\nname = "vendor"\nextends = {extends}\n')
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert info.value.field == "profile.extends"
+    assert words in str(info.value) and str(info.value).startswith(f"{path}: ")
+
+
+def test_an_extending_profile_is_still_checked(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, '[profile]\nname = "v"\nextends = "iimc"\n[lockout.threshold]\nvalue = 101\nsource = "x"\n'
+    )
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert info.value.field == "lockout.threshold"
