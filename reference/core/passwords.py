@@ -24,8 +24,8 @@ class PasswordHasher:
     r: int = 8
     p: int = 1
 
-    def hash(self, password: str, random: RandomSource) -> str:
-        salt = random.randbytes(16)
+    def hash(self, password: str, source: RandomSource) -> str:
+        salt = source.randbytes(16)
         digest = self._derive(password, salt, self.n, self.r, self.p)
         return "$".join(
             ["scrypt", str(self.n), str(self.r), str(self.p), _b64(salt), _b64(digest)]
