@@ -1,0 +1,1 @@
+"""Tests of the reference portal over HTTP: API, pages, CLI, stores, SMTP, browser."""

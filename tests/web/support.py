@@ -1,0 +1,267 @@
+"""Helpers for the web tests: the OpenAPI checker, an SMTP sink, a real server process.
+
+Kept out of conftest.py so tests can import them by name; the fixtures live in conftest.py.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+REPO = Path(__file__).resolve().parents[2]
+
+
+# --- the OpenAPI document as a test oracle -------------------------------------------------
+class OpenApi:
+    """Finds an operation by method and concrete path, and validates bodies against it."""
+
+    def __init__(self) -> None:
+        self.doc: dict[str, Any] = yaml.safe_load((files("ninsho_spec") / "openapi.yaml").read_text("utf-8"))
+        self.prefix = self.doc["servers"][0]["url"]
+        self._paths = [
+            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t)) + "$"), t)
+            for t in self.doc["paths"]
+        ]
+
+    def operation(self, method: str, path: str) -> dict[str, Any]:
+        local = path.split("?")[0].removeprefix(self.prefix)
+        for pattern, template in self._paths:
+            if pattern.match(local):
+                op = self.doc["paths"][template].get(method.lower())
+                assert op is not None, f"{method} {path}: no such operation in spec/openapi.yaml"
+                return op
+        raise AssertionError(f"{path}: not in spec/openapi.yaml")
+
+    def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            target: Any = self.doc
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def _validate(self, schema: dict[str, Any], instance: object) -> None:
+        # Validating with the whole document's components in scope resolves every "#/..." ref.
+        rooted = {**schema, "components": self.doc["components"]}
+        jsonschema.Draft202012Validator(rooted).validate(instance)
+
+    def check_request(self, method: str, path: str, body: object) -> None:
+        op = self.operation(method, path)
+        request_body = self._resolve(op["requestBody"])
+        self._validate(request_body["content"]["application/json"]["schema"], body)
+
+    def check_response(self, response: httpx.Response) -> None:
+        op = self.operation(response.request.method, response.request.url.path)
+        documented = op["responses"].get(str(response.status_code))
+        assert documented is not None, (
+            f"{response.request.method} {response.request.url.path}: status {response.status_code} "
+            f"is not documented in spec/openapi.yaml ({response.text[:200]})"
+        )
+        documented = self._resolve(documented)
+        if "content" not in documented:
+            assert response.content == b"", "a response documented without content has a body"
+            return
+        assert response.headers["content-type"].startswith("application/json")
+        self._validate(documented["content"]["application/json"]["schema"], response.json())
+
+
+# --- mail ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        assert isinstance(parsed, email.message.EmailMessage)
+        return parsed
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["subject"])
+
+    @property
+    def body(self) -> str:
+        content = self.message.get_content()
+        assert isinstance(content, str)
+        return content
+
+    def code(self, digits: int) -> str:
+        found = re.findall(rf"(?<!\d)\d{{{digits}}}(?!\d)", self.body)
+        assert found, f"no {digits}-digit code in the mail body:\n{self.body}"
+        return str(found[0])
+
+
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives (aiosmtpd needs a concrete port)."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedMail] = []
+        self._cond = threading.Condition()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        with self._cond:
+            self.received.append(
+                ReceivedMail(
+                    str(envelope.mail_from), tuple(str(r) for r in envelope.rcpt_tos), bytes(content)
+                )
+            )
+            self._cond.notify_all()
+        return "250 OK"
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def mails_to(self, address: str) -> list[ReceivedMail]:
+        with self._cond:
+            return [m for m in self.received if address in m.rcpt_tos]
+
+    def wait_for(self, address: str, *, count: int, timeout: float = 10.0) -> ReceivedMail:
+        """The ``count``-th mail to ``address`` (waits on a condition, never a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                mails = [m for m in self.received if address in m.rcpt_tos]
+                if len(mails) >= count:
+                    return mails[count - 1]
+                left = deadline - time.monotonic()
+                assert left > 0, f"no mail #{count} to {address} within {timeout}s (got {len(mails)})"
+                self._cond.wait(left)
+
+
+# --- processes -----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NINSHO_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reference.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env or cli_env(),
+        timeout=60,
+        check=False,
+    )
+
+
+class ServerProcess:
+    """``ninsho serve`` in a subprocess on 127.0.0.1, on a port found free just before."""
+
+    def __init__(self, workdir: Path, *, smtp_port: int | None = None, test_clock: bool = True) -> None:
+        self.workdir = workdir
+        self.db = workdir / "portal.sqlite"
+        self.smtp_port = smtp_port
+        self.test_clock = test_clock
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "server.log"
+        self._log: Any = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        assert self.process is None
+        self.port = free_port()
+        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db)]
+        args += ["--hash-cost", "4", "--log-level", "warning"]
+        if self.smtp_port is not None:
+            args += ["--smtp", f"127.0.0.1:{self.smtp_port}"]
+        if self.test_clock:
+            args.append("--test-clock")
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reference.cli", *args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=cli_env(NINSHO_ADMIN_TOKEN=ADMIN_TOKEN),
+        )
+        self.starts += 1
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"ninsho serve exited {self.process.returncode}:\n{self.log()}")
+                try:
+                    if client.get(self.url + "/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)  # polling for readiness, not waiting on portal time
+        raise AssertionError(f"ninsho serve did not become ready in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, as in a crash."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._reset()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
