@@ -1,0 +1,234 @@
+"""What one scenario remembers between its steps, and the helpers every step module shares.
+
+Steps talk to the portal only through the fixtures ``driver``, ``operator``, ``mailbox``,
+``portal_clock`` and ``profile``; the scenario's own memory (the account, the last answer, the
+copied code, the user's authenticator app) lives in :class:`World`, a plain fixture of this
+package. Assertion messages say what the manual expected, then what the portal did.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+import pyotp
+import pytest
+
+from conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
+
+if TYPE_CHECKING:
+    from reference.core.profile import Profile
+
+T = TypeVar("T")
+
+# How long a step waits for a mail. Virtual mailboxes answer at once; real ones poll.
+MAIL_TIMEOUT = 120.0
+# The errors that mean "this code was not accepted" rather than "the page timed out" or "bad input".
+CODE_REFUSALS = ("code_rejected", "account_locked")
+
+
+@dataclass
+class World:
+    """The user's side of one scenario: what they know, hold and last saw."""
+
+    account: Account | None = None
+    browser: Driver | None = None  # set when the scenario switches to another browser
+    outcome: Outcome | None = None  # the portal's latest answer
+    login_outcome: Outcome | None = None  # the answer of the latest password login
+    entry: str = "login"  # how this browser came in last: "login" or "setup" (③④)
+    setup_link_clicked: bool = False
+    registered_address: str | None = None  # the address for email-authentication, as registered
+    old_address: str | None = None  # the one it replaced
+    mail_to: str | None = None  # where the latest action should have mailed a code
+    mail: Mail | None = None
+    code: str | None = None  # the code copied from the latest mail or read out by the helpdesk
+    earlier_code: str | None = None  # the code copied before it
+    code_kind: str = "otp"  # "otp" (a one-time password) or "reset" (a confirmation code)
+    code_issued_at: float = 0.0
+    code_age: float | None = None
+    last_submitted: tuple[str, str] | None = None  # ("app" | "email", code) last typed at login
+    provisioning: Provisioning | None = None
+    app: pyotp.TOTP | None = None  # the Authenticator app's current entry
+    old_apps: list[pyotp.TOTP] = field(default_factory=list)  # entries from earlier registrations
+    last_app_step: int | None = None  # the newest TOTP step this scenario has submitted
+    device_error_seconds: float = 0.0  # how far the device clock is off
+    offset_steps: int = 0
+    address_case: dict[str, str] | None = None
+    answers: list[Outcome] = field(default_factory=list)  # answers to compare with each other
+
+
+@pytest.fixture
+def world() -> World:
+    """A blank memory for each scenario."""
+    return World()
+
+
+def fail(message: str) -> NoReturn:
+    """The portal did not do what the manual says: a FAIL (an AssertionError), as opposed to
+    ``pytest.fail``, which these steps keep for a feature or harness mistake (an ERROR)."""
+    raise AssertionError(message)
+
+
+def mail_mark(portal_clock: Clock) -> float:
+    """The moment just before an action that mails. A second passes first, so that the mailbox
+    tells this action's mail from earlier ones even on a virtual clock that stands still."""
+    portal_clock.advance(1.0)
+    return portal_clock.now()
+
+
+def need(value: T | None, what: str) -> T:
+    """A value an earlier step should have produced; a missing one is a feature-writing error."""
+    if value is None:
+        pytest.fail(f"no {what} yet: the feature lacks a step that provides it before this one")
+    return value
+
+
+def browser(world: World, driver: Driver) -> Driver:
+    """The browser the user is using now."""
+    return world.browser or driver
+
+
+def describe(outcome: Outcome) -> str:
+    text = f"error={outcome.error!r}"
+    if outcome.requirement:
+        text += f" [{outcome.requirement}]"
+    if outcome.message_en:
+        text += f" {outcome.message_en!r}"
+    return text
+
+
+def expect_ok(outcome: Outcome, expected: str) -> Outcome:
+    if not outcome.ok:
+        fail(f"{expected}; but the portal refused: {describe(outcome)}")
+    return outcome
+
+
+def expect_code_refused(outcome: Outcome, expected: str) -> None:
+    """Refused *as a code*: a timed-out page or a typing error would not prove the rule."""
+    if outcome.ok:
+        fail(f"{expected}; but the portal accepted it (stage {outcome.stage!r})")
+    if outcome.error not in CODE_REFUSALS:
+        fail(f"{expected}; the portal refused, but not the code: {describe(outcome)}")
+
+
+def read_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail:
+    return mailbox.wait_for(to, subject=subject, since=since, timeout=MAIL_TIMEOUT)
+
+
+def plus_address(address: str, tag: str) -> str:
+    """Another inbox of the same user (subaddressing), so a test mailbox still receives it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}+{tag}@{domain}"
+
+
+# --- the Authenticator app ---------------------------------------------------------------
+def totp_step(profile: Profile, at: float) -> int:
+    return int(at // profile.totp_period_seconds)
+
+
+def device_time(world: World, portal_clock: Clock) -> float:
+    return portal_clock.now() + world.device_error_seconds
+
+
+def fresh_app_code(world: World, portal_clock: Clock, profile: Profile) -> str:
+    """The code the app shows now. When this scenario already typed the current step's code,
+    the user waits for the app to show the next one, as anyone whose code was just used does."""
+    app = need(world.app, "Authenticator app registered")
+    if world.last_app_step is not None and totp_step(profile, device_time(world, portal_clock)) <= (
+        world.last_app_step
+    ):
+        next_start = (world.last_app_step + 1) * profile.totp_period_seconds
+        portal_clock.advance(next_start - device_time(world, portal_clock))
+    now = device_time(world, portal_clock)
+    world.last_app_step = totp_step(profile, now)
+    return app.at(int(now))
+
+
+def wrong_code(world: World, portal_clock: Clock, profile: Profile) -> str:
+    """A code of the right length that no step of even a wide window (±10) would produce."""
+    app = need(world.app, "Authenticator app registered")
+    now = int(device_time(world, portal_clock))
+    near = {app.at(now + k * profile.totp_period_seconds) for k in range(-10, 11)}
+    candidate = 0
+    while (code := str(candidate).zfill(profile.totp_digits)) in near:
+        candidate += 1
+    return code
+
+
+def app_from_uri(uri: str) -> pyotp.TOTP:
+    otp = pyotp.parse_uri(uri)
+    if not isinstance(otp, pyotp.TOTP):
+        fail(f"the QR code should hold a time-based (TOTP) key, but holds {uri.split('?')[0]!r}")
+    return otp
+
+
+# --- composite user actions that Given steps and ⑩-style checks reuse ----------------------
+def pass_second_factor(
+    world: World,
+    driver: Driver,
+    mailbox: Mailbox,
+    portal_clock: Clock,
+    profile: Profile,
+    *,
+    trust: bool = False,
+) -> Outcome:
+    """The second factor the account has: the app if registered, else a code by email."""
+    b = browser(world, driver)
+    if world.app is not None:
+        code = fresh_app_code(world, portal_clock, profile)
+        world.last_submitted = ("app", code)
+        return b.submit_app_code(code, trust_browser=trust)
+    address = need(world.registered_address, "registered address for email-authentication")
+    since = mail_mark(portal_clock)
+    expect_ok(b.request_email_code(), "a one-time password should be mailed to the registered address")
+    mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
+    code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")
+    world.last_submitted = ("email", code)
+    return b.submit_email_code(code, trust_browser=trust)
+
+
+def sign_in(world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile) -> Outcome:
+    """Log in as far as the settings: password, then the second factor if one is asked."""
+    account = need(world.account, "account")
+    b = browser(world, driver)
+    outcome = expect_ok(b.login(account), "the ECS-ID/SPS-ID and password should be accepted")
+    world.login_outcome, world.entry = outcome, "login"
+    if outcome.stage == "first_factor":
+        outcome = expect_ok(
+            pass_second_factor(world, driver, mailbox, portal_clock, profile),
+            "the second factor should be accepted",
+        )
+    return outcome
+
+
+def register_address(
+    world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile, address: str
+) -> None:
+    """Mail tab ④–⑦, for an already signed-in browser."""
+    b = browser(world, driver)
+    since = mail_mark(portal_clock)
+    sent = expect_ok(b.register_email(address), f"the private address {address!r} should be accepted")
+    mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
+    code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")
+    expect_ok(b.confirm_email(code), "the mailed one-time password should confirm the address")
+    world.registered_address = str(sent.data.get("address", address))
+
+
+def register_app(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    """App tab ⑨–⑪, for an already signed-in browser."""
+    b = browser(world, driver)
+    provisioning = b.start_app_registration()
+    if world.app is not None:
+        world.old_apps.append(world.app)
+    world.provisioning, world.app = provisioning, app_from_uri(provisioning.uri)
+    world.last_app_step = None  # a new key: no step of it has been used yet
+    code = fresh_app_code(world, portal_clock, profile)
+    expect_ok(b.register_app(code), "the current code of the scanned key should register the app")
+
+
+def parse_offset(text: str) -> int:
+    """``-2``, ``0``, ``+1``: whole TOTP time steps."""
+    if not re.fullmatch(r"[+-]?\d+", text.strip()):
+        pytest.fail(f"an offset is a whole number of time steps such as -1 or +2, not {text!r}")
+    return int(text)

@@ -1,0 +1,380 @@
+"""The login screens: ID and password, the second factor by app or by mail, "Trust this browser",
+the device clock, and the time a code or a session lives.
+
+Expected verdicts that depend on the profile (the TOTP window, a code's lifetime, the trust
+period) are computed from ``profile`` here, never written into the features as results.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+from pytest_bdd import given, parsers, step, then, when
+
+from conformance.interfaces import Account, Clock, Driver, Mailbox, Outcome
+
+from .common import (
+    World,
+    browser,
+    describe,
+    expect_code_refused,
+    expect_ok,
+    fail,
+    fresh_app_code,
+    mail_mark,
+    need,
+    parse_offset,
+    pass_second_factor,
+    wrong_code,
+)
+
+if TYPE_CHECKING:
+    from reference.core.profile import Profile
+
+
+# --- first factor ----------------------------------------------------------------------------
+@step("I access the settings page and log in with my ECS-ID/SPS-ID and password")
+@step(
+    "多要素認証システムの設定ページにアクセスし、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする"  # noqa: E501
+)
+@step("I log in again with my ECS-ID/SPS-ID and password")
+@step("もう一度 ECS-ID/SPS-ID とパスワードでログインする")
+def log_in(world: World, driver: Driver) -> None:
+    """Manual ① and ②: the settings page opens on the login screen."""
+    account = need(world.account, "account")
+    outcome = expect_ok(
+        browser(world, driver).login(account), "the ECS-ID/SPS-ID and password should be accepted"
+    )
+    world.outcome = world.login_outcome = outcome
+    world.entry, world.setup_link_clicked = "login", False
+
+
+@when("I log in with a wrong password")
+@when("誤ったパスワードでログインする")
+def log_in_wrong_password(world: World, driver: Driver) -> None:
+    account = need(world.account, "account")
+    wrong = Account(account.login_id, account.password + "-wrong", account.address)
+    world.answers.append(browser(world, driver).login(wrong))
+
+
+@when("I log in with an ECS-ID/SPS-ID that does not exist")
+@when("存在しない ECS-ID/SPS-ID でログインする")
+def log_in_unknown_id(world: World, driver: Driver) -> None:
+    account = need(world.account, "account")
+    unknown = Account(account.login_id + "x9", account.password, account.address)
+    world.answers.append(browser(world, driver).login(unknown))
+
+
+@then("both are refused with the same answer")
+@then("どちらも同じ応答で拒否される")
+def same_refusal(world: World) -> None:
+    """Telling "no such ID" from "wrong password" would let anyone list the IDs."""
+    if len(world.answers) != 2:
+        fail(f"two login answers should have been collected, got {len(world.answers)}")
+    wrong_password, unknown_id = world.answers
+    for answer in world.answers:
+        if answer.ok:
+            fail(f"a login with a wrong password or unknown ID should be refused; it gave {answer.stage!r}")
+    seen = [(a.error, a.message_en, a.message_ja) for a in world.answers]
+    if seen[0] != seen[1]:
+        fail(
+            "a wrong password and an unknown ID should get the same answer; got "
+            f"{describe(wrong_password)} and {describe(unknown_id)}"
+        )
+
+
+@then("I am asked for a one-time password")
+@then("ワンタイムパスワードの入力を求められる")
+def asked_for_second_factor(world: World, driver: Driver) -> None:
+    outcome = need(world.login_outcome, "login")
+    if outcome.stage != "first_factor":
+        fail(f"after the password, the portal should ask for a one-time password; stage is {outcome.stage!r}")
+    settings = browser(world, driver).settings()
+    if settings.ok:
+        fail("the settings should stay closed until the one-time password is entered")
+
+
+@then("I go to the initial setup without a one-time password")
+@then("ワンタイムパスワードなしで初回設定に進む")
+def goes_to_setup(world: World, driver: Driver) -> None:
+    outcome = need(world.login_outcome, "login")
+    if outcome.stage != "setup":
+        fail(f"an account with no second factor should go to the initial setup; stage is {outcome.stage!r}")
+    expect_ok(
+        browser(world, driver).settings(), "One Time Password Settings should open for the initial setup"
+    )
+
+
+@then("I am logged in without a one-time password")
+@then("ワンタイムパスワードなしでログインできる")
+def logged_in_without_code(world: World, driver: Driver) -> None:
+    outcome = need(world.login_outcome, "login")
+    if outcome.stage != "authenticated":
+        fail(f"a trusted browser should skip the one-time password; stage is {outcome.stage!r}")
+    expect_ok(browser(world, driver).settings(), "the settings should open in a trusted browser")
+
+
+# --- second factor by app ---------------------------------------------------------------------
+def _submit_app(world: World, driver: Driver, code: str, *, trust: bool) -> None:
+    world.last_submitted = ("app", code)
+    world.outcome = browser(world, driver).submit_app_code(code, trust_browser=trust)
+
+
+@when('I enter the one-time password the app shows and click "Login"')
+@when("アプリに表示されたワンタイムパスワードを入力して『ログイン』をクリックする")
+def enter_app_code(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    _submit_app(world, driver, fresh_app_code(world, portal_clock, profile), trust=False)
+
+
+@when('I tick "Trust this browser", enter the one-time password the app shows and click "Login"')
+@when(
+    "『このブラウザを信頼する』にチェックを入れ、アプリに表示されたワンタイムパスワードを入力して『ログイン』をクリックする"
+)
+def enter_app_code_trusted(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    _submit_app(world, driver, fresh_app_code(world, portal_clock, profile), trust=True)
+
+
+@when(
+    parsers.parse(
+        'I enter the one-time password of an app whose clock is {offset} time steps off and click "Login"'
+    )
+)
+@when(
+    parsers.parse(
+        "時計が {offset} ステップずれたアプリのワンタイムパスワードを入力して『ログイン』をクリックする"
+    )
+)
+def enter_offset_app_code(
+    world: World, driver: Driver, portal_clock: Clock, profile: Profile, offset: str
+) -> None:
+    world.offset_steps = parse_offset(offset)
+    app = need(world.app, "Authenticator app registered")
+    at = portal_clock.now() + world.offset_steps * profile.totp_period_seconds
+    _submit_app(world, driver, app.at(int(at)), trust=False)
+
+
+@then("the portal accepts it exactly when the offset is inside the profile's window")
+@then("ずれがプロファイルの許容範囲内のときに限り受け付けられる")
+def accepted_inside_window(world: World, profile: Profile) -> None:
+    outcome = need(world.outcome, "answer")
+    low, high = -profile.totp_window_past_steps, profile.totp_window_future_steps
+    window = f"{low:+d}…{high:+d} steps"
+    if low <= world.offset_steps <= high:
+        expect_ok(
+            outcome, f"a code {world.offset_steps:+d} steps off is inside the window {window}: accepted"
+        )
+    else:
+        expect_code_refused(
+            outcome, f"a code {world.offset_steps:+d} steps off is outside the window {window}"
+        )
+
+
+@when(parsers.parse("the device clock is {minutes:d} minutes fast"))
+@when(parsers.parse("端末の時計が {minutes:d} 分進んでいる"))
+def device_clock_fast(world: World, profile: Profile, minutes: int) -> None:
+    world.device_error_seconds = minutes * 60.0
+    steps_off = int(world.device_error_seconds // profile.totp_period_seconds)
+    if steps_off <= profile.totp_window_future_steps:
+        pytest.fail(
+            f"{minutes} minutes is inside this profile's window ({profile.totp_window_future_steps} steps of "
+            f"{profile.totp_period_seconds} s): the feature should use a clock error "
+            "that the window does not absorb"
+        )
+
+
+@when("I set the device clock right")
+@when("端末の時計を正しく合わせる")
+def device_clock_right(world: World) -> None:
+    world.device_error_seconds = 0.0
+
+
+# --- second factor by mail ----------------------------------------------------------------------
+@step('I click the "Multi-Factor Authentication : Email" login link')
+@step("『「多要素認証 : メール」 ログインはこちら』をクリックする")
+@step('I click the "Multi-Factor Authentication : Email" login link again')
+@step("もう一度『「多要素認証 : メール」 ログインはこちら』をクリックする")
+def request_mail_code(world: World, driver: Driver, portal_clock: Clock) -> None:
+    world.code_issued_at = mail_mark(portal_clock)
+    world.mail_to = need(world.registered_address, "registered address for email-authentication")
+    world.outcome = expect_ok(
+        browser(world, driver).request_email_code(),
+        "the portal should mail a one-time password to the registered address",
+    )
+
+
+def _submit_mail_code(world: World, driver: Driver, code: str, *, trust: bool) -> None:
+    """A page that timed out while the user read the mail is logged into again, as a user
+    would, so that what is judged is the code and not the session [SESSION_EXPIRY]."""
+    b = browser(world, driver)
+    world.last_submitted = ("email", code)
+    outcome = b.submit_email_code(code, trust_browser=trust)
+    if outcome.error == "session_expired":
+        expect_ok(b.login(need(world.account, "account")), "logging in again should be accepted")
+        outcome = b.submit_email_code(code, trust_browser=trust)
+    world.outcome = outcome
+
+
+@step('I enter the one-time password from the mail and click "Login"')
+@step("メールのワンタイムパスワードを入力して『ログイン』をクリックする")
+def enter_mail_code(world: World, driver: Driver) -> None:
+    _submit_mail_code(world, driver, need(world.code, "one-time password copied"), trust=False)
+
+
+@step('I tick "Trust this browser", enter the one-time password from the mail and click "Login"')
+@step(
+    "『このブラウザを信頼する』にチェックを入れ、メールのワンタイムパスワードを入力して『ログイン』をクリックする"
+)
+def enter_mail_code_trusted(world: World, driver: Driver) -> None:
+    _submit_mail_code(world, driver, need(world.code, "one-time password copied"), trust=True)
+
+
+@step('I enter the one-time password from the first mail and click "Login"')
+@step("最初のメールのワンタイムパスワードを入力して『ログイン』をクリックする")
+def enter_first_mail_code(world: World, driver: Driver) -> None:
+    _submit_mail_code(world, driver, need(world.earlier_code, "code from an earlier mail"), trust=False)
+
+
+@step('I enter the same one-time password again and click "Login"')
+@step("同じワンタイムパスワードをもう一度入力して『ログイン』をクリックする")
+def enter_same_code_again(world: World, driver: Driver) -> None:
+    method, code = need(world.last_submitted, "one-time password entered before")
+    if method == "app":
+        _submit_app(world, driver, code, trust=False)
+    else:
+        _submit_mail_code(world, driver, code, trust=False)
+
+
+@when('I enter a wrong one-time password and click "Login"')
+@when("誤ったワンタイムパスワードを入力して『ログイン』をクリックする")
+def enter_wrong_app_code(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    _submit_app(world, driver, wrong_code(world, portal_clock, profile), trust=False)
+
+
+@when("I enter wrong one-time passwords as many times as the lockout threshold")
+@when("ロックアウトの回数だけ誤ったワンタイムパスワードを入力する")
+def enter_wrong_codes_to_lockout(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    for attempt in range(profile.lockout_threshold):
+        _submit_app(world, driver, wrong_code(world, portal_clock, profile), trust=False)
+        expect_code_refused(
+            need(world.outcome, "answer"), f"wrong code number {attempt + 1} should be refused"
+        )
+
+
+@when("the lockout duration passes")
+@when("ロックアウト時間が過ぎる")
+def lockout_passes(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    """The first-factor page may time out meanwhile: the user logs in again after waiting."""
+    portal_clock.advance(profile.lockout_duration_seconds)
+    log_in(world, driver)
+
+
+# --- outcomes of the second factor ----------------------------------------------------------
+@then("I am logged in")
+@then("ログインできる")
+def logged_in(world: World, driver: Driver) -> None:
+    outcome = expect_ok(need(world.outcome, "answer"), "the one-time password should be accepted")
+    if outcome.stage != "authenticated":
+        fail(f"after the one-time password the user should be logged in; stage is {outcome.stage!r}")
+    expect_ok(browser(world, driver).settings(), "the settings should open once logged in")
+
+
+@then("the one-time password is refused")
+@then("ワンタイムパスワードは拒否される")
+def code_refused(world: World, driver: Driver) -> None:
+    expect_code_refused(need(world.outcome, "answer"), "this one-time password should be refused")
+    if browser(world, driver).settings().ok:
+        fail("after a refused one-time password the settings should stay closed")
+
+
+@then("the right one-time password the app shows is refused too")
+@then("アプリに表示された正しいワンタイムパスワードも拒否される")
+def right_code_refused_when_locked(
+    world: World, driver: Driver, portal_clock: Clock, profile: Profile
+) -> None:
+    _submit_app(world, driver, fresh_app_code(world, portal_clock, profile), trust=False)
+    outcome = need(world.outcome, "answer")
+    expect_code_refused(outcome, "while locked out, even the right one-time password should be refused")
+
+
+# --- time: a mailed code's age, the trust period, an idle session ----------------------------
+_AGE = re.compile(r"^(?:(?P<base>lifetime)\s*(?:(?P<sign>[+-])\s*(?P<delta>\d+)\s*s)?|(?P<plain>\d+)\s*s)$")
+
+
+def parse_age(text: str, lifetime: int) -> float:
+    """``0 s``, ``lifetime - 1 s``, ``lifetime``, ``lifetime + 60 s``: relative to the
+    profile's lifetime, so a feature stays true for every profile."""
+    match = _AGE.match(text.strip())
+    if match is None:
+        pytest.fail(f"an age is 'N s' or 'lifetime [+|- N s]', not {text!r}")
+    if match["plain"] is not None:
+        return float(match["plain"])
+    delta = int(match["delta"] or 0)
+    return float(lifetime + (delta if match["sign"] == "+" else -delta))
+
+
+def code_lifetime(world: World, profile: Profile) -> int:
+    if world.code_kind == "reset":
+        return profile.confirmation_code_lifetime_seconds
+    return profile.email_otp_lifetime_seconds
+
+
+@step(parsers.parse("{age} passes"))
+@step(parsers.parse("{age} が経過する"))
+def age_passes(world: World, portal_clock: Clock, profile: Profile, age: str) -> None:
+    """Time since the code was mailed, not since this step: the mail step took none."""
+    target = parse_age(age, code_lifetime(world, profile))
+    world.code_age = target
+    portal_clock.advance(max(0.0, world.code_issued_at + target - portal_clock.now()))
+
+
+@then("the code is accepted exactly while it is younger than its lifetime")
+@then("コードは有効期限内に限り受け付けられる")
+def accepted_within_lifetime(world: World, profile: Profile) -> None:
+    outcome: Outcome = need(world.outcome, "answer")
+    age, lifetime = need(world.code_age, "age of the code"), code_lifetime(world, profile)
+    if age < lifetime:
+        expect_ok(outcome, f"a code {age:.0f} s old is within its lifetime of {lifetime} s: accepted")
+    else:
+        expect_code_refused(outcome, f"a code {age:.0f} s old has outlived its lifetime of {lifetime} s")
+
+
+@when("I use another browser")
+@when("別のブラウザを使う")
+def another_browser(world: World, driver: Driver) -> None:
+    world.browser = driver.fresh()
+
+
+@when("the profile's trust period passes but for one minute")
+@when("プロファイルの信頼期間まであと1分のところまで時間が過ぎる")
+def trust_nearly_over(portal_clock: Clock, profile: Profile) -> None:
+    portal_clock.advance(profile.trust_browser_duration_seconds - 60)
+
+
+@when("the profile's trust period passes")
+@when("プロファイルの信頼期間が過ぎる")
+def trust_over(portal_clock: Clock, profile: Profile) -> None:
+    portal_clock.advance(profile.trust_browser_duration_seconds)
+
+
+@when("the browser is left idle for the profile's idle time")
+@when("プロファイルの無操作時間だけブラウザを放置する")
+def idle(portal_clock: Clock, profile: Profile) -> None:
+    portal_clock.advance(profile.session_idle_seconds)
+
+
+@given("the browser is one the user trusted")
+@given("利用者はこのブラウザを信頼済みにしている")
+def trusted_browser(
+    world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
+) -> None:
+    """Log in once ticking "Trust this browser", then log out."""
+    account = need(world.account, "account")
+    b = browser(world, driver)
+    expect_ok(b.login(account), "the ECS-ID/SPS-ID and password should be accepted")
+    expect_ok(
+        pass_second_factor(world, driver, mailbox, portal_clock, profile, trust=True),
+        'the one-time password with "Trust this browser" ticked should be accepted',
+    )
+    expect_ok(b.logout(), "logging out should succeed")

@@ -1,0 +1,55 @@
+"""Reading the portal's mail: the manuals' "open the email that matches the subject and sender
+below and copy the code written in the email body" (⑥, ⑦, ⑪), and the "An email has been sent"
+message that precedes it (⑤, ⑩).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_bdd import step
+
+from conformance.interfaces import Mailbox
+
+from .common import World, expect_ok, fail, need, read_mail
+
+if TYPE_CHECKING:
+    from reference.core.profile import Profile
+
+
+def _copy_code(world: World, mailbox: Mailbox, profile: Profile, *, kind: str) -> None:
+    subject = profile.mail_subject_reset if kind == "reset" else profile.mail_subject_otp
+    digits = profile.confirmation_code_digits if kind == "reset" else profile.email_otp_digits
+    to = need(world.mail_to, "action that mails a code")
+    mail = read_mail(mailbox, to, subject, world.code_issued_at)
+    if mail.sender.strip().lower() != profile.mail_sender.lower():
+        fail(f"the mail should come from {profile.mail_sender!r}; it came from {mail.sender!r}")
+    code = mail.code(digits)
+    if code is None:
+        fail(f"the mail body should carry a {digits}-digit code; it reads {mail.body!r}")
+    world.mail, world.earlier_code, world.code, world.code_kind = mail, world.code, code, kind
+
+
+@step("I open the one-time password mail whose subject and sender match and copy the one-time password")
+@step(
+    "件名と差出人が一致するワンタイムパスワードのお知らせメールを開き、本文のワンタイムパスワードをコピーする"
+)
+def copy_one_time_password(world: World, mailbox: Mailbox, profile: Profile) -> None:
+    _copy_code(world, mailbox, profile, kind="otp")
+
+
+@step("I open the confirmation code mail whose subject and sender match and copy the confirmation code")
+@step("件名と差出人が一致する確認コードのお知らせメールを開き、本文の確認コードをコピーする")
+def copy_confirmation_code(world: World, mailbox: Mailbox, profile: Profile) -> None:
+    _copy_code(world, mailbox, profile, kind="reset")
+
+
+@step('the message "An email has been sent to" the address appears')
+@step("『〇〇〇へメールを送信しました。』というメッセージが表示される")
+def email_sent_message(world: World) -> None:
+    """The message names the address the mail went to, so a typo is seen at once."""
+    outcome = expect_ok(need(world.outcome, "answer"), "the portal should say it has sent an email")
+    expected = need(world.mail_to, "address the mail should go to")
+    shown = outcome.data.get("address")
+    if shown != expected:
+        fail(f"the message should name the address {expected!r}; it names {shown!r}")

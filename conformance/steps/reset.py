@@ -1,0 +1,183 @@
+"""Resetting ("Initialize"): "Click here For Initial Setup or Setup Again", the password again,
+"Initialize", the mailed confirmation code or the one the ICT Support Center reads out,
+"Resend" and "Confirm" (email-change 【If you cannot confirm…】 ③–⑧, app-reset ③–⑧).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from pytest_bdd import step, then, when
+
+from conformance.interfaces import Clock, Driver, Operator
+
+from .common import World, browser, describe, expect_code_refused, expect_ok, fail, mail_mark, need
+
+if TYPE_CHECKING:
+    from reference.core.profile import Profile
+
+
+@step('I click "Click here For Initial Setup or Setup Again"')
+@step("『初回設定・再設定はこちら』をクリックする")
+def click_setup_again(world: World) -> None:
+    """③ The link is on the second-factor screen, which the password login of ② opened."""
+    login = need(world.login_outcome, "password login (②)")
+    if login.stage != "first_factor":
+        fail(f"the link is on the one-time password screen, but the login went to stage {login.stage!r}")
+    world.setup_link_clicked = True
+
+
+@step('I enter my ECS-ID/SPS-ID and password again and click "Login"')
+@step("再度、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする")
+def log_in_for_setup(world: World, driver: Driver) -> None:
+    """④ The reset asks for the password again, not for a second factor the user has lost."""
+    if not world.setup_link_clicked:
+        pytest.fail('step ④ follows ③: click "Click here For Initial Setup or Setup Again" first')
+    account = need(world.account, "account")
+    outcome = expect_ok(
+        browser(world, driver).login_for_setup(account), "the ID and password should open the initialization"
+    )
+    if outcome.stage != "reset":
+        fail(f"the second login should open the initialization screen; stage is {outcome.stage!r}")
+    world.outcome, world.entry = outcome, "setup"
+
+
+@step('I click "Initialize"')
+@step("『初期化』をクリックする")
+def click_initialize(world: World, driver: Driver, portal_clock: Clock) -> None:
+    world.code_issued_at = mail_mark(portal_clock)
+    world.mail_to = world.registered_address
+    world.outcome = expect_ok(browser(world, driver).initialize(), '"Initialize" should be accepted')
+
+
+@step('I click "Resend"')
+@step("『再送信』をクリックする")
+def click_resend(world: World, driver: Driver, portal_clock: Clock) -> None:
+    world.code_issued_at = mail_mark(portal_clock)
+    world.outcome = expect_ok(browser(world, driver).resend(), '"Resend" should be accepted')
+
+
+@then('the screen shows my login ID and my masked address, and "An email has been sent."')
+@then("ログインIDとマスクされたメール認証用アドレスが表示され、『メールを送信しました。』と表示される")
+def reset_screen_masked(world: World) -> None:
+    outcome = need(world.outcome, "answer")
+    account = need(world.account, "account")
+    registered = need(world.registered_address, "registered address")
+    shown_id, shown = outcome.data.get("login_id"), str(outcome.data.get("shown_address", ""))
+    if shown_id != account.login_id:
+        fail(f"the screen should show the login ID {account.login_id!r}; it shows {shown_id!r}")
+    local, _, domain = registered.rpartition("@")
+    shown_local, _, shown_domain = shown.rpartition("@")
+    visible = shown_local.split("*", 1)[0]
+    if (
+        shown == registered
+        or "*" not in shown_local
+        or shown_domain != domain
+        or not local.startswith(visible)
+        or len(visible) >= len(local)
+    ):
+        fail(f"the screen should show {registered!r} masked, like 'us*****@example.com'; it shows {shown!r}")
+    if outcome.data.get("mailed") is False:
+        fail('with an address registered the screen should say "An email has been sent."')
+
+
+@then("the screen shows, as the address for email-authentication, the placeholder for none registered")
+@then("メール認証用アドレスに、未設定を示す代わりのアドレスが表示される")
+def reset_screen_placeholder(world: World, profile: Profile) -> None:
+    shown = need(world.outcome, "answer").data.get("shown_address")
+    if shown != profile.reset_placeholder_address:
+        fail(
+            "with no address registered the screen should show "
+            f"{profile.reset_placeholder_address!r}; it shows {shown!r}"
+        )
+
+
+@step("I call the ICT Support Center, who confirm my identity and read out the confirmation code")
+@step("画面はそのままで情報環境支援センターに電話し、本人確認のうえ確認コードを伝えてもらう")
+def helpdesk_reads_code(world: World, operator: Operator, portal_clock: Clock, profile: Profile) -> None:
+    world.code_issued_at = portal_clock.now()
+    outcome = expect_ok(
+        operator.helpdesk_code(need(world.account, "account").login_id),
+        "the ICT Support Center should be able to issue the confirmation code",
+    )
+    code = str(outcome.data.get("code", ""))
+    if len(code) != profile.confirmation_code_digits or not code.isdigit():
+        fail(f"the confirmation code should have {profile.confirmation_code_digits} digits; got {code!r}")
+    world.earlier_code, world.code, world.code_kind = world.code, code, "reset"
+
+
+@when("the ICT Support Center is asked for a confirmation code")
+@when("情報環境支援センターに確認コードを依頼する")
+def helpdesk_asked(world: World, operator: Operator) -> None:
+    world.outcome = operator.helpdesk_code(need(world.account, "account").login_id)
+
+
+@then("the ICT Support Center cannot issue a confirmation code")
+@then("情報環境支援センターは確認コードを発行できない")
+def helpdesk_refuses(world: World) -> None:
+    outcome = need(world.outcome, "answer")
+    if outcome.ok:
+        fail(
+            "the helpdesk issues a code only for a pending initialization of an account with no address; "
+            "it issued one here"
+        )
+
+
+def _confirm(world: World, driver: Driver, code: str) -> None:
+    """A timed-out page is logged into again through ③④, as the user would; then the code from
+    the mail (or the phone) is entered, so that what is judged is the code [SESSION_EXPIRY]."""
+    b = browser(world, driver)
+    outcome = b.confirm_reset(code)
+    if outcome.error == "session_expired":
+        expect_ok(b.login_for_setup(need(world.account, "account")), "logging in again should be accepted")
+        outcome = b.confirm_reset(code)
+    world.outcome = outcome
+
+
+@step('I paste the confirmation code and click "Confirm"')
+@step("コピーした確認コードをペーストして『確認』をクリックする")
+@step('I enter the confirmation code read out and click "Confirm"')
+@step("伝えられた確認コードを入力して『確認』をクリックする")
+def confirm_reset(world: World, driver: Driver) -> None:
+    _confirm(world, driver, need(world.code, "confirmation code"))
+
+
+@step('I enter the confirmation code from the first mail and click "Confirm"')
+@step("最初のメールの確認コードを入力して『確認』をクリックする")
+def confirm_first_code(world: World, driver: Driver) -> None:
+    _confirm(world, driver, need(world.earlier_code, "code from an earlier mail"))
+
+
+@step('I enter a wrong confirmation code and click "Confirm"')
+@step("誤った確認コードを入力して『確認』をクリックする")
+def confirm_wrong_code(world: World, driver: Driver, profile: Profile) -> None:
+    right = need(world.code, "confirmation code")
+    wrong = str((int(right) + 1) % 10**profile.confirmation_code_digits).zfill(
+        profile.confirmation_code_digits
+    )
+    _confirm(world, driver, wrong)
+
+
+@then("the settings are initialized and a second factor can be set up anew")
+@then("設定が初期化され、第二要素を新たに設定できる")
+def initialized(world: World, driver: Driver) -> None:
+    outcome = expect_ok(need(world.outcome, "answer"), "the confirmation code should initialize the settings")
+    if outcome.stage != "setup":
+        fail(f"after initializing, the settings should open for a new set-up; stage is {outcome.stage!r}")
+    expect_ok(browser(world, driver).settings(), "One Time Password Settings should open after initializing")
+
+
+@then("the confirmation code is refused")
+@then("確認コードは拒否される")
+def confirmation_refused(world: World) -> None:
+    outcome = need(world.outcome, "answer")
+    expect_code_refused(outcome, "this confirmation code should be refused")
+    if outcome.stage == "setup":
+        fail(f"a refused confirmation code must not initialize anything ({describe(outcome)})")
+
+
+@when("I go back to the first browser")
+@when("最初のブラウザに戻る")
+def first_browser(world: World) -> None:
+    world.browser = None

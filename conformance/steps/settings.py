@@ -1,0 +1,363 @@
+""" "One Time Password Settings": the Mail tab (address for email-authentication) and the App tab
+(QR code, manual key, "Register"), and logging out through "☰".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+from pytest_bdd import parsers, step, then, when
+
+from conformance.interfaces import Clock, Driver, Mailbox, MailTimeout
+
+from .common import (
+    World,
+    app_from_uri,
+    browser,
+    describe,
+    expect_code_refused,
+    expect_ok,
+    fail,
+    fresh_app_code,
+    mail_mark,
+    need,
+    pass_second_factor,
+    plus_address,
+    register_address,
+    wrong_code,
+)
+from .vectors import address_case, expected_verdict
+
+if TYPE_CHECKING:
+    from reference.core.profile import Profile
+
+# How long to wait to be sure that a mail does *not* come. Virtual mailboxes answer at once.
+ABSENCE_TIMEOUT = 15.0
+_REFUSAL_ERRORS = {"blocked": "blocked_address", "invalid": "invalid_address"}
+
+
+# --- ② ③ ⑧ ⑨: the "☰" menu ---------------------------------------------------------------------
+@step('I click "☰" and then "One Time Password Settings"')
+@step("右上の『☰』をクリックし、『ワンタイムパスワードの設定』をクリックする")
+def open_settings(world: World, driver: Driver) -> None:
+    world.outcome = expect_ok(browser(world, driver).settings(), "One Time Password Settings should open")
+
+
+@step('I click "☰" and then "Logout"')
+@step("右上の『☰』をクリックし、『ログアウト』をクリックする")
+def log_out(world: World, driver: Driver) -> None:
+    world.outcome = expect_ok(browser(world, driver).logout(), "Logout should succeed")
+
+
+@then("I am logged out: the settings ask me to log in again")
+@then("ログアウトされ、設定を開くには再度ログインが必要になる")
+def logged_out(world: World, driver: Driver) -> None:
+    answer = browser(world, driver).settings()
+    if answer.ok:
+        fail("after Logout (or an idle timeout) the settings should ask for a login again; they opened")
+
+
+# --- the Mail tab ④–⑩ ---------------------------------------------------------------------------
+def _send_to(world: World, driver: Driver, portal_clock: Clock, typed: str, expected_to: str) -> None:
+    world.code_issued_at = mail_mark(portal_clock)
+    world.mail_to = expected_to
+    world.outcome = browser(world, driver).register_email(typed)
+
+
+@step('I enter my private address and click "Send One-Time Password"')
+@step("メールアドレスを入力し『ワンタイムパスワードを送信』をクリックする")
+def enter_private_address(world: World, driver: Driver, portal_clock: Clock) -> None:
+    address = need(need(world.account, "account").address, "test inbox")
+    _send_to(world, driver, portal_clock, address, address)
+
+
+@step('I enter a new private address and click "Send One-Time Password"')
+@step("新しいメールアドレスを入力して『ワンタイムパスワードを送信』をクリックする")
+def enter_new_address(world: World, driver: Driver, portal_clock: Clock) -> None:
+    address = plus_address(need(need(world.account, "account").address, "test inbox"), "new")
+    _send_to(world, driver, portal_clock, address, address)
+
+
+@step('I paste the one-time password and click "Confirm"')
+@step("コピーしたワンタイムパスワードをペーストして『確認』をクリックする")
+def confirm_address(world: World, driver: Driver) -> None:
+    world.outcome = browser(world, driver).confirm_email(need(world.code, "one-time password copied"))
+
+
+@step('I paste the one-time password from the first mail and click "Confirm"')
+@step("最初のメールのワンタイムパスワードをペーストして『確認』をクリックする")
+def confirm_address_first_code(world: World, driver: Driver) -> None:
+    world.outcome = browser(world, driver).confirm_email(
+        need(world.earlier_code, "code from an earlier mail")
+    )
+
+
+@then("the one-time password is refused and the address is not registered")
+@then("ワンタイムパスワードは拒否され、アドレスは登録されない")
+def address_not_registered(world: World, driver: Driver) -> None:
+    expect_code_refused(
+        need(world.outcome, "answer"), "this one-time password should not confirm the address"
+    )
+    shown = expect_ok(browser(world, driver).settings(), "the settings should open").data.get("address")
+    if shown == world.mail_to:
+        fail(f"the address {shown!r} should not be registered by a refused one-time password")
+
+
+@then("the address for email-authentication is registered")
+@then("メール認証用アドレスが登録される")
+def address_registered(world: World, driver: Driver) -> None:
+    expected = need(world.mail_to, "address entered")
+    expect_ok(need(world.outcome, "answer"), f"the mailed one-time password should register {expected!r}")
+    shown = expect_ok(browser(world, driver).settings(), "the settings should open").data.get("address")
+    if shown != expected:
+        fail(f"the settings should show the registered address {expected!r}; they show {shown!r}")
+    world.old_address, world.registered_address = world.registered_address, expected
+
+
+@then("the next login asks for the one-time password mailed to the registered address")
+@then("次回のログインでは登録したアドレスに送られたワンタイムパスワードを求められる")
+def next_login_by_mail(
+    world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
+) -> None:
+    b = browser(world, driver)
+    login = expect_ok(b.login(need(world.account, "account")), "the password should be accepted")
+    if login.stage != "first_factor":
+        fail(
+            f"with an address registered, the login should ask for a one-time password; stage {login.stage!r}"
+        )
+    world.app = None  # this check is about the mail
+    expect_ok(
+        pass_second_factor(world, driver, mailbox, portal_clock, profile), "the mailed code should log in"
+    )
+
+
+@then("the next login mails the one-time password to the new address and not to the old one")
+@then("次回のログインではワンタイムパスワードが新しいアドレスにだけ送られ、古いアドレスには送られない")
+def next_login_new_address_only(
+    world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
+) -> None:
+    old = need(world.old_address, "earlier address")
+    since = mail_mark(portal_clock)
+    next_login_by_mail(world, driver, mailbox, portal_clock, profile)
+    try:
+        stray = mailbox.wait_for(old, subject=profile.mail_subject_otp, since=since, timeout=ABSENCE_TIMEOUT)
+    except MailTimeout:
+        return
+    fail(f"only one address may be registered: the old address {old!r} still got a code ({stray.subject!r})")
+
+
+@then("the next login goes straight to the initial setup")
+@then("次回のログインはそのまま初回設定に進む")
+def next_login_setup(world: World, driver: Driver) -> None:
+    b = browser(world, driver)
+    b.logout()  # whatever state the browser is in, start from the login screen
+    login = expect_ok(b.login(need(world.account, "account")), "the password should be accepted")
+    if login.stage != "setup":
+        fail(
+            "with no second factor registered the login should go straight to the initial setup; "
+            f"stage is {login.stage!r}"
+        )
+
+
+@step("I register my private address again")
+@step("プライベートなアドレスを再び登録する")
+def register_again(
+    world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
+) -> None:
+    address = need(need(world.account, "account").address, "test inbox")
+    register_address(world, driver, mailbox, portal_clock, profile, address)
+
+
+# --- the address rule (Note; ④ and ⑨ "The following addresses cannot be registered") ----------
+@when(
+    parsers.parse(
+        'I enter the address of case "{case}", written "{address}", and click "Send One-Time Password"'
+    )
+)
+@when(
+    parsers.parse("事例「{case}」のアドレス「{address}」を入力し『ワンタイムパスワードを送信』をクリックする")
+)
+def enter_case_address(world: World, driver: Driver, portal_clock: Clock, case: str, address: str) -> None:
+    vector = address_case(case, address)
+    world.address_case = vector
+    _send_to(world, driver, portal_clock, vector["input"], str(vector.get("normalized", "")))
+
+
+@then("the portal gives the verdict the address vectors give for that case")
+@then("ポータルの判定がアドレスの試験ベクトルの判定と一致する")
+def verdict_as_vectors(world: World, profile: Profile) -> None:
+    case = need(world.address_case, "address case")
+    outcome = need(world.outcome, "answer")
+    verdict = expected_verdict(case, profile)
+    what = f"case {case['id']!r} ({case.get('note', '')})"
+    if verdict == "accepted":
+        expect_ok(outcome, f"{what} should be accepted")
+        if outcome.data.get("address") != case["normalized"]:
+            fail(
+                f"{what}: the portal should use {case['normalized']!r}; "
+                f"it says {outcome.data.get('address')!r}"
+            )
+    elif outcome.ok:
+        fail(
+            f"{what} should be refused as {verdict}; "
+            f"the portal accepted it as {outcome.data.get('address')!r}"
+        )
+    elif outcome.error != _REFUSAL_ERRORS[verdict]:
+        fail(f"{what} should be refused as {verdict}; the portal refused it with {describe(outcome)}")
+
+
+@then("a one-time password is mailed only for an accepted address, to its normalized form")
+@then("ワンタイムパスワードは受け付けられたアドレスにだけ、正規化された形で送られる")
+def mailed_only_if_accepted(world: World, mailbox: Mailbox, profile: Profile) -> None:
+    case = need(world.address_case, "address case")
+    target = str(case.get("normalized") or case["input"])
+    try:
+        mail = mailbox.wait_for(
+            target, subject=profile.mail_subject_otp, since=world.code_issued_at, timeout=ABSENCE_TIMEOUT
+        )
+    except MailTimeout:
+        if expected_verdict(case, profile) == "accepted":
+            fail(f"case {case['id']!r} is accepted, so a one-time password should be mailed to {target!r}")
+        return
+    if expected_verdict(case, profile) != "accepted":
+        fail(f"case {case['id']!r} must not be registered, yet a code was mailed to {mail.to!r}")
+
+
+# --- the App tab ⑨–⑪ -----------------------------------------------------------------------------
+@step('I click "App"')
+@step("『アプリ』をクリックする")
+def open_app_tab(world: World, driver: Driver) -> None:
+    """⑨ The App tab is part of the settings page: it must be open to the user."""
+    world.outcome = expect_ok(
+        browser(world, driver).settings(), "the settings with their App tab should open"
+    )
+
+
+@step("I scan the QR code with the Authenticator app")
+@step("スマートフォンの Authenticator アプリで QR コードを読み込む")
+def scan_qr(world: World, driver: Driver) -> None:
+    provisioning = browser(world, driver).start_app_registration()
+    if world.app is not None:
+        world.old_apps.append(world.app)
+    world.provisioning, world.app, world.last_app_step = provisioning, app_from_uri(provisioning.uri), None
+
+
+@then("the QR code gives the app a key with the profile's digits, period and algorithm")
+@then("QR コードからプロファイルどおりの桁数・周期・アルゴリズムの鍵がアプリに登録される")
+def qr_parameters(world: World, profile: Profile) -> None:
+    uri = need(world.provisioning, "QR code").uri
+    parts = urlsplit(uri)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    if (parts.scheme, parts.netloc) != ("otpauth", "totp"):
+        fail(f"the QR code should hold an otpauth://totp/ URI; it holds {parts.scheme}://{parts.netloc}/")
+    expected = {
+        "digits": str(profile.totp_digits),
+        "period": str(profile.totp_period_seconds),
+        "algorithm": profile.totp_algorithm,
+    }
+    got = {k: query.get(k, _KEY_URI_DEFAULTS[k]) for k in expected}
+    if got != expected:
+        fail(f"the QR code should carry {expected}; it carries {got}")
+    secret = query.get("secret", "")
+    secret_bits = len(secret.rstrip("=")) * 5
+    if secret_bits < profile.totp_secret_bytes * 8:
+        fail(f"the key should have at least {profile.totp_secret_bytes * 8} bits; it has {secret_bits}")
+
+
+# Google's Key Uri Format: what an app assumes when the URI leaves a parameter out.
+_KEY_URI_DEFAULTS = {"digits": "6", "period": "30", "algorithm": "SHA1"}
+
+
+@step('I cannot scan the QR code and type the key shown under "If you cannot scan the QR code" into the app')
+@step("QR コードを読み込めないため、『QRコードを読み込めない場合』に表示されるキーをアプリに手入力する")
+def type_manual_key(world: World, driver: Driver, profile: Profile) -> None:
+    provisioning = browser(world, driver).start_app_registration()
+    world.provisioning, world.last_app_step = provisioning, None
+    key = provisioning.manual_key.replace(" ", "").upper()
+    world.app = pyotp.TOTP(
+        key,
+        digits=profile.totp_digits,
+        interval=profile.totp_period_seconds,
+        digest=profile.totp_algorithm.lower(),
+    )
+
+
+@then("the key typed by hand is the key of the QR code")
+@then("手入力したキーは QR コードの鍵と同じである")
+def manual_key_matches(world: World) -> None:
+    provisioning = need(world.provisioning, "QR code")
+    qr_secret = app_from_uri(provisioning.uri).secret.upper()
+    typed = provisioning.manual_key.replace(" ", "").upper()
+    if typed.rstrip("=") != qr_secret.rstrip("="):
+        fail("the key shown for typing should be the QR code's key")
+
+
+@step('I enter the one-time password the app shows and click "Register"')
+@step("アプリに表示されたワンタイムパスワードを入力して『登録』をクリックする")
+def click_register(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    world.outcome = browser(world, driver).register_app(fresh_app_code(world, portal_clock, profile))
+
+
+@step('I enter a wrong one-time password and click "Register"')
+@step("誤ったワンタイムパスワードを入力して『登録』をクリックする")
+def click_register_wrong(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    world.outcome = browser(world, driver).register_app(wrong_code(world, portal_clock, profile))
+
+
+@then("the app is registered")
+@then("アプリが登録される")
+def app_registered(world: World) -> None:
+    expect_ok(
+        need(world.outcome, "answer"), 'the current one-time password and "Register" should register the app'
+    )
+
+
+@then("the registration is refused")
+@then("登録は拒否される")
+def registration_refused(world: World) -> None:
+    expect_code_refused(
+        need(world.outcome, "answer"), "a wrong one-time password should not register the app"
+    )
+
+
+def _login_with(world: World, driver: Driver, app: pyotp.TOTP, portal_clock: Clock, profile: Profile) -> bool:
+    b = browser(world, driver)
+    login = expect_ok(b.login(need(world.account, "account")), "the password should be accepted")
+    if login.stage != "first_factor":
+        return login.stage == "authenticated"
+    current, world.app = world.app, app
+    try:
+        answer = b.submit_app_code(fresh_app_code(world, portal_clock, profile))
+    finally:
+        world.app = current
+    return answer.ok
+
+
+@then("the next login accepts the app's one-time password")
+@then("次回のログインではアプリのワンタイムパスワードが受け付けられる")
+def next_login_app_accepted(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    app = need(world.app, "Authenticator app")
+    if not _login_with(world, driver, app, portal_clock, profile):
+        fail("the registered app's one-time password should log in")
+
+
+@then("the next login does not accept the app's one-time password")
+@then("次回のログインではアプリのワンタイムパスワードは受け付けられない")
+def next_login_app_refused(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    app = need(world.app, "Authenticator app")
+    if _login_with(world, driver, app, portal_clock, profile):
+        fail('scanning the QR code without "Register" should not register the app, yet its code logged in')
+
+
+@then("the next login accepts only the new app's one-time password, not the old app's")
+@then("次回のログインでは新しいアプリのワンタイムパスワードだけが受け付けられ、古いアプリのものは拒否される")
+def next_login_only_new_app(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
+    old = need(world.old_apps[-1] if world.old_apps else None, "app registered before the reset")
+    b = browser(world, driver)
+    b.logout()
+    if _login_with(world, driver, old, portal_clock, profile):
+        fail("initializing voids every earlier app registration, yet the old app's code logged in")
+    b.logout()
+    next_login_app_accepted(world, driver, portal_clock, profile)

@@ -1,0 +1,9 @@
+"""Every English feature of features/en, run against the embedded reference."""
+
+from __future__ import annotations
+
+from pytest_bdd import scenarios
+
+from .paths import FEATURES
+
+scenarios(str(FEATURES / "en"))
