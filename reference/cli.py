@@ -251,7 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 with a message on bad arguments
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check"]:
+        # Everything after "check" is the harness's own (argparse's REMAINDER would still try
+        # to read options such as --portal itself).
+        args = argparse.Namespace(run=cmd_check, check_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)  # exits 2 with a message on bad arguments
     command: Command = args.run
     try:
         return command(args)

@@ -1,0 +1,153 @@
+"""``ninsho``: arguments, users, the helpdesk, and the room left for ``ninsho check``."""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from reference import cli
+from reference.core.profile import Profile
+from reference.web.config import ServerConfig, build_runtime, pepper_path, resolve_pepper
+
+from .support import cli_env, run_cli
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["bogus"],
+        ["users"],
+        ["users", "add"],
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "http"],
+        ["serve", "--smtp", "nohost"],
+        ["serve", "--hash-cost", "99"],
+        ["users", "add", "alice", "--password", "secret"],  # passwords never on argv
+    ],
+)
+def test_bad_arguments_exit_2_without_traceback(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert "error:" in err and "Traceback" not in err
+
+
+def test_bad_arguments_in_a_real_process() -> None:
+    done = run_cli("serve", "--port", "0x50")
+    assert done.returncode == 2
+    assert "--port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_db_folder_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, _, err = run(capsys, "users", "list", "--db", str(tmp_path / "no" / "such.sqlite"))
+    assert status == 2 and "does not exist" in err
+
+
+def test_users_add_list_remove(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "users.sqlite")
+    monkeypatch.setenv("ALICE_PW", "from the environment")
+    assert (
+        run(capsys, "users", "add", "alice", "--db", db, "--hash-cost", "4", "--password-env", "ALICE_PW")[0]
+        == 0
+    )
+    monkeypatch.setattr(sys, "stdin", io.StringIO("from stdin\n"))
+    assert run(capsys, "users", "add", "bob", "--db", db, "--hash-cost", "4")[0] == 0
+    status, out, _ = run(capsys, "users", "list", "--db", db)
+    assert status == 0 and out.split() == ["alice", "bob"]
+
+    runtime = build_runtime(
+        ServerConfig(
+            profile=runtime_profile(), db_path=Path(db), pepper=resolve_pepper(Path(db)), hash_cost=4
+        )
+    )
+    try:
+        assert runtime.portal.login("alice", "from the environment").stage.value == "setup"
+        assert runtime.portal.login("bob", "from stdin").stage.value == "setup"  # the newline is not in it
+    finally:
+        runtime.close()
+
+    status, _, err = run(capsys, "users", "add", "alice", "--db", db, "--password-env", "ALICE_PW")
+    assert status == 1 and "already exists" in err and "既に存在します" in err
+    status, _, err = run(capsys, "users", "add", "bad id!", "--db", db, "--password-env", "ALICE_PW")
+    assert status == 1 and "ECS-ID/SPS-ID" in err
+    status, _, err = run(capsys, "users", "add", "carol", "--db", db, "--password-env", "UNSET_VARIABLE_X")
+    assert status == 2 and "UNSET_VARIABLE_X" in err
+    assert run(capsys, "users", "remove", "alice", "--db", db)[0] == 0
+    status, _, err = run(capsys, "users", "remove", "alice", "--db", db)
+    assert status == 1 and "No account" in err and "ありません" in err
+    assert run(capsys, "users", "list", "--db", db)[1].split() == ["bob"]
+
+
+def runtime_profile() -> Profile:
+    from reference.spec import load_profile
+
+    return load_profile("iimc")
+
+
+def test_pepper_is_made_once_and_kept(tmp_path: Path) -> None:
+    db = tmp_path / "p.sqlite"
+    first = resolve_pepper(db, env={})
+    assert pepper_path(db).stat().st_mode & 0o777 == 0o600
+    assert resolve_pepper(db, env={}) == first
+    assert resolve_pepper(db, env={"NINSHO_PEPPER": "ab" * 16}) == bytes.fromhex("ab" * 16)
+    assert len(first) == 32
+
+
+def test_helpdesk_issue_code(capsys: pytest.CaptureFixture[str], tmp_path: Path, profile: Profile) -> None:
+    db = tmp_path / "helpdesk.sqlite"
+    runtime = build_runtime(ServerConfig(profile=profile, db_path=db, pepper=resolve_pepper(db), hash_cost=4))
+    try:
+        runtime.portal.add_user("dora", "pw")
+        status, _, err = run(capsys, "helpdesk", "issue-code", "dora", "--db", str(db))
+        assert (
+            status == 1 and "初期化" in err and "initialization" in err
+        )  # nothing pending [HELPDESK_PENDING_ONLY]
+
+        session = runtime.portal.login_for_reset("dora", "pw").session
+        assert runtime.portal.initialize(session).mailed is False
+        status, out, _ = run(capsys, "helpdesk", "issue-code", "dora", "--db", str(db))
+        assert status == 0
+        assert profile.helpdesk_hours in out and profile.helpdesk_phone in out
+        code = out.split("dora: ")[1].split()[0]
+        assert len(code) == profile.confirmation_code_digits
+        assert runtime.portal.confirm_reset(session, code).value == "setup"  # the code the server accepts
+    finally:
+        runtime.close()
+
+
+def test_check_is_delegated_to_the_harness(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[str]] = []
+    fake = types.ModuleType("conformance.cli")
+    fake.main = lambda argv: seen.append(argv) or 3  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "conformance.cli", fake)
+    status, _, _ = run(capsys, "check", "--portal", "x.toml", "-k", "TOTP")
+    assert status == 3 and seen == [["--portal", "x.toml", "-k", "TOTP"]]
+
+
+def test_check_without_the_harness_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "conformance.cli", None)  # as if the module did not exist
+    status, _, err = run(capsys, "check")
+    assert status == 2 and "conformance.cli" in err and "Traceback" not in err
+
+
+def test_console_script_env_has_no_stray_settings() -> None:
+    assert not any(k.startswith("NINSHO_") for k in cli_env())
