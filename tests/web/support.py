@@ -265,3 +265,51 @@ class ServerProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class ApiClient:
+    """A sync JSON client for a real server; checks every exchange against spec/openapi.yaml."""
+
+    def __init__(self, base_url: str, openapi: OpenApi) -> None:
+        self.http = httpx.Client(base_url=base_url + "/api/v1", timeout=30.0)
+        self.openapi = openapi
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None, admin: bool = False
+    ) -> httpx.Response:
+        headers = {}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if admin:
+            headers["authorization"] = f"Bearer {ADMIN_TOKEN}"
+        if body is not None:
+            self.openapi.check_request(method, "/api/v1" + path, body)
+        response = self.http.request(method, path, json=body, headers=headers)
+        self.openapi.check_response(response)
+        return response
+
+    def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        response = self.call(method, path, body, **kw)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+    def login(self, login_id: str, password: str = "correct horse", **extra: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.ok(
+            "POST", "/login", {"login_id": login_id, "password": password, **extra}
+        )
+        return result
+
+    def now(self) -> float:
+        return float(self.ok("GET", "/test-clock")["now"])
+
+    def advance(self, seconds: float) -> None:
+        self.ok("POST", "/test-clock", {"advance_seconds": seconds})
+
+    def clock_back_to_real_time(self) -> None:
+        """Operator commands run on the real clock: give the portal the same time as them."""
+        offset = float(self.ok("GET", "/test-clock")["offset_seconds"])
+        if offset:
+            self.advance(-offset)
