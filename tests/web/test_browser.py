@@ -1,0 +1,124 @@
+"""The pages in a real headless Chromium: both languages rendered, and the initial email set-up
+clicked through by label as a person would (email-change.en.txt ①–⑩)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reference.core.profile import Profile
+
+from .support import ApiClient, OpenApi, ServerProcess, SmtpSink
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1000",
+]
+
+
+@pytest.fixture
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Screenshots go to a temp folder, removed afterwards; set NINSHO_SCREENSHOTS_DIR to keep them."""
+    folder = tmp_path_factory.mktemp("screenshots")
+    yield folder
+    keep = os.environ.get("NINSHO_SCREENSHOTS_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for png in folder.glob("*.png"):
+            shutil.copy(png, Path(keep) / png.name)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def chromium(profile_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile_dir}", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def test_login_page_renders_both_languages(server: ServerProcess, shots: Path) -> None:
+    dom = chromium(shots / "profile-dom", "--dump-dom", server.url + "/login")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for label in (
+        "京都大学統合認証システム",
+        "ログイン / Login",
+        "パスワード / Password",
+        "ECS-ID/SPS-IDを記憶する / Remember ECS-ID/SPS-ID",
+        "パスワードをお忘れの方はこちら / Forgot your password?",
+        "お困りの方はこちら / Need Help?",
+    ):
+        assert label in dom.stdout, label
+    png = shots / "login.png"
+    shot = chromium(shots / "profile-shot", f"--screenshot={png}", server.url + "/login")
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_initial_email_setup_clicked_through(
+    server: ServerProcess, smtp_sink: SmtpSink, openapi: OpenApi, profile: Profile, shots: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    api = ApiClient(server.url, openapi)
+    try:
+        api.ok("POST", "/admin/users", {"login_id": "gina", "password": "correct horse"}, admin=True)
+    finally:
+        api.close()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS[1:])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(server.url + "/login")
+            page.get_by_label("ECS-ID/SPS-ID", exact=True).fill("gina")
+            page.get_by_label("パスワード / Password", exact=True).fill("correct horse")
+            page.get_by_role("button", name="ログイン / Login").click()
+            page.wait_for_url("**/settings")
+
+            page.get_by_label("メール認証用アドレス / Address for email-authentication").fill(
+                "gina@example.org"
+            )
+            page.get_by_role("button", name="ワンタイムパスワードを送信 / Send One-Time Password").click()
+            page.get_by_text("An email message has been sent to gina@example.org.").wait_for()
+            page.screenshot(path=str(shots / "settings-sent.png"), full_page=True)
+
+            mail = smtp_sink.wait_for("gina@example.org", count=1)
+            assert mail.subject == profile.mail_subject_otp
+            page.get_by_label("ワンタイムパスワード / One-Time Password", exact=True).fill(
+                mail.code(profile.email_otp_digits)
+            )
+            page.get_by_role("button", name="確認 / Confirm").click()
+            page.get_by_text("メール認証用アドレスを登録しました。").wait_for()
+
+            page.get_by_label("menu").click()  # ☰ (email-change ⑧)
+            page.get_by_role("button", name="ログアウト / Logout").click()  # ⑨
+            page.wait_for_url("**/login")
+            assert page.get_by_text("ログアウトしました。").is_visible()
+
+            cookies = {c["name"]: c for c in page.context.cookies()}
+            assert cookies["ninsho_session"]["httpOnly"] and cookies["ninsho_session"]["sameSite"] == "Lax"
+        finally:
+            browser.close()
+    assert (shots / "settings-sent.png").stat().st_size > 10_000
