@@ -19,6 +19,7 @@ from conformance.target import Target
 from conformance.transcript import RecordingMailbox
 from reference.core.profile import Profile
 from reference.embedded import Embedded, embedded_portal
+from reference.faults import faulty_portal
 from reference.spec import load_profile
 
 EmbeddedFactory = Callable[[Profile], Embedded]
@@ -37,10 +38,11 @@ def ninsho_profile(ninsho_config: PortalConfig) -> Profile:
 
 
 @pytest.fixture(scope="session")
-def ninsho_embedded_factory() -> EmbeddedFactory:
-    """How an embedded portal is built. The project's self-tests override this fixture to put
-    deliberately faulty portals under the harness."""
-    return lambda profile: embedded_portal(profile)
+def ninsho_embedded_factory(request: pytest.FixtureRequest) -> EmbeddedFactory:
+    """How an embedded portal is built: the reference, or with ``--portal-fault`` one of the
+    deliberately faulty portals that prove the harness."""
+    fault = request.config.getoption("portal_fault", None)
+    return faulty_portal(fault) if fault else embedded_portal
 
 
 @pytest.fixture(scope="session")

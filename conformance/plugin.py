@@ -20,6 +20,7 @@ from conformance.results import Baseline, exit_status, summarise, verdicts_for
 from conformance.target import Target
 from conformance.verdicts import CheckResult, Verdict
 from reference.core.errors import ProfileError
+from reference.faults import FAULTS
 from reference.spec import Requirement, load_profile, requirements
 
 pytest_plugins = ["conformance.fixtures"]
@@ -39,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--portal-driver", metavar="NAME", help="override [portal] driver")
     group.addoption("--portal-profile", metavar="NAME|FILE", help="override [portal] profile")
     group.addoption("--portal-clock", metavar="MODE", help="override [clock] mode: virtual, test-clock, real")
+    group.addoption(
+        "--portal-fault",
+        metavar="NAME",
+        help="run the embedded reference with one deliberate fault (see reference/faults.py), to see a FAIL",
+    )
     group.addoption("--ninsho-strict", action="store_true", help="SKIPPED and INCONCLUSIVE fail the run")
     group.addoption("--ninsho-baseline", metavar="FILE", help="expected failures (TOML), each with a reason")
     group.addoption("--ninsho-json", metavar="FILE", help="write the JSON report here")
@@ -69,12 +75,23 @@ def pytest_configure(config: pytest.Config) -> None:
             },
         )
         load_profile(config.stash[CONFIG_KEY].profile)
+        _check_fault(config)
         baseline = config.getoption("ninsho_baseline")
         config.stash[BASELINE_KEY] = Baseline.load(Path(baseline), registry) if baseline else Baseline()
     except (portal_config.ConfigError, ProfileError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("portal") and config.args_source is not pytest.Config.ArgsSource.ARGS:
         config.args = [str(CHECKS_DIR)]
+
+
+def _check_fault(config: pytest.Config) -> None:
+    fault = config.getoption("portal_fault")
+    if fault is None:
+        return
+    if not config.stash[CONFIG_KEY].embedded:
+        raise portal_config.ConfigError("--portal-fault", "works only with the embedded reference")
+    if fault not in FAULTS:
+        raise portal_config.ConfigError("--portal-fault", f"no fault {fault!r}; known: {', '.join(sorted(FAULTS))}")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -37,12 +37,13 @@ def embedded_portal(
     random: RandomSource | None = None,
     seed: int | None = None,
     rules: type[Rules] = Rules,
+    portal_class: type[Portal] = Portal,
 ) -> Embedded:
     """A fresh portal. ``seed`` makes its codes reproducible (tests); default is the OS CSPRNG."""
     clock = clock or VirtualClock()
     random = random or (SeededRandom(seed) if seed is not None else SystemRandom())
     outbox, store = Outbox(), MemoryStore()
-    portal = Portal(
+    portal = portal_class(
         profile, store, outbox, clock, random, pepper=random.randbytes(32), hasher=FAST_HASHER, rules=rules
     )
     return Embedded(portal, outbox, clock, store)

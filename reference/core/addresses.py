@@ -23,7 +23,7 @@ _ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Unicode White_Space (PropList.txt), the only characters stripped from the ends. Not
 # ``str.strip()``: it also strips U+001C-U+001F, which are Cc and must be refused.
-_WHITE_SPACE = (
+WHITE_SPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
@@ -56,7 +56,7 @@ def normalize(raw: str) -> Address:
         raise _invalid("it is not text", "文字列ではありません")
     if len(raw) > MAX_INPUT_CHARS:
         raise _invalid("it is too long", "長すぎます")
-    text = raw.strip(_WHITE_SPACE)
+    text = raw.strip(WHITE_SPACE)
     for char in text:
         if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
             raise _invalid(

@@ -152,18 +152,20 @@ class Portal:
     def send_login_code(self, session: str) -> CodeSent:
         """"Click Here for Multi-Factor Authentication : Email Login" [EMAIL_OTP_TO_REGISTERED_ADDRESS]."""
 
-        def action(state: AccountState, _: Session, now: float) -> tuple[str, str]:
+        def action(state: AccountState, _: Session, now: float) -> tuple[list[str], str]:
             if state.address is None:
                 raise NothingPending(
                     "No address for email-authentication is registered.",
                     "メール認証用アドレスが登録されていません。",
                     requirement="EMAIL_OTP_TO_REGISTERED_ADDRESS",
                 )
-            return state.address, self._issue(state, Purpose.LOGIN, now, state.address, resend=True)
+            return list(state.addresses), self._issue(state, Purpose.LOGIN, now, state.address, resend=True)
 
-        address, code = self._act(session, (Stage.FIRST_FACTOR,), action)
-        self._mail(Purpose.LOGIN, address, code)
-        return CodeSent(address)
+        # Every registered address gets the code: one under a correct profile (max_addresses = 1).
+        addresses, code = self._act(session, (Stage.FIRST_FACTOR,), action)
+        for address in addresses:
+            self._mail(Purpose.LOGIN, address, code)
+        return CodeSent(addresses[-1])
 
     def verify_app_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
         code = self.rules.clean_code(code, self.profile.totp_digits, "TOTP_DIGITS")

@@ -1,0 +1,37 @@
+"""The harness against deliberately faulty portals: each fault FAILs exactly the requirements it
+breaks, and the correct reference PASSes everything. Runs in process, with virtual time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reference.faults import FAULTS
+
+def run_checks(pytester: pytest.Pytester, fault: str | None) -> tuple[int, dict[str, str]]:
+    args = ["--pyargs", "conformance.checks", "-p", "no:cacheprovider", "-q"]
+    if fault is not None:
+        args += ["--portal-fault", fault]
+    report = Path(pytester.path) / "ninsho.json"
+    result = pytester.runpytest(*args, "--ninsho-json", str(report))
+    document: dict[str, Any] = json.loads(report.read_text("utf-8"))
+    return int(result.ret), {row["id"]: row["verdict"] for row in document["requirements"]}
+
+
+def test_correct_reference_passes_everything(pytester: pytest.Pytester) -> None:
+    status, verdicts = run_checks(pytester, None)
+    assert status == 0
+    assert verdicts and set(verdicts.values()) == {"PASS"}, {k: v for k, v in verdicts.items() if v != "PASS"}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_fails_exactly_its_requirements(pytester: pytest.Pytester, fault: str) -> None:
+    status, verdicts = run_checks(pytester, fault)
+    failed = {rid for rid, verdict in verdicts.items() if verdict == "FAIL"}
+    assert failed == set(FAULTS[fault].breaks), f"{fault}: {FAULTS[fault].description}"
+    assert status == 1
+    others = {rid: v for rid, v in verdicts.items() if rid not in failed and v != "PASS"}
+    assert not others, f"{fault} disturbed other verdicts: {others}"
