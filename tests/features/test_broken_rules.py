@@ -1,0 +1,212 @@
+"""Breaking one rule in the portal makes the features fail, in English and in Japanese alike.
+
+Each case runs every feature, in both languages, in an inner pytest (``pytester``) against an
+embedded portal with one rule broken: a profile changed in the *portal* (``portal_profile``)
+or a :class:`~reference.core.rules.Rules` subclass (``portal_rules``), while the features
+still judge by the untouched iimc profile (``profile``). The test asserts that the scenarios
+that check that rule fail, and that the Japanese run fails exactly the counterparts of the
+English failures (same feature file, same position, same Examples row).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .gherkin_pairs import pair_key
+from .paths import FEATURES
+
+pytest_plugins = ["pytester"]
+
+INNER_CONFTEST = """
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.embedded_fixtures import (
+    driver, embedded, inprocess, mailbox, operator, portal_clock, portal_profile, portal_rules, profile,
+)
+from reference.core import addresses
+from reference.core.rules import Rules
+
+FAILED = Path(__file__).parent / "failed.jsonl"
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.has_plugin("conformance.steps"):
+        config.pluginmanager.import_plugin("conformance.steps")
+
+
+def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):
+    callspec = getattr(request.node, "callspec", None)
+    record = {
+        "file": feature.filename,
+        "line": scenario.line_number,
+        "example": callspec.id if callspec is not None else "",
+        "message": str(exception)[:300],
+    }
+    with FAILED.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record, ensure_ascii=False) + "\\n")
+
+
+{override}
+"""
+
+
+@dataclass(frozen=True)
+class Breakage:
+    override: str
+    must_fail: tuple[tuple[str, str], ...]  # (English scenario, Examples id or "") at least
+
+
+BREAKAGES = {
+    "wider TOTP window (±3 steps)": Breakage(
+        """
+        @pytest.fixture
+        def portal_profile(profile):
+            return profile.replace(totp_window_past_steps=3, totp_window_future_steps=3)
+        """,
+        (
+            ("A code from a clock <offset> time steps off is accepted only inside the window", "-2"),
+            ("A code from a clock <offset> time steps off is accepted only inside the window", "+2"),
+        ),
+    ),
+    "no code lifetime": Breakage(
+        """
+        @pytest.fixture
+        def portal_profile(profile):
+            return profile.replace(email_otp_lifetime_seconds=10**9, confirmation_code_lifetime_seconds=10**9)
+        """,
+        (
+            ("A mailed one-time password is valid for the profile's lifetime only", "lifetime"),
+            ("A mailed one-time password is valid for the profile's lifetime only", "lifetime + 60 s"),
+            ("The confirmation code is valid for the profile's lifetime only", "lifetime"),
+            ("The confirmation code is valid for the profile's lifetime only", "lifetime + 60 s"),
+        ),
+    ),
+    "no single use": Breakage(
+        """
+        class NoSingleUse(Rules):
+            def refusal_reason(self, issued, now):
+                return "expired" if now >= issued.expires_at else None
+
+            def accept_step(self, app, step):
+                return True
+
+        @pytest.fixture
+        def portal_rules():
+            return NoSingleUse
+        """,
+        (
+            ("The app's one-time password cannot be used twice", ""),
+            ("A mailed one-time password can be used only once", ""),
+        ),
+    ),
+    "blocked domain let through": Breakage(
+        """
+        class NoBlockedDomains(Rules):
+            def check_address(self, raw):
+                return str(addresses.normalize(raw))
+
+        @pytest.fixture
+        def portal_rules():
+            return NoBlockedDomains
+        """,
+        (
+            (
+                "A university address cannot be registered, however it is spelled",
+                "blocked-kyoto-u-taro@kyoto-u.ac.jp",
+            ),
+            (
+                "A university address cannot be registered, however it is spelled",
+                "subdomain-mail-taro@mail.kyoto-u.ac.jp",
+            ),
+        ),
+    ),
+    "two addresses allowed": Breakage(
+        """
+        @pytest.fixture
+        def portal_profile(profile):
+            return profile.replace(email_max_addresses=2)
+        """,
+        (("Changing the registered address", ""),),
+    ),
+    "app registrations kept on reset": Breakage(
+        """
+        @pytest.fixture
+        def portal_profile(profile):
+            return profile.replace(reset_voids_apps=False)
+        """,
+        (
+            ("Resetting the app and registering it again", ""),
+            ("After initializing, the next login starts from the initial setup", ""),
+            ("The ICT Support Center reads out the confirmation code", ""),
+        ),
+    ),
+}
+
+
+def _run(pytester: pytest.Pytester, override: str) -> tuple[list[dict[str, Any]], pytest.RunResult]:
+    pytester.makeconftest(INNER_CONFTEST.replace("{override}", textwrap.dedent(override)))
+    for language in ("en", "ja"):
+        pytester.makepyfile(
+            **{
+                f"test_inner_{language}": (
+                    f"from pytest_bdd import scenarios\nscenarios({str(FEATURES / language)!r})\n"
+                )
+            }
+        )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:ninsho", "--strict-markers", "-q")
+    failed = pytester.path / "failed.jsonl"
+    records = (
+        [json.loads(line) for line in failed.read_text(encoding="utf-8").splitlines()]
+        if failed.exists()
+        else []
+    )
+    return records, result
+
+
+def _failures(records: list[dict[str, Any]], language: str) -> dict[tuple[str, int, str], str]:
+    """Failed scenarios of one language: (file, position, Examples id) → scenario title."""
+    found = {}
+    for r in records:
+        if Path(r["file"]).parent == FEATURES / language:
+            name, index, title = pair_key(r["file"], r["line"])
+            found[(name, index, r["example"])] = title
+    return found
+
+
+@pytest.mark.parametrize("rule", list(BREAKAGES))
+def test_breaking_a_rule_fails_the_same_scenarios_in_both_languages(
+    pytester: pytest.Pytester, rule: str
+) -> None:
+    breakage = BREAKAGES[rule]
+    records, result = _run(pytester, breakage.override)
+    en, ja = _failures(records, "en"), _failures(records, "ja")
+    failed_en = {(title, example) for (_, _, example), title in en.items()}
+    missing = set(breakage.must_fail) - failed_en
+    assert not missing, f"with {rule}, these English scenarios should fail but passed: {sorted(missing)}"
+    assert set(en) == set(ja), (
+        f"with {rule}, English and Japanese fail different scenarios: en {sorted(en.values())} / "
+        f"ja {sorted(ja.values())}"
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == len(records) == 2 * len(en), (
+        "every failure should be a failing step of a scenario, recorded once per language: "
+        f"{outcomes} / {len(records)} records"
+    )
+
+
+def test_the_unbroken_portal_fails_nothing(pytester: pytest.Pytester) -> None:
+    """The inner run itself is sound: the same set-up with no rule broken passes everything."""
+    records, result = _run(pytester, "")
+    assert records == []
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("passed", 0) > 0, outcomes
