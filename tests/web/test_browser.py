@@ -9,7 +9,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
+import zxingcpp
+from PIL import Image
 
 from reference.core.profile import Profile
 
@@ -77,15 +80,18 @@ def test_login_page_renders_both_languages(server: ServerProcess, shots: Path) -
 
 
 def test_initial_email_setup_clicked_through(
-    server: ServerProcess, smtp_sink: SmtpSink, openapi: OpenApi, profile: Profile, shots: Path
+    server: ServerProcess,
+    smtp_sink: SmtpSink,
+    openapi: OpenApi,
+    profile: Profile,
+    shots: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     from playwright.sync_api import sync_playwright
 
     api = ApiClient(server.url, openapi)
-    try:
-        api.ok("POST", "/admin/users", {"login_id": "gina", "password": "correct horse"}, admin=True)
-    finally:
-        api.close()
+    request.addfinalizer(api.close)
+    api.ok("POST", "/admin/users", {"login_id": "gina", "password": "correct horse"}, admin=True)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS[1:])
@@ -111,6 +117,21 @@ def test_initial_email_setup_clicked_through(
             )
             page.get_by_role("button", name="確認 / Confirm").click()
             page.get_by_text("メール認証用アドレスを登録しました。").wait_for()
+
+            # The App tab (app-reset.en.txt ⑨–⑪): scan the QR code off the screen as a phone would.
+            page.get_by_role("link", name="アプリ", exact=True).click()
+            page.wait_for_url("**/settings/app")
+            page.screenshot(path=str(shots / "settings-app.png"), full_page=True)
+            scanned = zxingcpp.read_barcodes(Image.open(shots / "settings-app.png"))
+            assert len(scanned) == 1
+            totp = pyotp.parse_uri(scanned[0].text)
+            assert isinstance(totp, pyotp.TOTP)
+            assert page.locator("#manual-key").inner_text() == totp.secret
+            page.get_by_label("ワンタイムパスワード / One-Time Password", exact=True).fill(
+                totp.at(api.now())
+            )  # the portal's time
+            page.get_by_role("button", name="登録 / Register").click()
+            page.get_by_text("ワンタイムパスワードアプリケーションを登録しました。").wait_for()
 
             page.get_by_label("menu").click()  # ☰ (email-change ⑧)
             page.get_by_role("button", name="ログアウト / Logout").click()  # ⑨

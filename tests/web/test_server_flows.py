@@ -50,6 +50,10 @@ def email_login(
     return {"session": login["session"], **verified}
 
 
+def test_the_server_warns_loudly_that_the_test_clock_is_on(server: ServerProcess) -> None:
+    assert "test clock is ENABLED" in server.log()  # [TEST_CLOCK_DISABLED_BY_DEFAULT]
+
+
 def test_initial_setup_email_login_and_logout(api: ApiClient, smtp_sink: SmtpSink, profile: Profile) -> None:
     new_user(api, "ann")
     first = api.login("ann")
