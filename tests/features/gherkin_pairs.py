@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from gherkin.parser import Parser
 
@@ -54,8 +54,9 @@ def _cells(row: dict[str, Any]) -> tuple[str, ...]:
 
 
 def parse_feature(path: Path) -> FeatureShape:
-    document = Parser().parse(path.read_text(encoding="utf-8"))
-    feature = document["feature"]
+    # The parser's TypedDicts are read as plain data here: the shape is gherkin's AST.
+    document = cast(dict[str, Any], Parser().parse(path.read_text(encoding="utf-8")))
+    feature: dict[str, Any] = document["feature"]
     scenarios = []
     for child in feature["children"]:
         scenario = child.get("scenario")
