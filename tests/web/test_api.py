@@ -249,3 +249,15 @@ async def test_unknown_endpoint_and_method_use_the_error_shape(portal: WebPortal
     portal.openapi._validate({"$ref": "#/components/schemas/Error"}, missing.json())
     wrong_method = await portal.client.get("/api/v1/login")
     assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
+
+
+async def test_a_dead_relay_is_503_with_the_manuals_guidance(make_portal: MakePortal) -> None:
+    from .support import free_port
+
+    portal = await make_portal(smtp=("127.0.0.1", free_port()))  # nothing listens there
+    await portal.add_user("ivy")
+    session = (await portal.login("ivy"))["session"]
+    r = await portal.api("POST", "/settings/email", {"address": "ivy@example.org"}, token=session)
+    assert r.status_code == 503
+    assert r.json()["error"] == "mail_not_sent"
+    assert "情報環境支援センター" in r.json()["message"]["ja"]
