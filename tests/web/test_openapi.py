@@ -46,8 +46,7 @@ def test_every_schema_is_valid_json_schema(openapi: OpenApi) -> None:
 
 
 def test_every_ref_resolves(openapi: OpenApi) -> None:
-    text = (openapi.doc,)
-    refs = set(re.findall(r"'\$ref': '([^']+)'", repr(text)))
+    refs = set(re.findall(r"'\$ref': '([^']+)'", repr(openapi.doc)))
     assert refs
     for ref in refs:
         node = openapi.doc
