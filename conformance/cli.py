@@ -1,0 +1,93 @@
+"""``ninsho check [PORTAL.toml]``: the harness in one command, for people and CI.
+
+It is pytest underneath (``pytest --pyargs conformance.checks --portal PORTAL.toml``), with the
+reports written to ``--report-dir`` by default and the exit status of the plugin: 0 conformant,
+1 a FAIL, 6 an ERROR, 7 SKIPPED or INCONCLUSIVE under ``--strict``; 2 a bad command line.
+Anything after ``--`` goes to pytest as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from conformance import config as portal_config
+from reference.faults import FAULTS
+from reference.spec import profile_names
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ninsho check",
+        description="Check an OTP portal against the Ninsho spec and a profile; no portal: the embedded reference.",
+    )
+    p.add_argument("portal", nargs="?", type=Path, help="portal config (TOML); see conformance/config.py")
+    p.add_argument("--url", help="the portal's base URL (overrides the file)")
+    p.add_argument("--driver", help="inprocess, json, html, or a vendor driver's entry point name")
+    p.add_argument("--profile", help=f"judge by this profile: {', '.join(profile_names())}, or a file")
+    p.add_argument("--clock", choices=portal_config.CLOCKS, help="how time passes on the portal")
+    p.add_argument("--fault", choices=sorted(FAULTS), help="embedded reference with a deliberate fault")
+    p.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the reports go")
+    p.add_argument("--baseline", type=Path, help="expected failures (TOML), each with its reason")
+    p.add_argument("--strict", action="store_true", help="SKIPPED and INCONCLUSIVE fail the run")
+    p.add_argument("-m", dest="markers", help="select by requirement ID, level or area, e.g. 'TOTP_WINDOW or MUST'")
+    p.add_argument("-k", dest="keyword", help="select checks by name")
+    p.add_argument("--list", action="store_true", help="list the checks by requirement; run nothing")
+    p.add_argument("--dry-run", action="store_true", help="show what would run against which portal; run nothing")
+    p.add_argument("-q", "--quiet", action="store_true", help="less output")
+    return p
+
+
+def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+    argv = ["--pyargs", "conformance.checks", "-p", "no:cacheprovider", "-ra"]
+    options = {
+        "--portal": args.portal,
+        "--portal-url": args.url,
+        "--portal-driver": args.driver,
+        "--portal-profile": args.profile,
+        "--portal-clock": args.clock,
+        "--portal-fault": args.fault,
+        "--ninsho-baseline": args.baseline,
+        "-m": args.markers,
+        "-k": args.keyword,
+    }
+    for option, value in options.items():
+        if value is not None:
+            argv += [option, str(value)]
+    if args.list:
+        argv.append("--ninsho-list")
+    elif args.dry_run:
+        argv.append("--ninsho-dry-run")
+    else:
+        reports = args.report_dir
+        argv += [
+            "--ninsho-json",
+            str(reports / "ninsho.json"),
+            "--ninsho-html",
+            str(reports / "ninsho.html"),
+            f"--junitxml={reports / 'junit.xml'}",
+        ]
+    if args.strict:
+        argv.append("--ninsho-strict")
+    argv.append("-q" if args.quiet or args.list or args.dry_run else "-v")
+    return [*argv, *extra]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    args = parser().parse_args(argv)
+    if args.portal is not None and not args.portal.is_file():
+        parser().error(f"the portal config {str(args.portal)!r} does not exist")
+    return int(pytest.main(pytest_args(args, extra)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
