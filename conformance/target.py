@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Operator
+from conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, MailTimeout, Operator
 from conformance.transcript import RecordingDriver, RecordingMailbox, Transcript
 from reference.core.profile import Profile
 
@@ -41,6 +41,16 @@ class Target:
     def mail(self, to: str, subject: str, since: float) -> Mail:
         recorded = RecordingMailbox(self.mailbox, self.transcript)
         return recorded.wait_for(to, subject=subject, since=since, timeout=self.mail_timeout_seconds)
+
+    def no_mail(self, to: str, subject: str, since: float, quiet_seconds: float = 3.0) -> bool:
+        """True when no such mail arrives within a short quiet period: for checks that a mail is
+        *not* sent, which would otherwise wait the whole mail timeout on every correct portal."""
+        recorded = RecordingMailbox(self.mailbox, self.transcript)
+        try:
+            recorded.wait_for(to, subject=subject, since=since, timeout=min(quiet_seconds, self.mail_timeout_seconds))
+        except MailTimeout:
+            return True
+        return False
 
     def measure(self, key: str, value: object) -> None:
         """A measured value for the report, e.g. ``measure("accepted_offsets", "-1…+1")``."""

@@ -1,0 +1,95 @@
+"""The portal's time, for a deployed portal: its test-clock extension, or real time.
+
+Real time is the honest mode for a portal without the extension. The harness estimates the
+portal's clock from the HTTP ``Date`` header (one-second resolution) and the round trip, and
+widens its margins by that uncertainty; waits are announced so a person watching the terminal
+knows what it is waiting for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from conformance.interfaces import DriverError
+
+Announce = Callable[[str], None]
+
+
+class TestClock:
+    """The portal's ``/test-clock`` extension: time moves when the harness says so."""
+
+    kind = "test-clock"
+    __test__ = False  # not a pytest test class, despite its name
+
+    def __init__(self, client: httpx.Client, admin_headers: dict[str, str]) -> None:
+        self._client = client
+        self._headers = admin_headers
+        self.now()  # refuse at once, with the reason, when the extension is off
+
+    def _call(self, method: str, body: dict[str, float] | None = None) -> float:
+        try:
+            response = self._client.request(method, "test-clock", json=body, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise DriverError(f"test clock: {exc}") from None
+        if response.status_code != 200:
+            raise DriverError(
+                f"the portal's test clock answered {response.status_code}: start it with the test clock "
+                f"enabled, or use [clock] mode = \"real\" ({response.text[:200]})"
+            )
+        return float(response.json()["now"])
+
+    def now(self) -> float:
+        return self._call("GET")
+
+    def advance(self, seconds: float) -> None:
+        if seconds > 0:
+            self._call("POST", {"advance_seconds": seconds})
+
+
+class RealClock:
+    """Wall-clock time on the portal, estimated from its ``Date`` header."""
+
+    kind = "real"
+
+    def __init__(self, client: httpx.Client, announce: Announce | None = None) -> None:
+        self.offset, self.uncertainty = measure_offset(client)
+        self._announce = announce or (lambda line: None)
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._lock:
+            self._announce(f"waiting {seconds:.1f} s of real time on the portal's clock")
+        time.sleep(seconds)
+
+
+def measure_offset(client: httpx.Client, samples: int = 3) -> tuple[float, float]:
+    """(portal − local seconds, uncertainty): the sample with the shortest round trip wins."""
+    best: tuple[float, float] | None = None
+    for _ in range(samples):
+        sent = time.time()
+        try:
+            response = client.get("noop")
+        except httpx.HTTPError as exc:
+            raise DriverError(f"measuring the portal's clock: {exc}") from None
+        received = time.time()
+        header = response.headers.get("date")
+        if header is None:
+            raise DriverError("the portal sends no Date header: its clock cannot be measured")
+        portal = parsedate_to_datetime(header).timestamp()
+        # Date is truncated to the second: the true time is in [portal, portal + 1).
+        offset = portal + 0.5 - (sent + received) / 2
+        uncertainty = 0.5 + (received - sent) / 2
+        if best is None or uncertainty < best[1]:
+            best = (offset, uncertainty)
+    assert best is not None
+    return best

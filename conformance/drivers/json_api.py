@@ -1,0 +1,227 @@
+"""The JSON driver: the HTTP binding of spec/openapi.yaml, over httpx.
+
+One driver is one browser: it keeps the session token the portal gave at login and the
+"Trust this browser" token, as a browser keeps cookies. Every request and answer is recorded
+as evidence; the transcript layer redacts codes, secrets and tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import httpx
+
+from conformance.clocks import RealClock, TestClock
+from conformance.config import PortalConfig
+from conformance.interfaces import Account, DriverError, Exchange, Operator, Outcome, Provisioning
+from conformance.mailboxes import ImapMailbox, SmtpSinkMailbox
+from conformance.target import Target
+from conformance.verdicts import NotApplicable
+from reference.core.profile import Profile
+
+API_PREFIX = "/api/v1/"
+TIMEOUT_SECONDS = 15.0
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json() if response.content else {}
+    except json.JSONDecodeError:
+        raise DriverError(f"{response.request.method} {response.request.url.path}: not JSON ({response.status_code})") from None
+    if not isinstance(body, dict):
+        raise DriverError(f"{response.request.url.path}: a JSON object was expected")
+    return body
+
+
+def call(client: httpx.Client, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> Outcome:
+    """One request, as an :class:`Outcome`: a 4xx is the portal's refusal, a 5xx or no answer
+    is an infrastructure error (ERROR, not FAIL)."""
+    try:
+        response = client.request(method, path, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise DriverError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+    data = _answer(response)
+    evidence = [Exchange(path, f"{method} {json.dumps(body, ensure_ascii=False) if body else ''}", f"{response.status_code} {json.dumps(data, ensure_ascii=False)[:600]}")]
+    if response.status_code >= 500:
+        raise DriverError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+    if response.status_code >= 400:
+        message = data.get("message") or {}
+        return Outcome(
+            ok=False,
+            error=str(data.get("error")),
+            requirement=data.get("requirement"),
+            message_ja=str(message.get("ja", "")),
+            message_en=str(message.get("en", "")),
+            data={"field": data.get("field"), "status": response.status_code},
+            evidence=evidence,
+        )
+    return Outcome(ok=True, stage=data.get("stage"), data=data, evidence=evidence)
+
+
+class JsonDriver:
+    name = "json"
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.session: str | None = None
+        self.trust_token: str | None = None
+
+    def fresh(self) -> JsonDriver:
+        return JsonDriver(self.client)
+
+    def _post(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST") -> Outcome:
+        headers = {"Authorization": f"Bearer {self.session}"} if self.session else {}
+        return call(self.client, method, path, body, headers)
+
+    def _login(self, path: str, account: Account, extra: dict[str, Any]) -> Outcome:
+        outcome = self._post(path, {"login_id": account.login_id, "password": account.password, **extra})
+        if outcome.ok:
+            self.session = str(outcome.data.get("session"))
+        return outcome
+
+    def login(self, account: Account) -> Outcome:
+        return self._login("login", account, {"trust_token": self.trust_token})
+
+    def login_for_setup(self, account: Account) -> Outcome:
+        return self._login("login-for-setup", account, {})
+
+    def request_email_code(self) -> Outcome:
+        return self._post("second-factor/email-code")
+
+    def _second_factor(self, path: str, code: str, trust_browser: bool) -> Outcome:
+        outcome = self._post(path, {"code": code, "trust_browser": trust_browser})
+        token = outcome.data.pop("trust_token", None)
+        if token:
+            self.trust_token = str(token)
+        return outcome
+
+    def submit_app_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
+        return self._second_factor("second-factor/app", code, trust_browser)
+
+    def submit_email_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
+        return self._second_factor("second-factor/email", code, trust_browser)
+
+    def settings(self) -> Outcome:
+        return self._post("settings", method="GET")
+
+    def register_email(self, address: str) -> Outcome:
+        return self._post("settings/email", {"address": address})
+
+    def confirm_email(self, code: str) -> Outcome:
+        return self._post("settings/email/confirm", {"code": code})
+
+    def start_app_registration(self) -> Provisioning:
+        outcome = self._post("settings/app")
+        if not outcome.ok:
+            raise DriverError(f"the App tab showed no QR code: {outcome.error} [{outcome.requirement}]")
+        return Provisioning(str(outcome.data["uri"]), str(outcome.data["manual_key"]))
+
+    def register_app(self, code: str) -> Outcome:
+        return self._post("settings/app/register", {"code": code})
+
+    def initialize(self) -> Outcome:
+        return self._post("reset/initialize")
+
+    def resend(self) -> Outcome:
+        return self._post("reset/resend")
+
+    def confirm_reset(self, code: str) -> Outcome:
+        return self._post("reset/confirm", {"code": code})
+
+    def logout(self) -> Outcome:
+        outcome = self._post("logout")
+        self.session = None if outcome.ok else self.session
+        return outcome
+
+
+class AdminApiOperator:
+    """Fresh accounts and the helpdesk through the reference's admin API (Bearer token)."""
+
+    def __init__(self, client: httpx.Client, admin_headers: dict[str, str], address_domain: str) -> None:
+        self.client = client
+        self.headers = admin_headers
+        self.domain = address_domain
+
+    def new_account(self) -> Account:
+        login_id = "nsh" + secrets.token_hex(6)
+        account = Account(login_id, secrets.token_urlsafe(18), f"{login_id}@{self.domain}")
+        created = call(self.client, "POST", "admin/users", {"login_id": login_id, "password": account.password}, self.headers)
+        if not created.ok:
+            raise DriverError(f"the admin API refused a test account: {created.error} {created.message_en}")
+        return account
+
+    def helpdesk_code(self, login_id: str) -> Outcome:
+        return call(self.client, "POST", f"admin/helpdesk/{login_id}/code", None, self.headers)
+
+
+class PoolOperator:
+    """Accounts listed in the config, each used once per run; the helpdesk is a person here."""
+
+    def __init__(self, config: PortalConfig) -> None:
+        self.password = config.secret(config.password_env, "accounts.password_env")
+        self.pool = list(config.pool)
+        self.domain = config.address_domain
+
+    def new_account(self) -> Account:
+        if not self.pool:
+            raise NotApplicable("the account pool ([accounts] pool) is used up: list more test accounts")
+        login_id = self.pool.pop(0)
+        return Account(login_id, self.password, f"{login_id}@{self.domain}")
+
+    def helpdesk_code(self, login_id: str) -> Outcome:
+        raise NotApplicable("the helpdesk issues codes by phone: no operator API is configured (provision = pool)")
+
+
+class HttpConnection:
+    """The session-wide link: one HTTP client, the mailbox and the clock, shared by all checks."""
+
+    def __init__(self, config: PortalConfig, profile: Profile, driver_class: type[JsonDriver] = JsonDriver) -> None:
+        assert config.base_url is not None
+        self.config, self.profile, self.driver_class = config, profile, driver_class
+        self.client = httpx.Client(base_url=config.base_url.rstrip("/") + API_PREFIX, timeout=TIMEOUT_SECONDS)
+        admin = self._admin_headers()
+        self.clock: TestClock | RealClock = TestClock(self.client, admin) if config.clock == "test-clock" else RealClock(self.client)
+        self.operator: Operator = (
+            AdminApiOperator(self.client, admin, config.address_domain) if config.provision == "admin-api" else PoolOperator(config)
+        )
+        self.mailbox = self._mailbox()
+
+    def _admin_headers(self) -> dict[str, str]:
+        if self.config.provision != "admin-api" and self.config.clock != "test-clock":
+            return {}
+        return {"Authorization": f"Bearer {self.config.secret(self.config.admin_token_env, 'admin.token_env')}"}
+
+    def _mailbox(self) -> SmtpSinkMailbox | ImapMailbox:
+        c = self.config
+        if c.mailbox == "imap":
+            user = c.secret(c.mailbox_user_env, "mailbox.user_env")
+            password = c.secret(c.mailbox_password_env, "mailbox.password_env")
+            return ImapMailbox(c.mailbox_host, c.mailbox_port, user, password, self.clock.now)
+        return SmtpSinkMailbox(c.mailbox_host, c.mailbox_port, self.clock.now)
+
+    @property
+    def margin_seconds(self) -> float:
+        """Away from every time boundary by at least the clock's uncertainty and a round trip."""
+        uncertainty = self.clock.uncertainty if isinstance(self.clock, RealClock) else 0.0
+        return 2.0 + 2 * uncertainty
+
+    def target(self) -> Target:
+        return Target(
+            profile=self.profile,
+            operator=self.operator,
+            mailbox=self.mailbox,
+            clock=self.clock,
+            new_driver=lambda: self.driver_class(self.client),
+            margin_seconds=self.margin_seconds,
+            mail_timeout_seconds=self.config.mail_timeout_seconds,
+        )
+
+    def close(self) -> None:
+        self.mailbox.close()
+        self.client.close()
+
+
+def connect(config: PortalConfig, profile: Profile) -> HttpConnection:
+    return HttpConnection(config, profile)
