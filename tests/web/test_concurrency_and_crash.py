@@ -70,11 +70,16 @@ def test_one_email_code_fifty_times_at_once(
     api.ok("POST", "/second-factor/email-code", token=waiting[0])
     code = smtp_sink.wait_for("race@example.org", count=2).code(profile.email_otp_digits)
 
+    # Half from the browser that asked for the code, half from other browsers of the same
+    # account: the race is real whether or not a portal binds the code to its session.
+    senders = [waiting[0]] * (PARALLEL // 2) + waiting[1 : PARALLEL - PARALLEL // 2 + 1]
+    assert len(senders) == PARALLEL
     statuses = all_at_once(
-        server, [("/second-factor/email", {"authorization": f"Bearer {s}"}, {"code": code}) for s in waiting]
+        server, [("/second-factor/email", {"authorization": f"Bearer {s}"}, {"code": code}) for s in senders]
     )
     assert statuses.count(200) == 1, statuses
-    assert set(statuses) <= {200, 401, 429}, statuses  # used, or locked out after the failures
+    # The others: code used (401), session already past this step (403), or locked out (429).
+    assert set(statuses) <= {200, 401, 403, 429}, statuses
 
 
 def test_one_totp_code_fifty_times_at_once(api: ApiClient, server: ServerProcess, profile: Profile) -> None:
@@ -104,6 +109,9 @@ def crash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
 
 def test_sigkill_loses_no_answered_write(crash_server: ServerProcess) -> None:
     crash_server.start()
+    clock = httpx.get(crash_server.url + "/api/v1/test-clock", timeout=10.0)
+    assert clock.status_code == 404  # started without --test-clock [TEST_CLOCK_DISABLED_BY_DEFAULT]
+    assert "test clock is ENABLED" not in crash_server.log()
     acknowledged: list[str] = []
     enough = threading.Event()
     stopped = threading.Event()
