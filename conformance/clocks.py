@@ -8,7 +8,6 @@ knows what it is waiting for.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -16,9 +15,6 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from conformance.interfaces import DriverError
-
-Announce = Callable[[str], None]
-
 
 class TestClock:
     """The portal's ``/test-clock`` extension: time moves when the harness says so."""
@@ -56,10 +52,9 @@ class RealClock:
 
     kind = "real"
 
-    def __init__(self, client: httpx.Client, announce: Announce | None = None) -> None:
+    def __init__(self, client: httpx.Client) -> None:
         self.offset, self.uncertainty = measure_offset(client)
-        self._announce = announce or (lambda line: None)
-        self._lock = threading.Lock()
+        self.on_wait: Callable[[float], None] | None = None  # the plugin announces and tallies waits
 
     def now(self) -> float:
         return time.time() + self.offset
@@ -67,8 +62,8 @@ class RealClock:
     def advance(self, seconds: float) -> None:
         if seconds <= 0:
             return
-        with self._lock:
-            self._announce(f"waiting {seconds:.1f} s of real time on the portal's clock")
+        if self.on_wait is not None:
+            self.on_wait(seconds)
         time.sleep(seconds)
 
 

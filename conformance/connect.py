@@ -12,11 +12,15 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Protocol
 
+import pytest
+
 from conformance.config import ConfigError, PortalConfig
+from conformance.keys import CONFIG_KEY, CONNECTION_KEY
 from conformance.drivers.inprocess import inprocess_parts
 from conformance.target import Target
 from reference.core.profile import Profile
 from reference.embedded import Embedded
+from reference.spec import load_profile
 
 ENTRY_POINT_GROUP = "ninsho.drivers"
 BUILTIN = {
@@ -66,3 +70,15 @@ def connector(name: str) -> Connector:
 
 def connect(config: PortalConfig, profile: Profile) -> Connection:
     return connector(config.driver)(config, profile)
+
+
+def connection_for(config: pytest.Config) -> Connection | None:
+    """The run's one connection to a deployed portal, opened on first use (None: embedded).
+    The plugin closes it when the run ends."""
+    portal_config = config.stash[CONFIG_KEY]
+    if portal_config.embedded:
+        return None
+    if CONNECTION_KEY not in config.stash:
+        config.stash[CONNECTION_KEY] = connect(portal_config, load_profile(portal_config.profile))
+    connection: Connection = config.stash[CONNECTION_KEY]
+    return connection

@@ -7,12 +7,12 @@ ask for; they come from the same target, so a scenario's evidence lands in one t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from conformance.config import PortalConfig
-from conformance.connect import Connection, connect, embedded_target
+from conformance.connect import Connection, connection_for, embedded_target
 from conformance.interfaces import Clock, Driver, Mailbox, Operator
 from conformance.keys import CONFIG_KEY
 from conformance.target import Target
@@ -46,16 +46,8 @@ def ninsho_embedded_factory(request: pytest.FixtureRequest) -> EmbeddedFactory:
 
 
 @pytest.fixture(scope="session")
-def ninsho_connection(ninsho_config: PortalConfig, ninsho_profile: Profile) -> Iterator[Connection | None]:
-    """The session-wide connection to a deployed portal (None for the embedded one)."""
-    if ninsho_config.embedded:
-        yield None
-        return
-    connection = connect(ninsho_config, ninsho_profile)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def ninsho_connection(request: pytest.FixtureRequest) -> Connection | None:
+    return connection_for(request.config)
 
 
 @pytest.fixture

@@ -3,10 +3,13 @@ without importing each other (pytest must import plugin modules itself to rewrit
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from conformance.config import PortalConfig
 from conformance.target import Target
 
 CONFIG_KEY = pytest.StashKey[PortalConfig]()
+CONNECTION_KEY = pytest.StashKey[Any]()  # the deployed portal's Connection, opened once per run
 TARGET_KEY = pytest.StashKey[Target]()  # a check's target when it is not the `portal` argument

@@ -7,6 +7,7 @@ nothing else happens. With ``--portal FILE`` and no test paths, it runs the bund
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from typing import Any
 import pytest
 
 from conformance import config as portal_config
-from conformance import reports
-from conformance.keys import CONFIG_KEY, TARGET_KEY
+from conformance import realtime, reports
+from conformance.connect import connection_for
+from conformance.keys import CONFIG_KEY, CONNECTION_KEY, TARGET_KEY
 from conformance.results import Baseline, exit_status, summarise, verdicts_for
 from conformance.target import Target
 from conformance.verdicts import CheckResult, Verdict
@@ -26,6 +28,8 @@ from reference.spec import Requirement, load_profile, requirements
 pytest_plugins = ["conformance.fixtures"]
 
 RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
+LEDGER_KEY = pytest.StashKey[realtime.WaitLedger]()
+WALL_KEY = pytest.StashKey[float]()
 OTHER_FAILURES_KEY = pytest.StashKey[int]()  # failed tests that are not Ninsho checks
 REGISTRY_KEY = pytest.StashKey[dict[str, Requirement]]()
 BASELINE_KEY = pytest.StashKey[Baseline]()
@@ -115,18 +119,51 @@ def requirement_ids(item: pytest.Item, registry: dict[str, Requirement]) -> list
 
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     config = session.config
-    if config.getoption("ninsho_list") or config.getoption("ninsho_dry_run"):
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        plan = reports.plan(
-            session.items,
-            config.stash[REGISTRY_KEY],
-            config.stash[CONFIG_KEY],
-            dry_run=config.getoption("ninsho_dry_run"),
-        )
-        for line in plan:
-            reporter.write_line(line) if reporter else print(line)
-        return True
-    return None
+    if not (config.getoption("ninsho_list") or config.getoption("ninsho_dry_run")):
+        _prerun_in_real_time(session)
+        return None
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    plan = reports.plan(
+        session.items, config.stash[REGISTRY_KEY], config.stash[CONFIG_KEY], dry_run=config.getoption("ninsho_dry_run")
+    )
+    for line in plan:
+        reporter.write_line(line) if reporter else print(line)
+    return True
+
+
+def _prerun_in_real_time(session: pytest.Session) -> None:
+    """Real time against a deployed portal: run the checks' waits concurrently (realtime.py)."""
+    config = session.config
+    connection = connection_for(config)
+    if connection is None or config.stash[CONFIG_KEY].clock != "real" or not session.items:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    ledger = config.stash[LEDGER_KEY] = realtime.WaitLedger()
+    lock = threading.Lock()
+
+    def on_wait(seconds: float) -> None:
+        ledger.add(seconds)
+        with lock:
+            if reporter is not None:
+                reporter.write_line(f"waiting {seconds:.1f} s of real time: {realtime.current_check()}")
+
+    clock = connection.target().clock
+    if hasattr(clock, "on_wait"):
+        clock.on_wait = on_wait
+    wall = realtime.prerun(session.items, connection.target)
+    config.stash[WALL_KEY] = wall
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A check already run concurrently reports its stored outcome here."""
+    outcome = pyfuncitem.stash.get(realtime.OUTCOME_KEY, None)
+    if outcome is None:
+        return None
+    pyfuncitem.stash[TARGET_KEY] = outcome.target
+    if outcome.error is not None:
+        raise outcome.error
+    return True
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -186,11 +223,23 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("Ninsho verdicts by requirement")
     for line in reports.terminal_table(rows):
         terminalreporter.write_line(line)
+    ledger = config.stash.get(LEDGER_KEY, None)
+    if ledger is not None and ledger.waits:
+        terminalreporter.write_line(
+            f"real-time waits: {len(ledger.waits)}, longest {ledger.longest:.1f} s, sum {ledger.total:.1f} s; "
+            f"the concurrent checks took {config.stash[WALL_KEY]:.1f} s of wall time"
+        )
     for option, writer in (("ninsho_json", reports.write_json), ("ninsho_html", reports.write_html)):
         path = config.getoption(option)
         if path:
             writer(Path(path), rows, config.stash[CONFIG_KEY])
             terminalreporter.write_line(f"report written: {path}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    connection = config.stash.get(CONNECTION_KEY, None)
+    if connection is not None:
+        connection.close()
 
 
 @pytest.hookimpl(trylast=True)
