@@ -43,6 +43,18 @@ def _measured_text(row: Summary) -> str:
     return ", ".join(f"{k}: {v}" for k, v in row.measured.items())
 
 
+def _counts(rows: list[Summary]) -> str:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.verdict.value] = counts.get(row.verdict.value, 0) + 1
+    return "requirements: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+
+
+def _attention(rows: list[Summary]) -> str:
+    flagged = [r.requirement.id for r in rows if r.verdict is not Verdict.PASS or r.unexpected_pass]
+    return f" · needs attention: {', '.join(flagged)}" if flagged else ""
+
+
 def terminal_table(rows: list[Summary]) -> list[str]:
     width = max(len(r.requirement.id) for r in rows)
     lines = []
@@ -50,10 +62,7 @@ def terminal_table(rows: list[Summary]) -> list[str]:
         reason = next((c.reason for c in row.checks if c.verdict is row.verdict and c.reason), "")
         detail = "; ".join(t for t in (_measured_text(row), reason.splitlines()[0] if reason else "") if t)
         lines.append(f"{row.requirement.id:<{width}}  {row.requirement.level:<6} {_status(row):<14} {detail}"[:220])
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.verdict.value] = counts.get(row.verdict.value, 0) + 1
-    lines.append("requirements: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    lines.append(_counts(rows))
     return lines
 
 
@@ -97,6 +106,7 @@ def write_html(path: Path, rows: list[Summary], config: PortalConfig) -> None:
         colour = _COLOUR[row.verdict]
         checks = "".join(
             f"<details><summary>{e(c.check)}: <b>{e(c.verdict.value)}</b> {e(c.reason[:300])}</summary>"
+            f"<p>{e(', '.join(f'{k}: {v}' for k, v in c.measured.items()))}</p>"
             f"<pre>{e(chr(10).join(c.evidence))}</pre></details>"
             for c in row.checks
         )
@@ -113,6 +123,7 @@ def write_html(path: Path, rows: list[Summary], config: PortalConfig) -> None:
 td,th{{border:1px solid #d0d7de;padding:.4em;vertical-align:top}}pre{{white-space:pre-wrap;font-size:.8em}}</style>
 </head><body><h1>Ninsho conformance report</h1>
 <p>Portal: {portal} · driver {e(config.driver)} · profile {e(config.profile)} · clock {e(config.clock)}</p>
+<p><b>{e(_counts(rows))}</b>{e(_attention(rows))}</p>
 <table><tr><th>Requirement</th><th>Level</th><th>Verdict</th><th>Measured</th><th>Checks and evidence</th></tr>
 {"".join(body)}
 </table></body></html>

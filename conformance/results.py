@@ -105,10 +105,9 @@ class Summary:
 
     @property
     def measured(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for check in self.checks:
-            merged.update(check.measured)
-        return merged
+        """The figures of a requirement judged by one check; with several checks (one per
+        address vector, say) each check's figures stay with the check."""
+        return dict(self.checks[0].measured) if len(self.checks) == 1 else {}
 
 
 def summarise(
