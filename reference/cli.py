@@ -66,7 +66,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace, **extra: object) -> ServerConfig:
+def _config(
+    args: argparse.Namespace,
+    *,
+    smtp: tuple[str, int] | None = None,
+    admin_token: str | None = None,
+    test_clock: bool = False,
+    secure_cookies: bool = False,
+) -> ServerConfig:
     db = Path(args.db)
     if not db.parent.is_dir():
         raise UsageError(f"--db: the folder {str(db.parent)!r} does not exist")
@@ -75,7 +82,10 @@ def _config(args: argparse.Namespace, **extra: object) -> ServerConfig:
         db_path=db,
         pepper=resolve_pepper(db),
         hash_cost=args.hash_cost,
-        **extra,  # type: ignore[arg-type]
+        smtp=smtp,
+        admin_token=admin_token,
+        test_clock=test_clock,
+        secure_cookies=secure_cookies,
     )
 
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from reference.clocks import ShiftedClock
 from reference.core.errors import SessionExpired
 from reference.core.portal import LoginResult, Portal, ResetScreen, Verified
 from reference.web import messages
@@ -300,7 +301,7 @@ async def admin_helpdesk_code(request: Request) -> Response:
 
 
 # --- the test clock extension [TEST_CLOCK_DISABLED_BY_DEFAULT] ---------------------------
-def _test_clock(request: Request) -> Any:
+def _test_clock(request: Request) -> ShiftedClock:
     clock = runtime(request).test_clock
     if clock is None:
         raise TestClockDisabled(

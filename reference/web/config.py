@@ -83,8 +83,12 @@ class Runtime:
 def build_runtime(config: ServerConfig) -> Runtime:
     clock: Clock = ShiftedClock() if config.test_clock else SystemClock()
     store: Store = SQLiteStore(config.db_path) if config.db_path is not None else MemoryStore()
-    outbox = None if config.smtp else Outbox()
-    mailer: Mailer = SmtpMailer(*config.smtp, clock=clock) if config.smtp else outbox  # type: ignore[assignment]
+    outbox: Outbox | None = None
+    mailer: Mailer
+    if config.smtp is not None:
+        mailer = SmtpMailer(*config.smtp, clock=clock)
+    else:
+        mailer = outbox = Outbox()
     portal = Portal(
         config.profile,
         store,

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -44,6 +44,7 @@ REMEMBER_SECONDS = 365 * 24 * 3600
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 
 def _runtime(request: Request) -> Runtime:
@@ -51,7 +52,8 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-async def _call(request: Request, action: Callable[[Portal], Any]) -> Any:
+async def _call(request: Request, action: Callable[[Portal], T]) -> T:
+    """Runs one core action in a worker thread: scrypt and SQLite block."""
     return await run_in_threadpool(action, _runtime(request).portal)
 
 
