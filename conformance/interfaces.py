@@ -113,6 +113,20 @@ class Operator(Protocol):
         ...
 
 
+class Enroller(Protocol):
+    """Optional, for portals whose operators enrol factors (an OTP server such as privacyIDEA
+    has no self-service set-up): an Operator that also has these methods is used by the probes
+    instead of the manuals' set-up screens, so the TOTP and mailed-code checks still run."""
+
+    def enrol_app(self, account: Account) -> str:
+        """Register an authenticator for ``account``; return its otpauth:// URI."""
+        ...
+
+    def enrol_email(self, account: Account) -> None:
+        """Register ``account.address`` as the account's address for mailed codes."""
+        ...
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str

@@ -33,8 +33,14 @@ def mailed_code(target: Target, to: str, subject: str, since: float, digits: int
 
 
 def enrol_email(target: Target) -> Enrolled:
-    """Initial setup: log in, "Send One-Time Password", "Confirm", log out."""
+    """Initial setup: log in, "Send One-Time Password", "Confirm", log out (or the operator's
+    enrolment, for portals without self-service set-up: interfaces.Enroller)."""
     account, driver = target.account(), target.browser()
+    enroller = getattr(target.operator, "enrol_email", None)
+    if enroller is not None:
+        enroller(account)
+        target.transcript.add(f"operator: enrolled the address of {account.login_id}")
+        return Enrolled(account, driver)
     assert account.address is not None
     login = driver.login(account)
     _require(login.ok, "first login", login)
@@ -59,6 +65,15 @@ def scan(uri: str) -> pyotp.TOTP:
 
 def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
     """Email first (as the initial setup asks), then the app: scan, enter a code, "Register"."""
+    enroller = getattr(target.operator, "enrol_app", None)
+    if enroller is not None:
+        account = target.account()
+        if with_email and hasattr(target.operator, "enrol_email"):
+            target.operator.enrol_email(account)  # type: ignore[attr-defined]
+        totp = scan(enroller(account))
+        target.transcript.add(f"operator: enrolled an app for {account.login_id}")
+        # No code was used to register, so no step is spent: probes need not wait.
+        return Enrolled(account, target.browser(), totp, step_of(target) - 10**6)
     if with_email:
         enrolled = enrol_email(target)
         account, driver = enrolled.account, enrolled.driver
