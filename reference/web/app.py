@@ -27,7 +27,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reference.core.errors import NinshoError
 from reference.web import api, pages
 from reference.web.config import Runtime, ServerConfig, build_runtime
-from reference.web.errors import body_too_large, internal_error, method_not_allowed, not_found
+from reference.web.errors import (
+    MalformedBody,
+    body_too_large,
+    internal_error,
+    method_not_allowed,
+    not_found,
+)
 
 log = logging.getLogger("ninsho")
 STATIC = Path(__file__).parent / "static"
@@ -57,9 +63,18 @@ async def _on_ninsho_error(request: Request, exc: Exception) -> Response:
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error = method_not_allowed() if exc.status_code == 405 else not_found()
-    if exc.status_code not in (404, 405):
-        error.status_hint = exc.status_code
+    error: NinshoError
+    if exc.status_code == 405:
+        error = method_not_allowed()
+    elif exc.status_code == 404:
+        error = not_found()
+    else:  # Starlette's own refusals, e.g. a multipart form with a file or too many fields
+        error = MalformedBody(
+            f"The request was refused: {exc.detail}",
+            f"リクエストを受け付けられません: {exc.detail}",
+            field="body",
+        )
+        error.status_hint = exc.status_code if 400 <= exc.status_code < 500 else 400
     return error_response(request, error)
 
 

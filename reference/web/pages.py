@@ -197,6 +197,7 @@ async def login_submit(request: Request) -> Response:
         )
     request.session.update(token=result.session, stage=result.stage.value, login_id=form["login_id"])
     request.session["methods"] = list(result.methods)
+    request.session["csrf"] = secrets.token_urlsafe(32)  # a new login, a new token
     if result.stage is Stage.FIRST_FACTOR:
         target = "/mfa/app" if "app" in result.methods else "/mfa/email"
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -255,3 +256,21 @@ def test_fuzzed_json_never_gives_5xx(
         openapi._validate({"$ref": "#/components/schemas/Error"}, response.json())
     else:
         openapi.check_response(response)
+
+
+async def test_multipart_form_with_a_file_or_too_many_fields_is_400(portal: WebPortal) -> None:
+    page = await portal.client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    with_file = await portal.client.post(
+        "/login",
+        data={"csrf_token": token.group(1), "login_id": "a"},
+        files={"password": ("pw.txt", b"secret", "text/plain")},
+    )
+    assert with_file.status_code == 400 and 'data-field="body"' in with_file.text
+    many = await portal.client.post(
+        "/login",
+        data={f"f{i}": "x" for i in range(40)},
+        files={"x": ("x.txt", b"x", "text/plain")},
+    )
+    assert 400 <= many.status_code < 500
