@@ -47,3 +47,22 @@ Feature: Changing the address for email-authentication
     And I open the one-time password mail whose subject and sender match and copy the one-time password
     And I paste the one-time password from the first mail and click "Confirm"
     Then the one-time password is refused and the address is not registered
+
+  @EMAIL_OTP_LIFETIME @EMAIL_REGISTRATION_CONFIRM
+  Scenario Outline: The one-time password that confirms an address is valid for the profile's lifetime only
+    # "lifetime" is the profile's email_otp.lifetime_seconds; the age counts from the mail. The
+    # settings session outlives it, so what is judged is the code, not the session.
+    Given a user with an ECS-ID/SPS-ID and a password and no second factor yet
+    And the user has logged in and opened "One Time Password Settings"
+    When I enter my private address and click "Send One-Time Password"
+    And I open the one-time password mail whose subject and sender match and copy the one-time password
+    And <age> passes
+    And I paste the one-time password and click "Confirm"
+    Then the code is accepted exactly while it is younger than its lifetime
+
+    Examples:
+      | age             |
+      | 0 s             |
+      | lifetime - 1 s  |
+      | lifetime        |
+      | lifetime + 60 s |

@@ -30,10 +30,8 @@ PROCEDURES = [
 def test_each_numbered_step_is_placed(procedure: str, feature: str, steps: int, language: str) -> None:
     text = (FEATURES / language / feature).read_text(encoding="utf-8")
     comments = "".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
-    if feature == "register_app.feature":  # the App tab alone: ⑨ to ⑭
-        wanted = CIRCLED[8:steps]
-    else:
-        wanted = CIRCLED[:steps]
+    # register_app.feature transcribes the App tab alone: ⑨ to ⑭.
+    wanted = CIRCLED[8:steps] if feature == "register_app.feature" else CIRCLED[:steps]
     missing = [n for n in wanted if n not in comments]
     assert not missing, f"{language}/{feature} does not place {procedure} steps {''.join(missing)}"
 
@@ -41,4 +39,6 @@ def test_each_numbered_step_is_placed(procedure: str, feature: str, steps: int, 
 def test_the_faq_procedure_is_declared_out_of_scope() -> None:
     for language in LANGUAGES:
         text = (FEATURES / language / "app_reset.feature").read_text(encoding="utf-8")
-        assert re.search(r"faq-totp-reset-2021.*1–12", text), f"{language}: the FAQ steps 1–12 are not accounted for"
+        assert re.search(r"faq-totp-reset-2021.*1–12", text), (
+            f"{language}: the FAQ steps 1–12 are not accounted for"
+        )
