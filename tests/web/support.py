@@ -186,6 +186,10 @@ def run_cli(
     )
 
 
+class PortTaken(Exception):
+    """Another process bound the port between free_port() and the server's own bind."""
+
+
 class ServerProcess:
     """``ninsho serve`` in a subprocess on 127.0.0.1, on a port found free just before."""
 
@@ -204,7 +208,17 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
+    def start(self, attempts: int = 3) -> ServerProcess:
+        """Starts the server; a port taken between choosing and binding it gets another try."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except PortTaken:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> ServerProcess:
         assert self.process is None
         self.port = free_port()
         args = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db)]
@@ -230,7 +244,11 @@ class ServerProcess:
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise AssertionError(f"ninsho serve exited {self.process.returncode}:\n{self.log()}")
+                    log, code = self.log(), self.process.returncode
+                    self._reset()
+                    if "address already in use" in log.lower():
+                        raise PortTaken(log)
+                    raise AssertionError(f"ninsho serve exited {code}:\n{log}")
                 try:
                     if client.get(self.url + "/healthz").status_code == 200:
                         return
