@@ -38,8 +38,14 @@ def test_address_case(portal: Target, case: dict[str, Any]) -> None:
     """Register the vector's address with "Send One-Time Password"; refused or accepted as the vector says."""
     p = portal.profile
     if tuple(sorted(p.email_blocked_domains)) != tuple(sorted(VECTOR_DOMAINS)):
-        raise NotApplicable(f"the vectors are for {VECTOR_DOMAINS}; the profile blocks {p.email_blocked_domains}")
-    expected = case["verdict"] if p.email_block_subdomains else case.get("verdict_without_subdomain_rule", case["verdict"])
+        raise NotApplicable(
+            f"the vectors are for {VECTOR_DOMAINS}; the profile blocks {p.email_blocked_domains}"
+        )
+    expected = (
+        case["verdict"]
+        if p.email_block_subdomains
+        else case.get("verdict_without_subdomain_rule", case["verdict"])
+    )
     rid = requirement_of(case) if expected == case["verdict"] else "EMAIL_ADDRESS_NORMALIZATION"
     driver = portal.browser()
     driver.login(portal.account())
@@ -57,4 +63,6 @@ def test_address_case(portal: Target, case: dict[str, Any]) -> None:
                 f"mail sent to {shown!r}, the normal form is {case['normalized']!r}",
             )
     else:
-        expect(outcome.refused, rid, f"{case['input']!r} was accepted, it is {expected}: {case.get('note', '')}")
+        expect(
+            outcome.refused, rid, f"{case['input']!r} was accepted, it is {expected}: {case.get('note', '')}"
+        )

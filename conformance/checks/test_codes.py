@@ -177,4 +177,6 @@ def test_login_mail_contract(portal: Target) -> None:
     expect(code is not None, "MAIL_BODY_CODE", f"no {p.email_otp_digits}-digit code in the body")
     longer = mail.code(p.email_otp_digits + 1)
     expect(longer is None, "EMAIL_OTP_DIGITS", "the body holds a longer number than the profile's digits")
-    expect(enrolled.driver.submit_email_code(code or "").ok, "MAIL_BODY_CODE", "the code in the body was refused")
+    expect(
+        enrolled.driver.submit_email_code(code or "").ok, "MAIL_BODY_CODE", "the code in the body was refused"
+    )

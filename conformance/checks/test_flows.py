@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.interfaces import Account, Driver
+from conformance.interfaces import Account
 from conformance.probes.enrol import (
-    Enrolled,
     code_for_step,
     enrol_app,
     enrol_email,
     mailed_code,
     scan,
+    second_factor_by_mail,
     settle_in_step,
     step_of,
     wait_for_step,
@@ -21,27 +21,6 @@ from conformance.probes.enrol import (
 )
 from conformance.target import Target
 from conformance.verdicts import expect
-
-
-def _second_factor_by_mail(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:
-    p, address = portal.profile, enrolled.account.address or ""
-    since = portal.clock.now()
-    driver.request_email_code()
-    code = mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits)
-    expect(driver.submit_email_code(code, trust_browser=trust).ok, "SECOND_FACTOR_REQUIRED", "mailed code refused")
-
-
-def _reset_by_mail(portal: Target, enrolled: Enrolled) -> Driver:
-    """"Click here For Initial Setup or Setup Again", "Initialize", the mailed code, "Confirm"."""
-    p, address = portal.profile, enrolled.account.address or ""
-    driver = enrolled.driver
-    expect(driver.login_for_setup(enrolled.account).ok, "RESET_REAUTHENTICATE", "the reset login was refused")
-    since = portal.clock.now()
-    expect(driver.initialize().ok, "RESET_CONFIRMATION_MAIL", "Initialize was refused")
-    code = mailed_code(portal, address, p.mail_subject_reset, since, p.confirmation_code_digits)
-    confirmed = driver.confirm_reset(code)
-    expect(confirmed.ok, "RESET_CONFIRMATION_MAIL", f"the mailed confirmation code was refused: {confirmed.error}")
-    return driver
 
 
 @pytest.mark.SETUP_WITHOUT_FACTOR
@@ -83,7 +62,7 @@ def test_one_address_only(portal: Target) -> None:
     second = "second." + first
     driver = enrolled.driver
     driver.login(enrolled.account)
-    _second_factor_by_mail(portal, enrolled, driver)
+    second_factor_by_mail(portal, enrolled, driver)
     since = portal.clock.now()
     expect(driver.register_email(second).ok, "EMAIL_SINGLE_ADDRESS", "a second address was refused")
     code = mailed_code(portal, second, p.mail_subject_otp, since, p.email_otp_digits)
@@ -94,7 +73,11 @@ def test_one_address_only(portal: Target) -> None:
     since = portal.clock.now()
     driver.request_email_code()
     mailed_code(portal, second, p.mail_subject_otp, since, p.email_otp_digits)
-    expect(portal.no_mail(first, p.mail_subject_otp, since), "EMAIL_SINGLE_ADDRESS", "a code went to the replaced address too")
+    expect(
+        portal.no_mail(first, p.mail_subject_otp, since),
+        "EMAIL_SINGLE_ADDRESS",
+        "a code went to the replaced address too",
+    )
 
 
 @pytest.mark.APP_REGISTER_REQUIRES_CODE
@@ -103,15 +86,21 @@ def test_app_needs_register_with_a_code(portal: Target) -> None:
     enrolled = enrol_email(portal)
     driver = enrolled.driver
     driver.login(enrolled.account)
-    _second_factor_by_mail(portal, enrolled, driver)
+    second_factor_by_mail(portal, enrolled, driver)
     totp = scan(driver.start_app_registration().uri)
     now_step = step_of(portal)
-    expect(driver.register_app(wrong_code(totp, now_step)).refused, "APP_REGISTER_REQUIRES_CODE", "wrong code took")
+    expect(
+        driver.register_app(wrong_code(totp, now_step)).refused,
+        "APP_REGISTER_REQUIRES_CODE",
+        "wrong code took",
+    )
     driver.logout()
     login = driver.login(enrolled.account)
     methods = login.data.get("methods")
     if methods is not None:
-        expect("app" not in methods, "APP_REGISTER_REQUIRES_CODE", f"an unregistered app is offered: {methods}")
+        expect(
+            "app" not in methods, "APP_REGISTER_REQUIRES_CODE", f"an unregistered app is offered: {methods}"
+        )
     settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
     outcome = driver.submit_app_code(code_for_step(totp, step_of(portal)))
     expect(outcome.refused, "APP_REGISTER_REQUIRES_CODE", "the scanned but unregistered secret logged in")
@@ -124,7 +113,7 @@ def test_app_needs_register_with_a_code(portal: Target) -> None:
 @pytest.mark.RESET_ADDRESS_MASKED
 @pytest.mark.MAIL_SUBJECT_RESET
 @pytest.mark.RESET_CODE_DIGITS
-def test_reset_by_mail(portal: Target) -> None:
+def testreset_by_mail(portal: Target) -> None:
     """The app-reset manual: Initialize, the mailed code, Confirm; the old app no longer works."""
     p = portal.profile
     enrolled = enrol_app(portal)
@@ -136,17 +125,25 @@ def test_reset_by_mail(portal: Target) -> None:
     screen = driver.initialize()
     shown = str(screen.data.get("shown_address", ""))
     portal.measure("shown_address", shown)
-    expect(screen.ok and screen.data.get("login_id", enrolled.account.login_id) == enrolled.account.login_id,
-           "RESET_SCREEN", "the reset page does not show the login ID")
-    local, _, domain = address.rpartition("@")
-    expect(shown.endswith("@" + domain) and shown != address and "*" in shown, "RESET_ADDRESS_MASKED",
-           f"the address is shown as {shown!r}")
+    expect(
+        screen.ok and screen.data.get("login_id", enrolled.account.login_id) == enrolled.account.login_id,
+        "RESET_SCREEN",
+        "the reset page does not show the login ID",
+    )
+    domain = address.rpartition("@")[2]
+    expect(
+        shown.endswith("@" + domain) and shown != address and "*" in shown,
+        "RESET_ADDRESS_MASKED",
+        f"the address is shown as {shown!r}",
+    )
     mail = portal.mail(address, p.mail_subject_reset, since)
     expect(mail.subject == p.mail_subject_reset, "MAIL_SUBJECT_RESET", f"subject {mail.subject!r}")
     code = mail.code(p.confirmation_code_digits)
     expect(code is not None, "RESET_CODE_DIGITS", f"no {p.confirmation_code_digits}-digit code in the mail")
     confirmed = driver.confirm_reset(code or "")
-    expect(confirmed.ok and confirmed.stage == "setup", "RESET_THEN_SETUP", f"after Confirm: {confirmed.stage}")
+    expect(
+        confirmed.ok and confirmed.stage == "setup", "RESET_THEN_SETUP", f"after Confirm: {confirmed.stage}"
+    )
     settings = driver.settings()
     if p.reset_clears_email:
         expect(not settings.data.get("address"), "RESET_CLEARS_EMAIL", "the address survived the reset")
@@ -216,7 +213,7 @@ def test_trust_this_browser(portal: Target) -> None:
     enrolled = enrol_email(portal)
     driver = enrolled.driver
     driver.login(enrolled.account)
-    _second_factor_by_mail(portal, enrolled, driver, trust=True)
+    second_factor_by_mail(portal, enrolled, driver, trust=True)
     driver.logout()
     again = driver.login(enrolled.account)
     expect(again.stage == "authenticated", "TRUST_BROWSER", f"the trusted browser got {again.stage}")
@@ -233,7 +230,7 @@ def test_logout_ends_the_session(portal: Target) -> None:
     enrolled = enrol_email(portal)
     driver = enrolled.driver
     driver.login(enrolled.account)
-    _second_factor_by_mail(portal, enrolled, driver)
+    second_factor_by_mail(portal, enrolled, driver)
     expect(driver.settings().ok, "LOGOUT", "settings refused while logged in")
     expect(driver.logout().ok, "LOGOUT", "logout was refused")
     expect(driver.settings().refused, "LOGOUT", "the session still works after logout")

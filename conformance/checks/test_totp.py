@@ -57,7 +57,11 @@ def test_totp_older_step_after_newer(portal: Target) -> None:
     settle_in_step(portal, needed_seconds=4 * portal.margin_seconds)
     driver, step = enrolled.driver, step_of(portal)
     driver.login(enrolled.account)
-    expect(driver.submit_app_code(code_for_step(enrolled.totp, step)).ok, "TOTP_WINDOW", "a current code was refused")
+    expect(
+        driver.submit_app_code(code_for_step(enrolled.totp, step)).ok,
+        "TOTP_WINDOW",
+        "a current code was refused",
+    )
     driver.logout()
     driver.login(enrolled.account)
     older = driver.submit_app_code(code_for_step(enrolled.totp, step - 1))
@@ -79,7 +83,11 @@ def test_totp_concurrent_submissions(portal: Target) -> None:
         outcomes = list(pool.map(lambda b: b.submit_app_code(code), browsers))
     accepted = sum(o.ok for o in outcomes)
     portal.measure("concurrent_accepted", f"{accepted} of {CONCURRENT_SUBMISSIONS}")
-    expect(accepted == 1, "TOTP_REPLAY", f"{accepted} of {CONCURRENT_SUBMISSIONS} concurrent submissions accepted")
+    expect(
+        accepted == 1,
+        "TOTP_REPLAY",
+        f"{accepted} of {CONCURRENT_SUBMISSIONS} concurrent submissions accepted",
+    )
 
 
 @pytest.mark.TOTP_DIGITS
@@ -94,7 +102,9 @@ def test_totp_provisioning(portal: Target) -> None:
     driver.login(account)
     shown = driver.start_app_registration()
     totp = scan(shown.uri)
-    portal.measure("uri_parameters", f"digits={totp.digits} period={totp.interval} algorithm={totp.digest().name}")
+    portal.measure(
+        "uri_parameters", f"digits={totp.digits} period={totp.interval} algorithm={totp.digest().name}"
+    )
     expect(totp.digits == p.totp_digits, "TOTP_DIGITS", f"the URI says {totp.digits} digits")
     expect(totp.interval == p.totp_period_seconds, "TOTP_ALGORITHM", f"the URI says period {totp.interval}")
     expect(

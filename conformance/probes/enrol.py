@@ -8,6 +8,7 @@ import pyotp
 
 from conformance.interfaces import Account, Driver, DriverError
 from conformance.target import Target
+from conformance.verdicts import expect
 
 
 @dataclass
@@ -139,3 +140,32 @@ def wrong_code(totp: pyotp.TOTP, step: int, spread: int = 12) -> str:
 def wrong_mailed_code(right: str) -> str:
     """A code of the same length that differs from ``right`` in every digit."""
     return "".join(str((int(c) + 5) % 10) for c in right)
+
+
+def second_factor_by_mail(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:
+    p, address = portal.profile, enrolled.account.address or ""
+    since = portal.clock.now()
+    driver.request_email_code()
+    code = mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits)
+    expect(
+        driver.submit_email_code(code, trust_browser=trust).ok,
+        "SECOND_FACTOR_REQUIRED",
+        "mailed code refused",
+    )
+
+
+def reset_by_mail(portal: Target, enrolled: Enrolled) -> Driver:
+    """ "Click here For Initial Setup or Setup Again", "Initialize", the mailed code, "Confirm"."""
+    p, address = portal.profile, enrolled.account.address or ""
+    driver = enrolled.driver
+    expect(driver.login_for_setup(enrolled.account).ok, "RESET_REAUTHENTICATE", "the reset login was refused")
+    since = portal.clock.now()
+    expect(driver.initialize().ok, "RESET_CONFIRMATION_MAIL", "Initialize was refused")
+    code = mailed_code(portal, address, p.mail_subject_reset, since, p.confirmation_code_digits)
+    confirmed = driver.confirm_reset(code)
+    expect(
+        confirmed.ok,
+        "RESET_CONFIRMATION_MAIL",
+        f"the mailed confirmation code was refused: {confirmed.error}",
+    )
+    return driver

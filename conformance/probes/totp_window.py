@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conformance.probes.enrol import Enrolled, code_for_step, enrol_app, settle_in_step, step_of, wait_for_step
+from conformance.probes.enrol import (
+    code_for_step,
+    enrol_app,
+    settle_in_step,
+    step_of,
+    wait_for_step,
+)
 from conformance.target import Target
 
 EXTRA_STEPS = 4  # how far past the profile's window a wider window is followed

@@ -1,0 +1,85 @@
+"""Sessions, the offered second factors, and how bad input is answered."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.probes.enrol import enrol_app, enrol_email, mailed_code, reset_by_mail, second_factor_by_mail
+from conformance.target import Target
+from conformance.verdicts import NotApplicable, expect
+
+
+@pytest.mark.SECOND_FACTOR_METHODS
+def test_offered_second_factors_follow_registrations(portal: Target) -> None:
+    """Address only: email is offered, not the app. Address and app: both."""
+    email_only = enrol_email(portal)
+    login = email_only.driver.login(email_only.account)
+    methods = login.data.get("methods")
+    if methods is None:
+        raise NotApplicable("the driver cannot see which second factors the portal offers")
+    portal.measure("offered_email_only", list(methods))
+    expect(list(methods) == ["email"], "SECOND_FACTOR_METHODS", f"with an address only: {methods}")
+    both = enrol_app(portal)
+    methods = both.driver.login(both.account).data.get("methods") or []
+    portal.measure("offered_both", list(methods))
+    expect(sorted(methods) == ["app", "email"], "SECOND_FACTOR_METHODS", f"with address and app: {methods}")
+
+
+@pytest.mark.SESSION_EXPIRY
+def test_first_factor_session_expires(portal: Target) -> None:
+    """A session that passed only the password ends after session.first_factor_seconds."""
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    portal.clock.advance(portal.profile.session_first_factor_seconds + portal.margin_seconds)
+    outcome = driver.request_email_code()
+    expect(outcome.refused, "SESSION_EXPIRY", "a password-only session outlived session.first_factor_seconds")
+
+
+@pytest.mark.SESSION_EXPIRY
+def test_idle_session_expires(portal: Target) -> None:
+    """An authenticated session ends after session.idle_seconds without a request."""
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    second_factor_by_mail(portal, enrolled, driver)
+    portal.clock.advance(portal.profile.session_idle_seconds - portal.margin_seconds)
+    expect(driver.settings().ok, "SESSION_EXPIRY", "the session ended before session.idle_seconds")
+    portal.clock.advance(portal.profile.session_idle_seconds + portal.margin_seconds)
+    expect(driver.settings().refused, "SESSION_EXPIRY", "an idle session outlived session.idle_seconds")
+
+
+@pytest.mark.TRUST_BROWSER_REVOKED_BY_RESET
+def test_reset_revokes_trusted_browsers(portal: Target) -> None:
+    p = portal.profile
+    enrolled = enrol_email(portal)
+    trusted = portal.browser()
+    trusted.login(enrolled.account)
+    second_factor_by_mail(portal, enrolled, trusted, trust=True)
+    trusted.logout()
+    reset_by_mail(portal, enrolled)
+    # Register an address again, so that a login has a second factor to skip or to ask for.
+    since = portal.clock.now()
+    address = "again." + (enrolled.account.address or "")
+    enrolled.driver.register_email(address)
+    enrolled.driver.confirm_email(mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits))
+    login = trusted.login(enrolled.account)
+    expect(login.stage == "first_factor", "TRUST_BROWSER_REVOKED_BY_RESET", f"after a reset: {login.stage}")
+
+
+@pytest.mark.INPUT_ERRORS_PRECISE
+@pytest.mark.parametrize(
+    "bad_code", ["", "12ab5678", "1" * 65, "１２３４５６７８９", "12345678\r\nX: y", "' OR 1=1 --"]
+)
+def test_malformed_code_is_refused_precisely(portal: Target, bad_code: str) -> None:
+    """A malformed code is refused naming the field, and does not count towards the lockout."""
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    threshold = portal.profile.lockout_threshold
+    outcomes = [driver.submit_email_code(bad_code) for _ in range(threshold)]
+    expect(all(o.refused for o in outcomes), "INPUT_ERRORS_PRECISE", f"{bad_code!r} was accepted")
+    field = outcomes[0].data.get("field")
+    portal.measure("answer", f"{outcomes[0].error} field={field} status={outcomes[0].data.get('status')}")
+    expect(field == "code", "INPUT_ERRORS_PRECISE", f"the refusal names the field {field!r}, not 'code'")
+    second_factor_by_mail(portal, enrolled, driver)  # not locked: malformed input is no guess
