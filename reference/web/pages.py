@@ -108,7 +108,7 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
         max_age=max_age,
         httponly=True,
         samesite="lax",
-        secure=_runtime(request).config.secure_cookies,
+        secure=_runtime(request).config.secure_cookies or request.url.scheme == "https",
     )
 
 

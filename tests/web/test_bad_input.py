@@ -222,7 +222,7 @@ _paths = st.sampled_from(
 
 
 @pytest.mark.anyio(False)  # hypothesis drives its own event loop per example
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=_paths, body=_bodies, authorized=st.booleans())
 def test_fuzzed_json_never_gives_5xx(
     tmp_path: Path, profile: Profile, openapi: OpenApi, path: str, body: object, authorized: bool
@@ -274,3 +274,57 @@ async def test_multipart_form_with_a_file_or_too_many_fields_is_400(portal: WebP
         files={"x": ("x.txt", b"x", "text/plain")},
     )
     assert 400 <= many.status_code < 500
+
+
+_form_paths = st.sampled_from(
+    [
+        "/login",
+        "/setup-login",
+        "/mfa/app",
+        "/mfa/email",
+        "/mfa/email/send",
+        "/settings/email",
+        "/settings/email/confirm",
+        "/settings/app/register",
+        "/reset/initialize",
+        "/reset/resend",
+        "/reset/confirm",
+        "/logout",
+    ]
+)
+_form_fields = st.dictionaries(
+    st.sampled_from(["login_id", "password", "code", "address", "remember", "trust_browser", "other"]),
+    st.text(max_size=300),
+    max_size=5,
+)
+
+
+@pytest.mark.anyio(False)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=_form_paths, fields=_form_fields, signed_in=st.booleans())
+def test_fuzzed_forms_never_give_5xx(
+    profile: Profile, path: str, fields: dict[str, str], signed_in: bool
+) -> None:
+    config = ServerConfig(profile=profile, db_path=None, pepper=secrets.token_bytes(32), hash_cost=4)
+    runtime = build_runtime(config)
+    runtime.portal.add_user("fuzz", "correct horse")
+    app = create_app(config, runtime)
+
+    async def exchange() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            page = await client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token
+            if signed_in:
+                await client.post(
+                    "/login",
+                    data={"csrf_token": token.group(1), "login_id": "fuzz", "password": "correct horse"},
+                )
+                page = await client.get("/settings")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+                assert token
+            return await client.post(path, data={"csrf_token": token.group(1), **fields})
+
+    response = asyncio.run(exchange())
+    assert response.status_code < 500, response.text
