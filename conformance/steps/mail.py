@@ -53,3 +53,17 @@ def email_sent_message(world: World) -> None:
     shown = outcome.data.get("address")
     if shown != expected:
         fail(f"the message should name the address {expected!r}; it names {shown!r}")
+
+
+@step("the portal explains it in Japanese and in English")
+@step("ポータルはその理由を日本語と英語で示す")
+def explained_bilingually(world: World) -> None:
+    """The manuals' screens are bilingual, so are the portal's messages."""
+    outcome = need(world.outcome, "answer")
+    japanese = any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in outcome.message_ja)
+    english = any(c.isascii() and c.isalpha() for c in outcome.message_en)
+    if not (japanese and english):
+        fail(
+            "the message should be in Japanese and in English; "
+            f"got {outcome.message_ja!r} / {outcome.message_en!r}"
+        )

@@ -181,3 +181,28 @@ def confirmation_refused(world: World) -> None:
 @when("最初のブラウザに戻る")
 def first_browser(world: World) -> None:
     world.browser = None
+
+
+@step("I enter wrong confirmation codes one time fewer than the lockout threshold")
+@step("ロックアウトの回数より1回少なく誤った確認コードを入力する")
+def wrong_codes_below_lockout(world: World, driver: Driver, profile: Profile) -> None:
+    for attempt in range(profile.lockout_threshold - 1):
+        confirm_wrong_code(world, driver, profile)
+        expect_code_refused(
+            need(world.outcome, "answer"), f"wrong confirmation code {attempt + 1} should be refused"
+        )
+
+
+@then("even the right confirmation code from the latest mail is refused")
+@then("最新のメールの正しい確認コードも拒否される")
+def right_code_refused_locked(world: World, driver: Driver) -> None:
+    """A "Resend" gives a new code, not new attempts: the failures before it still count."""
+    _confirm(world, driver, need(world.code, "confirmation code"))
+    outcome = need(world.outcome, "answer")
+    if outcome.ok:
+        fail(
+            'the failures before "Resend" should still count and lock the account; '
+            "the right code was accepted"
+        )
+    if outcome.error != "account_locked":
+        fail(f"the account should be locked after the lockout threshold of failures; got {describe(outcome)}")

@@ -75,7 +75,7 @@ def enter_private_address(world: World, driver: Driver, portal_clock: Clock) -> 
 
 
 @step('I enter a new private address and click "Send One-Time Password"')
-@step("新しいメールアドレスを入力して『ワンタイムパスワードを送信』をクリックする")
+@step("送信先のメールアドレスに新しいアドレスを入力して『ワンタイムパスワードを送信』をクリックする")
 def enter_new_address(world: World, driver: Driver, portal_clock: Clock) -> None:
     address = plus_address(need(need(world.account, "account").address, "test inbox"), "new")
     _send_to(world, driver, portal_clock, address, address)

@@ -74,7 +74,7 @@ Feature: Resetting when the app no longer works
     And I enter the confirmation code from the first mail and click "Confirm"
     Then the confirmation code is refused
 
-  @RESET_CONFIRMATION_MAIL
+  @RESET_CONFIRMATION_MAIL @MESSAGES_BILINGUAL
   Scenario: A wrong confirmation code initializes nothing
     Given a user with an ECS-ID/SPS-ID and a password and no second factor yet
     And the user has registered a private address for email-authentication
@@ -85,6 +85,7 @@ Feature: Resetting when the app no longer works
     And I open the confirmation code mail whose subject and sender match and copy the confirmation code
     And I enter a wrong confirmation code and click "Confirm"
     Then the confirmation code is refused
+    And the portal explains it in Japanese and in English
 
   @RESET_CODE_LIFETIME
   Scenario Outline: The confirmation code is valid for the profile's lifetime only
@@ -106,3 +107,18 @@ Feature: Resetting when the app no longer works
       | lifetime - 1 s  |
       | lifetime        |
       | lifetime + 60 s |
+
+  @RESEND_KEEPS_FAILURE_COUNT @LOCKOUT_THRESHOLD
+  Scenario: "Resend" does not give new attempts
+    Given a user with an ECS-ID/SPS-ID and a password and no second factor yet
+    And the user has registered a private address for email-authentication
+    When I access the settings page and log in with my ECS-ID/SPS-ID and password
+    And I click "Click here For Initial Setup or Setup Again"
+    And I enter my ECS-ID/SPS-ID and password again and click "Login"
+    And I click "Initialize"
+    And I open the confirmation code mail whose subject and sender match and copy the confirmation code
+    And I enter wrong confirmation codes one time fewer than the lockout threshold
+    And I click "Resend"
+    And I open the confirmation code mail whose subject and sender match and copy the confirmation code
+    And I enter a wrong confirmation code and click "Confirm"
+    Then even the right confirmation code from the latest mail is refused

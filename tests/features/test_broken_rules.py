@@ -142,6 +142,14 @@ BREAKAGES = {
         """,
         (("Changing the registered address", ""),),
     ),
+    "resend resets the failure count": Breakage(
+        """
+        @pytest.fixture
+        def portal_profile(profile):
+            return profile.replace(resend_keeps_failure_count=False)
+        """,
+        (('"Resend" does not give new attempts', ""),),
+    ),
     "app registrations kept on reset": Breakage(
         """
         @pytest.fixture
