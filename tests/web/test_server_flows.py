@@ -3,6 +3,7 @@ the codes are read from the mail as a person would, subjects decoded."""
 
 from __future__ import annotations
 
+import email.utils
 import re
 from collections.abc import Iterator
 
@@ -52,6 +53,16 @@ def email_login(
 
 def test_the_server_warns_loudly_that_the_test_clock_is_on(server: ServerProcess) -> None:
     assert "test clock is ENABLED" in server.log()  # [TEST_CLOCK_DISABLED_BY_DEFAULT]
+
+
+def test_one_date_header_in_the_portal_time(api: ApiClient) -> None:
+    """The harness reads the portal's clock from ``Date``: it must be the test clock's, once."""
+    api.advance(3600)
+    response = api.http.get("/noop")
+    [date] = response.headers.get_list("date")
+    served = email.utils.parsedate_to_datetime(date).timestamp()
+    assert abs(served - api.now()) < 5
+    assert "server" not in response.headers
 
 
 def test_initial_setup_email_login_and_logout(api: ApiClient, smtp_sink: SmtpSink, profile: Profile) -> None:
