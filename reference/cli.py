@@ -15,6 +15,7 @@ import argparse
 import importlib
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -275,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"ninsho: error: {exc}\n")
     except NinshoError as exc:
         print(f"ninsho: {exc.message_ja}\nninsho: {exc.message_en}", file=sys.stderr)
+        return 1
+    except (OSError, sqlite3.Error) as exc:  # e.g. --db names a file that is not a database
+        print(f"ninsho: {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

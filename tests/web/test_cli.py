@@ -151,3 +151,10 @@ def test_check_without_the_harness_says_so(
 
 def test_console_script_env_has_no_stray_settings() -> None:
     assert not any(k.startswith("NINSHO_") for k in cli_env())
+
+
+def test_a_file_that_is_not_a_database_is_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("this is not SQLite " * 100)
+    status, _, err = run(capsys, "users", "list", "--db", str(not_db))
+    assert status == 1 and "DatabaseError" in err and "Traceback" not in err

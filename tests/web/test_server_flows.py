@@ -171,3 +171,25 @@ def test_reset_without_address_through_the_helpdesk(
         code = api.ok("POST", f"/admin/helpdesk/{login_id}/code", admin=True)["code"]
     assert api.ok("POST", "/reset/confirm", {"code": code}, token=setup["session"])["stage"] == "setup"
     assert api.ok("GET", "/settings", token=setup["session"])["app_count"] == 0
+
+
+def test_header_injection_never_reaches_the_relay(api: ApiClient, smtp_sink: SmtpSink) -> None:
+    """CR/LF and Unicode line breaks in the address are refused before any mail is sent
+    [MAIL_HEADER_INJECTION]."""
+    new_user(api, "gus")
+    session = api.login("gus")["session"]
+    before = len(smtp_sink.received)
+    for address in (
+        "gus@example.org\r\nBcc: attacker@example.net",
+        "gus@example.org\nSubject: owned",
+        "gus@example.org\u2028Bcc: attacker@example.net",
+        "gus@example.org\u0085Bcc: attacker@example.net",
+        "gus@example.org,attacker@example.net",
+    ):
+        refused = api.call("POST", "/settings/email", {"address": address}, token=session)
+        assert refused.status_code == 400, address
+        assert refused.json()["field"] == "address"
+    assert len(smtp_sink.received) == before
+    assert not [
+        m for m in smtp_sink.received if b"attacker@" in m.raw or "attacker@example.net" in m.rcpt_tos
+    ]
