@@ -24,7 +24,7 @@ from reference.clocks import ShiftedClock, SystemClock, SystemRandom
 from reference.core.errors import InvalidInput
 from reference.core.passwords import PasswordHasher
 from reference.core.portal import Portal
-from reference.core.ports import Clock, Mailer, Store
+from reference.core.ports import Clock, Mailer, OutgoingMail, Store
 from reference.core.profile import Profile
 from reference.outbox import Outbox
 from reference.smtp import SmtpMailer
@@ -61,6 +61,15 @@ class ServerConfig:
         return hmac.new(self.pepper, b"ninsho session cookie", hashlib.sha256).hexdigest()
 
 
+class DemoOutbox(Outbox):
+    """The embedded outbox of a served portal with no relay: the mail also goes to the log,
+    since nobody else could read it. For demos only: a code in a log is a code disclosed."""
+
+    def send(self, mail: OutgoingMail) -> None:
+        super().send(mail)
+        log.info("outbox (no SMTP relay): to %s, subject %r\n%s", mail.to, mail.subject, mail.body)
+
+
 @dataclass
 class Runtime:
     """The core and its ports as one deployed portal runs them."""
@@ -88,7 +97,8 @@ def build_runtime(config: ServerConfig) -> Runtime:
     if config.smtp is not None:
         mailer = SmtpMailer(*config.smtp, clock=clock)
     else:
-        mailer = outbox = Outbox()
+        log.warning("no SMTP relay (--smtp): mail stays in memory and is written to this log, for demos only")
+        mailer = outbox = DemoOutbox()
     portal = Portal(
         config.profile,
         store,

@@ -158,3 +158,21 @@ def test_a_file_that_is_not_a_database_is_exit_1(capsys: pytest.CaptureFixture[s
     not_db.write_text("this is not SQLite " * 100)
     status, _, err = run(capsys, "users", "list", "--db", str(not_db))
     assert status == 1 and "DatabaseError" in err and "Traceback" not in err
+
+
+def test_a_served_portal_without_relay_logs_its_mail(
+    profile: Profile, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from reference.core.mail import compose
+    from reference.core.state import Purpose
+
+    caplog.set_level("INFO", logger="ninsho")
+    db = tmp_path / "demo.sqlite"
+    runtime = build_runtime(ServerConfig(profile=profile, db_path=db, pepper=resolve_pepper(db), hash_cost=4))
+    try:
+        assert "no SMTP relay" in caplog.text
+        runtime.portal.mailer.send(compose(profile, Purpose.LOGIN, "demo@example.org", "24681357"))
+        assert runtime.outbox is not None and runtime.outbox.latest("demo@example.org") is not None
+        assert "24681357" in caplog.text and "demo@example.org" in caplog.text
+    finally:
+        runtime.close()
