@@ -46,6 +46,8 @@ class World:
     earlier_code: str | None = None  # the code copied before it
     code_kind: str = "otp"  # "otp" (a one-time password) or "reset" (a confirmation code)
     code_issued_at: float = 0.0
+    code_purpose: str = "login"  # what the code is for: "login", "register" or "reset"
+    session_started_at: float = 0.0  # when this browser's latest password login happened
     code_age: float | None = None
     last_submitted: tuple[str, str] | None = None  # ("app" | "email", code) last typed at login
     provisioning: Provisioning | None = None
@@ -70,9 +72,10 @@ def fail(message: str) -> NoReturn:
     raise AssertionError(message)
 
 
-def mail_mark(portal_clock: Clock) -> float:
-    """The moment just before an action that mails. A second passes first, so that the mailbox
-    tells this action's mail from earlier ones even on a virtual clock that stands still."""
+def quiet_mark(portal_clock: Clock) -> float:
+    """The moment from which no mail is expected. A second passes first, so that a mailbox that
+    dates mail at first sight tells later mail from earlier mail even on a virtual clock that
+    stands still. (Mail that *is* expected needs no mark: the newest one is read.)"""
     portal_clock.advance(1.0)
     return portal_clock.now()
 
@@ -180,7 +183,7 @@ def pass_second_factor(
         world.last_submitted = ("app", code)
         return b.submit_app_code(code, trust_browser=trust)
     address = need(world.registered_address, "registered address for email-authentication")
-    since = mail_mark(portal_clock)
+    since = portal_clock.now()
     expect_ok(b.request_email_code(), "a one-time password should be mailed to the registered address")
     mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
     code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")
@@ -207,7 +210,7 @@ def register_address(
 ) -> None:
     """Mail tab ④–⑦, for an already signed-in browser."""
     b = browser(world, driver)
-    since = mail_mark(portal_clock)
+    since = portal_clock.now()
     sent = expect_ok(b.register_email(address), f"the private address {address!r} should be accepted")
     mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
     code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")

@@ -23,7 +23,6 @@ from .common import (
     expect_ok,
     fail,
     fresh_app_code,
-    mail_mark,
     need,
     parse_offset,
     pass_second_factor,
@@ -41,9 +40,10 @@ if TYPE_CHECKING:
 )
 @step("I log in again with my ECS-ID/SPS-ID and password")
 @step("もう一度 ECS-ID/SPS-ID とパスワードでログインする")
-def log_in(world: World, driver: Driver) -> None:
+def log_in(world: World, driver: Driver, portal_clock: Clock) -> None:
     """Manual ① and ②: the settings page opens on the login screen."""
     account = need(world.account, "account")
+    world.session_started_at = portal_clock.now()
     outcome = expect_ok(
         browser(world, driver).login(account), "the ECS-ID/SPS-ID and password should be accepted"
     )
@@ -196,7 +196,7 @@ def device_clock_right(world: World) -> None:
 @step('I click the "Multi-Factor Authentication : Email" login link again')
 @step("もう一度『「多要素認証 : メール」 ログインはこちら』をクリックする")
 def request_mail_code(world: World, driver: Driver, portal_clock: Clock) -> None:
-    world.code_issued_at = mail_mark(portal_clock)
+    world.code_issued_at, world.code_purpose = portal_clock.now(), "login"
     world.mail_to = need(world.registered_address, "registered address for email-authentication")
     world.outcome = expect_ok(
         browser(world, driver).request_email_code(),
@@ -205,8 +205,10 @@ def request_mail_code(world: World, driver: Driver, portal_clock: Clock) -> None
 
 
 def _submit_mail_code(world: World, driver: Driver, code: str, *, trust: bool) -> None:
-    """A page that timed out while the user read the mail is logged into again, as a user
-    would, so that what is judged is the code and not the session [SESSION_EXPIRY]."""
+    """When the page has timed out (for a code's age, only at or past its lifetime: see
+    ``_check_session_outlives``), the user logs in again and tries the code from the mail, as
+    users do. It must then be refused, because it has expired or because it was bound to the
+    ended session; a portal that accepts it keeps codes alive past their lifetime."""
     b = browser(world, driver)
     world.last_submitted = ("email", code)
     outcome = b.submit_email_code(code, trust_browser=trust)
@@ -267,7 +269,7 @@ def enter_wrong_codes_to_lockout(world: World, driver: Driver, portal_clock: Clo
 def lockout_passes(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     """The first-factor page may time out meanwhile: the user logs in again after waiting."""
     portal_clock.advance(profile.lockout_duration_seconds)
-    log_in(world, driver)
+    log_in(world, driver, portal_clock)
 
 
 # --- outcomes of the second factor ----------------------------------------------------------
@@ -324,9 +326,27 @@ def code_lifetime(world: World, profile: Profile) -> int:
 @step(parsers.parse("{age} が経過する"))
 def age_passes(world: World, portal_clock: Clock, profile: Profile, age: str) -> None:
     """Time since the code was mailed, not since this step: the mail step took none."""
-    target = parse_age(age, code_lifetime(world, profile))
+    lifetime = code_lifetime(world, profile)
+    target = parse_age(age, lifetime)
+    if target < lifetime:
+        _check_session_outlives(world, profile, target)
     world.code_age = target
     portal_clock.advance(max(0.0, world.code_issued_at + target - portal_clock.now()))
+
+
+def _check_session_outlives(world: World, profile: Profile, age: float) -> None:
+    """A code is bound to the session that asked for it (protocol.md §7, §10), so an age at
+    which that session has already ended says nothing about the code's lifetime: the feature
+    cannot judge it with this profile, which is a harness ERROR, not a FAIL."""
+    if world.code_purpose == "register":
+        ends = world.code_issued_at + profile.session_idle_seconds
+    else:
+        ends = world.session_started_at + profile.session_first_factor_seconds
+    if world.code_issued_at + age >= ends:
+        pytest.fail(
+            f"with this profile the {world.code_purpose} session ends before a code {age:.0f} s old is "
+            "entered: this Examples row cannot judge the code's lifetime"
+        )
 
 
 @then("the code is accepted exactly while it is younger than its lifetime")

@@ -12,7 +12,7 @@ from pytest_bdd import step, then, when
 
 from conformance.interfaces import Clock, Driver, Operator
 
-from .common import World, browser, describe, expect_code_refused, expect_ok, fail, mail_mark, need
+from .common import World, browser, describe, expect_code_refused, expect_ok, fail, need
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
@@ -30,11 +30,12 @@ def click_setup_again(world: World) -> None:
 
 @step('I enter my ECS-ID/SPS-ID and password again and click "Login"')
 @step("再度、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする")
-def log_in_for_setup(world: World, driver: Driver) -> None:
+def log_in_for_setup(world: World, driver: Driver, portal_clock: Clock) -> None:
     """④ The reset asks for the password again, not for a second factor the user has lost."""
     if not world.setup_link_clicked:
         pytest.fail('step ④ follows ③: click "Click here For Initial Setup or Setup Again" first')
     account = need(world.account, "account")
+    world.session_started_at = portal_clock.now()
     outcome = expect_ok(
         browser(world, driver).login_for_setup(account), "the ID and password should open the initialization"
     )
@@ -46,7 +47,7 @@ def log_in_for_setup(world: World, driver: Driver) -> None:
 @step('I click "Initialize"')
 @step("『初期化』をクリックする")
 def click_initialize(world: World, driver: Driver, portal_clock: Clock) -> None:
-    world.code_issued_at = mail_mark(portal_clock)
+    world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
     world.mail_to = world.registered_address
     world.outcome = expect_ok(browser(world, driver).initialize(), '"Initialize" should be accepted')
 
@@ -54,7 +55,7 @@ def click_initialize(world: World, driver: Driver, portal_clock: Clock) -> None:
 @step('I click "Resend"')
 @step("『再送信』をクリックする")
 def click_resend(world: World, driver: Driver, portal_clock: Clock) -> None:
-    world.code_issued_at = mail_mark(portal_clock)
+    world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
     world.outcome = expect_ok(browser(world, driver).resend(), '"Resend" should be accepted')
 
 
@@ -96,7 +97,7 @@ def reset_screen_placeholder(world: World, profile: Profile) -> None:
 @step("I call the ICT Support Center, who confirm my identity and read out the confirmation code")
 @step("画面はそのままで情報環境支援センターに電話し、本人確認のうえ確認コードを伝えてもらう")
 def helpdesk_reads_code(world: World, operator: Operator, portal_clock: Clock, profile: Profile) -> None:
-    world.code_issued_at = portal_clock.now()
+    world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
     outcome = expect_ok(
         operator.helpdesk_code(need(world.account, "account").login_id),
         "the ICT Support Center should be able to issue the confirmation code",
@@ -125,8 +126,8 @@ def helpdesk_refuses(world: World) -> None:
 
 
 def _confirm(world: World, driver: Driver, code: str) -> None:
-    """A timed-out page is logged into again through ③④, as the user would; then the code from
-    the mail (or the phone) is entered, so that what is judged is the code [SESSION_EXPIRY]."""
+    """A timed-out page is logged into again through ③④ and the code tried again, as with
+    ``login._submit_mail_code``: past its lifetime it must be refused either way."""
     b = browser(world, driver)
     outcome = b.confirm_reset(code)
     if outcome.error == "session_expired":

@@ -21,10 +21,10 @@ from .common import (
     expect_ok,
     fail,
     fresh_app_code,
-    mail_mark,
     need,
     pass_second_factor,
     plus_address,
+    quiet_mark,
     register_address,
     sign_in,
     wrong_code,
@@ -62,7 +62,7 @@ def logged_out(world: World, driver: Driver) -> None:
 
 # --- the Mail tab ④–⑩ ---------------------------------------------------------------------------
 def _send_to(world: World, driver: Driver, portal_clock: Clock, typed: str, expected_to: str) -> None:
-    world.code_issued_at = mail_mark(portal_clock)
+    world.code_issued_at, world.code_purpose = portal_clock.now(), "register"
     world.mail_to = expected_to
     world.outcome = browser(world, driver).register_email(typed)
 
@@ -86,8 +86,8 @@ def enter_new_address(world: World, driver: Driver, portal_clock: Clock) -> None
 def confirm_address(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
-    """A settings page that timed out while the user read the mail is logged into again, as a
-    user would, so that what is judged is the code and not the session [SESSION_EXPIRY]."""
+    """A settings page that timed out is logged into again and the code tried again, as with
+    ``login._submit_mail_code``."""
     code = need(world.code, "one-time password copied")
     outcome = browser(world, driver).confirm_email(code)
     if outcome.error == "session_expired":
@@ -149,7 +149,7 @@ def next_login_new_address_only(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
     old = need(world.old_address, "earlier address")
-    since = mail_mark(portal_clock)
+    since = quiet_mark(portal_clock)
     next_login_by_mail(world, driver, mailbox, portal_clock, profile)
     try:
         stray = mailbox.wait_for(old, subject=profile.mail_subject_otp, since=since, timeout=ABSENCE_TIMEOUT)
