@@ -72,7 +72,7 @@ ALL_ROWS = "*"
 
 
 BREAKAGES = {
-    "wider TOTP window (±3 steps)": Breakage(
+    "wider TOTP window (3 steps each way)": Breakage(
         """
         @pytest.fixture
         def portal_profile(profile):
