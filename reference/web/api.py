@@ -51,8 +51,8 @@ async def read_json(request: Request, fields: Mapping[str, tuple[type, bool]]) -
     """The body as a JSON object with exactly ``fields``, each of its type; an empty body
     stands for ``{}``. Every refusal names the field at fault [INPUT_ERRORS_PRECISE]."""
     body = await request.body()
-    if not body.strip() and not any(required for _, required in fields.values()):
-        return {}
+    if not body:  # no body at all stands for {}: a missing field is then named below
+        return _typed({}, fields)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         raise UnsupportedMediaType(
@@ -74,6 +74,10 @@ async def read_json(request: Request, fields: Mapping[str, tuple[type, bool]]) -
             "本文は JSON オブジェクトにしてください。",
             field="body",
         )
+    return _typed(data, fields)
+
+
+def _typed(data: dict[str, Any], fields: Mapping[str, tuple[type, bool]]) -> dict[str, Any]:
     for key in data:
         if key not in fields:
             name = key if len(key) <= 64 else key[:64] + "…"

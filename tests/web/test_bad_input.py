@@ -41,7 +41,7 @@ def assert_refusal(response: httpx.Response, status: int, *, field: str | None =
     "raw",
     [
         b"{",
-        b"",
+        b" ",
         b"null",
         b"[]",
         b'"login"',
@@ -50,12 +50,19 @@ def assert_refusal(response: httpx.Response, status: int, *, field: str | None =
         b"[" * 5000 + b"]" * 5000,
         b'{"login_id": ' + b"9" * 5000 + b', "password": "x"}',
     ],
-    ids=["truncated", "empty", "null", "array", "string", "not-utf8", "nan", "deep", "huge-int"],
+    ids=["truncated", "blank", "null", "array", "string", "not-utf8", "nan", "deep", "huge-int"],
 )
 async def test_malformed_json_names_the_body(portal: WebPortal, raw: bytes) -> None:
     r = await portal.client.post(f"{API}/login", content=raw, headers={"content-type": "application/json"})
     body = assert_refusal(r, 400, field="body")
     assert body["requirement"] == "INPUT_ERRORS_PRECISE"
+
+
+async def test_no_body_at_all_names_the_first_missing_field(portal: WebPortal) -> None:
+    r = await portal.client.post(f"{API}/login")
+    assert_refusal(r, 400, field="login_id")
+    r = await portal.client.post(f"{API}/test-clock")
+    assert_refusal(r, 400, field="advance_seconds")
 
 
 @pytest.mark.parametrize(
@@ -252,10 +259,7 @@ def test_fuzzed_json_never_gives_5xx(
 
     response = asyncio.run(exchange())
     assert response.status_code < 500, response.text
-    if response.status_code >= 400:
-        openapi._validate({"$ref": "#/components/schemas/Error"}, response.json())
-    else:
-        openapi.check_response(response)
+    openapi.check_response(response)  # a documented status, in the documented shape
 
 
 async def test_multipart_form_with_a_file_or_too_many_fields_is_400(portal: WebPortal) -> None:

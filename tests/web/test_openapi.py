@@ -64,3 +64,11 @@ def test_requirement_ids_come_from_the_registry(openapi: OpenApi) -> None:
         for rid in op.get("x-requirements", [])
     }
     assert used and used <= known, sorted(used - known)
+
+
+def test_every_operation_with_a_body_documents_the_input_refusals(openapi: OpenApi) -> None:
+    """Malformed (400), oversized (413) and wrongly typed (415) bodies are part of the binding."""
+    for path, item in openapi.doc["paths"].items():
+        for method, op in item.items():
+            if "requestBody" in op:
+                assert {"400", "413", "415"} <= set(op["responses"]), f"{method} {path}"
