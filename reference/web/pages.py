@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from reference.core.errors import NinshoError, SessionExpired
+from reference.core.errors import NinshoError, NotPermitted, SessionExpired
 from reference.core.portal import Portal
 from reference.core.state import Stage
 from reference.web import messages
@@ -150,18 +150,37 @@ def _signed_out(request: Request, exc: NinshoError) -> Response:
     """An expired or missing session sends the user back to the login screen, saying why."""
     for key in ("token", "stage", "reset", "sent_to"):
         request.session.pop(key, None)
-    request.session["notices"] = [exc.as_dict()["message"]]
+    request.session["notices"] = [{"ja": exc.message_ja, "en": exc.message_en}]
     return _redirect("/login")
 
 
+def _screen_for(request: Request) -> str:
+    """The screen the session's stage belongs on."""
+    stage = request.session.get("stage")
+    if not request.session.get("token"):
+        return "/login"
+    if stage == Stage.FIRST_FACTOR.value:
+        return "/mfa/app" if "app" in request.session.get("methods", []) else "/mfa/email"
+    if stage == Stage.RESET.value:
+        return "/reset" if isinstance(request.session.get("reset"), dict) else "/reset/initialize"
+    return "/settings"
+
+
 def screen(handler: Handler) -> Handler:
-    """Turns a session that has ended into the login screen instead of an error page."""
+    """Turns a session that has ended into the login screen, and a screen the session's stage
+    does not allow into the screen it does (saying why), instead of an error page."""
 
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
         except SessionExpired as exc:
             return _signed_out(request, exc)
+        except NotPermitted as exc:
+            target = _screen_for(request)
+            if target == request.url.path or request.method != "GET":
+                raise  # nowhere better to go, or a form posted out of turn: the error page
+            _notice(request, {"ja": exc.message_ja, "en": exc.message_en})
+            return _redirect(target)
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
@@ -170,7 +189,7 @@ def screen(handler: Handler) -> Handler:
 
 # --- login ---------------------------------------------------------------------------------
 async def home(request: Request) -> Response:
-    return _redirect("/settings" if request.session.get("token") else "/login")
+    return _redirect(_screen_for(request))
 
 
 async def login_page(request: Request) -> Response:

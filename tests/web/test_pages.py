@@ -305,3 +305,18 @@ async def test_pages_need_a_session(portal: WebPortal) -> None:
         response = await portal.client.get(path, follow_redirects=True)
         assert response.url.path == "/login", path
         assert "Please log in again." in text(response)
+
+
+async def test_a_screen_out_of_turn_leads_to_the_right_one(portal: WebPortal) -> None:
+    await portal.user_with_email("rosa", "rosa@example.org")
+    mfa = await log_in(portal, "rosa")
+    assert mfa.url.path == "/mfa/email"
+    for path in ("/", "/settings", "/settings/app"):
+        page = await portal.client.get(path, follow_redirects=True)
+        assert page.url.path == "/mfa/email", path  # the second factor first [SECOND_FACTOR_REQUIRED]
+    assert "この操作は現在の状態では行えません。" in text(page)
+    forged = await portal.client.post(
+        "/settings/email", data={"csrf_token": csrf(page), "address": "x@example.org"}
+    )
+    assert forged.status_code == 403  # a form posted out of turn is refused, not redirected
+    assert portal.outbox_codes[-1][0] == "rosa@example.org" and len(portal.outbox_codes) == 1
