@@ -56,27 +56,27 @@
     かつ ワンタイムパスワードは受け付けられたアドレスにだけ、正規化された形で送られる
 
     例: マニュアルの 3 つのドメイン
-      | case            | address               |
-      | blocked-kyoto-u | taro@kyoto-u.ac.jp |
-      | blocked-st      | taro@st.kyoto-u.ac.jp |
+      | case            | address                 |
+      | blocked-kyoto-u | taro@kyoto-u.ac.jp      |
+      | blocked-st      | taro@st.kyoto-u.ac.jp   |
       | blocked-ms-c    | taro@ms.c.kyoto-u.ac.jp |
 
     例: 同じドメインの別の書き方
-      | case                          | address                              |
-      | uppercase-domain              | taro@KYOTO-U.AC.JP |
-      | trailing-dot-blocked          | taro@kyoto-u.ac.jp. |
-      | fullwidth-domain              | taro@ｋｙｏｔｏ－ｕ.ac.jp |
-      | fullwidth-at                  | taro＠kyoto-u.ac.jp |
-      | kelvin-sign                   | taro@\u212ayoto-u.ac.jp |
-      | ideographic-full-stop-blocked | taro@kyoto-u。ac。jp |
+      | case                          | address                        |
+      | uppercase-domain              | taro@KYOTO-U.AC.JP             |
+      | trailing-dot-blocked          | taro@kyoto-u.ac.jp.            |
+      | fullwidth-domain              | taro@ｋｙｏｔｏ－ｕ.ac.jp             |
+      | fullwidth-at                  | taro＠kyoto-u.ac.jp             |
+      | kelvin-sign                   | taro@\u212ayoto-u.ac.jp        |
+      | ideographic-full-stop-blocked | taro@kyoto-u。ac。jp             |
       | surrounding-tabs-blocked      | \u0009taro@kyoto-u.ac.jp\u0009 |
       | ideographic-spaces-around     | \u3000taro@kyoto-u.ac.jp\u3000 |
-      | subaddress-blocked            | taro+ninsho@kyoto-u.ac.jp |
+      | subaddress-blocked            | taro+ninsho@kyoto-u.ac.jp      |
 
     例: 登録できないドメインのサブドメイン
       | case                         | address                  |
-      | subdomain-mail               | taro@mail.kyoto-u.ac.jp |
-      | subdomain-of-st              | taro@x.st.kyoto-u.ac.jp |
+      | subdomain-mail               | taro@mail.kyoto-u.ac.jp  |
+      | subdomain-of-st              | taro@x.st.kyoto-u.ac.jp  |
       | subdomain-upper-trailing-dot | taro@MAIL.Kyoto-U.ac.jp. |
 
   @EMAIL_LOOKALIKE_ACCEPTED @EMAIL_ADDRESS_NORMALIZATION
@@ -88,23 +88,23 @@
     かつ ワンタイムパスワードは受け付けられたアドレスにだけ、正規化された形で送られる
 
     例: プライベートなアドレス
-      | case                       | address                 |
-      | private-gmail              | taro.yamada@gmail.com |
-      | private-docomo             | taro-1234@docomo.ne.jp |
-      | mixed-case-local-preserved | Taro.Yamada@Gmail.COM |
+      | case                       | address                                |
+      | private-gmail              | taro.yamada@gmail.com                  |
+      | private-docomo             | taro-1234@docomo.ne.jp                 |
+      | mixed-case-local-preserved | Taro.Yamada@Gmail.COM                  |
       | surrounding-spaces         | \u0020\u0020taro@gmail.com\u0020\u0020 |
-      | fullwidth-local-part       | ｔａｒｏ@gmail.com |
-      | idn-japanese               | taro@例え.jp |
-      | subaddress-private         | taro+ninsho@gmail.com |
+      | fullwidth-local-part       | ｔａｒｏ@gmail.com                         |
+      | idn-japanese               | taro@例え.jp                             |
+      | subaddress-private         | taro+ninsho@gmail.com                  |
 
     例: 登録できないドメインに似た別のドメイン
-      | case                        | address                          |
-      | lookalike-prefix             | taro@notkyoto-u.ac.jp |
+      | case                         | address                        |
+      | lookalike-prefix             | taro@notkyoto-u.ac.jp          |
       | lookalike-suffix-example-com | taro@kyoto-u.ac.jp.example.com |
-      | lookalike-jp-mail-com        | taro@kyoto-u.ac.jp-mail.com |
-      | lookalike-st-hyphen          | taro@st-kyoto-u.ac.jp |
-      | parent-domain                | taro@ac.jp |
-      | lookalike-cyrillic-o         | taro@kyot\u043e-u.ac.jp |
+      | lookalike-jp-mail-com        | taro@kyoto-u.ac.jp-mail.com    |
+      | lookalike-st-hyphen          | taro@st-kyoto-u.ac.jp          |
+      | parent-domain                | taro@ac.jp                     |
+      | lookalike-cyrillic-o         | taro@kyot\u043e-u.ac.jp        |
 
   @EMAIL_ADDRESS_SYNTAX @MAIL_HEADER_INJECTION
   シナリオアウトライン: 形式の誤ったアドレスは拒否され、何も送信されない
@@ -115,17 +115,17 @@
     かつ ワンタイムパスワードは受け付けられたアドレスにだけ、正規化された形で送られる
 
     例: 見えない文字と複数の「@」
-      | case                     | address                          |
-      | zwsp-inside              | taro@kyoto\u200b-u.ac.jp |
-      | bidi-override            | taro@\u202epj.ca.u-otoyk |
-      | soft-hyphen              | taro@kyo\u00adto-u.ac.jp |
-      | unit-separator-end       | taro@gmail.com\u001f |
-      | several-at-blocked-first | taro@kyoto-u.ac.jp@gmail.com |
+      | case                     | address                        |
+      | zwsp-inside              | taro@kyoto\u200b-u.ac.jp       |
+      | bidi-override            | taro@\u202epj.ca.u-otoyk       |
+      | soft-hyphen              | taro@kyo\u00adto-u.ac.jp       |
+      | unit-separator-end       | taro@gmail.com\u001f           |
+      | several-at-blocked-first | taro@kyoto-u.ac.jp@gmail.com   |
       | quoted-hides-blocked     | "taro@kyoto-u.ac.jp"@gmail.com |
-      | two-trailing-dots        | taro@kyoto-u.ac.jp.. |
-      | space-inside-local       | taro yamada@gmail.com |
+      | two-trailing-dots        | taro@kyoto-u.ac.jp..           |
+      | space-inside-local       | taro yamada@gmail.com          |
 
     例: ヘッダーインジェクション
-      | case                   | address                             |
+      | case                   | address                           |
       | crlf-header-injection  | a@gmail.com\u000d\u000aBcc: x@y.z |
       | lf-injection-single-at | taro@gmail.com\u000aX-Injected: 1 |
