@@ -1,0 +1,161 @@
+"""Shared plumbing for the benchmarks: free loopback ports, a `ninsho serve` that is always
+stopped, peak memory from /proc, and the machine's description.
+
+The benchmarks compare figures within one run (ratios), because absolute times on a shared
+2-core machine drift; everything here exists to keep those runs bounded and tidy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def vm_hwm_kib(pid: int) -> int | None:
+    """Peak resident set size of a live process (VmHWM), in KiB; None when it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class Server:
+    """A running `ninsho serve`, with what a client needs to reach and administer it."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    port: int
+    admin_token: str
+    smtp_port: int | None
+    db: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextlib.contextmanager
+def ninsho_server(
+    *,
+    profile: str = "fast-test",
+    smtp_port: int | None = None,
+    test_clock: bool = False,
+    hash_cost: int | None = None,
+    startup_timeout: float = 20.0,
+) -> Iterator[Server]:
+    """Start `ninsho serve` on a free loopback port with a throw-away database; always stop it.
+
+    The server is stopped by its own PID (SIGTERM, then SIGKILL after 5 s), never by name.
+    """
+    port = free_port()
+    token = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="ninsho-bench-") as tmp:
+        db = Path(tmp) / "bench.sqlite"
+        cmd = [PYTHON, "-m", "reference.cli", "serve", "--port", str(port), "--db", str(db)]
+        cmd += [
+            "--profile",
+            profile,
+            "--admin-token-env",
+            "NINSHO_BENCH_ADMIN_TOKEN",
+            "--log-level",
+            "warning",
+        ]
+        if smtp_port is not None:
+            cmd += ["--smtp", f"127.0.0.1:{smtp_port}"]
+        if test_clock:
+            cmd.append("--test-clock")
+        if hash_cost is not None:
+            cmd += ["--hash-cost", str(hash_cost)]
+        env = dict(os.environ, NINSHO_BENCH_ADMIN_TOKEN=token)
+        log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = Server(process, f"http://127.0.0.1:{port}", port, token, smtp_port, db)
+        try:
+            _wait_ready(server, startup_timeout, Path(tmp) / "server.log")
+            yield server
+        finally:
+            stop(process)
+            log.close()
+
+
+def _wait_ready(server: Server, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"ninsho serve exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(server.base_url + "/api/v1/noop", timeout=1.0).status_code < 300:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"ninsho serve did not answer in {timeout} s: {log.read_text()[-2000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop one process we started, by its PID."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def machine() -> dict[str, str]:
+    """nproc, CPU model, memory and Python: printed beside every set of figures."""
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "memory": memory,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def print_machine() -> None:
+    m = machine()
+    print(
+        f"machine: nproc={m['nproc']}, {m['cpu']}, {m['memory']} RAM, "
+        f"Python {m['python']}, Linux {m['kernel']}"
+    )
