@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from conformance.clocks import RealClock, TestClock
 from conformance.config import PortalConfig
-from conformance.interfaces import Account, DriverError, Exchange, Operator, Outcome, Provisioning
+from conformance.interfaces import Account, Driver, DriverError, Exchange, Operator, Outcome, Provisioning
 from conformance.mailboxes import ImapMailbox, SmtpSinkMailbox
 from conformance.target import Target
 from conformance.verdicts import NotApplicable
@@ -29,13 +30,17 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json() if response.content else {}
     except json.JSONDecodeError:
-        raise DriverError(f"{response.request.method} {response.request.url.path}: not JSON ({response.status_code})") from None
+        raise DriverError(
+            f"{response.request.method} {response.request.url.path}: not JSON ({response.status_code})"
+        ) from None
     if not isinstance(body, dict):
         raise DriverError(f"{response.request.url.path}: a JSON object was expected")
     return body
 
 
-def call(client: httpx.Client, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> Outcome:
+def call(
+    client: httpx.Client, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
+) -> Outcome:
     """One request, as an :class:`Outcome`: a 4xx is the portal's refusal, a 5xx or no answer
     is an infrastructure error (ERROR, not FAIL)."""
     try:
@@ -43,7 +48,13 @@ def call(client: httpx.Client, method: str, path: str, body: dict[str, Any] | No
     except httpx.HTTPError as exc:
         raise DriverError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
     data = _answer(response)
-    evidence = [Exchange(path, f"{method} {json.dumps(body, ensure_ascii=False) if body else ''}", f"{response.status_code} {json.dumps(data, ensure_ascii=False)[:600]}")]
+    evidence = [
+        Exchange(
+            path,
+            f"{method} {json.dumps(body, ensure_ascii=False) if body else ''}",
+            f"{response.status_code} {json.dumps(data, ensure_ascii=False)[:600]}",
+        )
+    ]
     if response.status_code >= 500:
         raise DriverError(f"{method} {path}: {response.status_code} {response.text[:300]}")
     if response.status_code >= 400:
@@ -147,7 +158,13 @@ class AdminApiOperator:
     def new_account(self) -> Account:
         login_id = "nsh" + secrets.token_hex(6)
         account = Account(login_id, secrets.token_urlsafe(18), f"{login_id}@{self.domain}")
-        created = call(self.client, "POST", "admin/users", {"login_id": login_id, "password": account.password}, self.headers)
+        created = call(
+            self.client,
+            "POST",
+            "admin/users",
+            {"login_id": login_id, "password": account.password},
+            self.headers,
+        )
         if not created.ok:
             raise DriverError(f"the admin API refused a test account: {created.error} {created.message_en}")
         return account
@@ -171,27 +188,53 @@ class PoolOperator:
         return Account(login_id, self.password, f"{login_id}@{self.domain}")
 
     def helpdesk_code(self, login_id: str) -> Outcome:
-        raise NotApplicable("the helpdesk issues codes by phone: no operator API is configured (provision = pool)")
+        raise NotApplicable(
+            "the helpdesk issues codes by phone: no operator API is configured (provision = pool)"
+        )
 
 
 class HttpConnection:
-    """The session-wide link: one HTTP client, the mailbox and the clock, shared by all checks."""
+    """The session-wide link: one HTTP client, the mailbox and the clock, shared by all checks.
 
-    def __init__(self, config: PortalConfig, profile: Profile, driver_class: type[JsonDriver] = JsonDriver) -> None:
+    The operator (admin API), the test clock and the mailbox are the same whatever the driver,
+    so another driver reuses this connection by giving ``driver_factory`` (called with the
+    connection, once per new browser); a subclass may measure real time elsewhere than the
+    API's ``noop`` by overriding :meth:`_real_clock` (a portal with pages only has no API).
+    """
+
+    def __init__(
+        self,
+        config: PortalConfig,
+        profile: Profile,
+        driver_factory: Callable[[HttpConnection], Driver] | None = None,
+    ) -> None:
         assert config.base_url is not None
-        self.config, self.profile, self.driver_class = config, profile, driver_class
+        self.config, self.profile = config, profile
+        self.driver_factory: Callable[[HttpConnection], Driver] = driver_factory or (
+            lambda c: JsonDriver(c.client)
+        )
         self.client = httpx.Client(base_url=config.base_url.rstrip("/") + API_PREFIX, timeout=TIMEOUT_SECONDS)
         admin = self._admin_headers()
-        self.clock: TestClock | RealClock = TestClock(self.client, admin) if config.clock == "test-clock" else RealClock(self.client)
+        self.clock: TestClock | RealClock = (
+            TestClock(self.client, admin) if config.clock == "test-clock" else self._real_clock()
+        )
         self.operator: Operator = (
-            AdminApiOperator(self.client, admin, config.address_domain) if config.provision == "admin-api" else PoolOperator(config)
+            AdminApiOperator(self.client, admin, config.address_domain)
+            if config.provision == "admin-api"
+            else PoolOperator(config)
         )
         self.mailbox = self._mailbox()
+
+    def _real_clock(self) -> RealClock:
+        """Real time, from the ``Date`` header of the API's ``noop``."""
+        return RealClock(self.client)
 
     def _admin_headers(self) -> dict[str, str]:
         if self.config.provision != "admin-api" and self.config.clock != "test-clock":
             return {}
-        return {"Authorization": f"Bearer {self.config.secret(self.config.admin_token_env, 'admin.token_env')}"}
+        return {
+            "Authorization": f"Bearer {self.config.secret(self.config.admin_token_env, 'admin.token_env')}"
+        }
 
     def _mailbox(self) -> SmtpSinkMailbox | ImapMailbox:
         c = self.config
@@ -213,7 +256,7 @@ class HttpConnection:
             operator=self.operator,
             mailbox=self.mailbox,
             clock=self.clock,
-            new_driver=lambda: self.driver_class(self.client),
+            new_driver=lambda: self.driver_factory(self),
             margin_seconds=self.margin_seconds,
             mail_timeout_seconds=self.config.mail_timeout_seconds,
         )
