@@ -15,7 +15,9 @@ from typing import Protocol
 import pytest
 
 from conformance.config import ConfigError, PortalConfig
+from conformance.interfaces import DriverError
 from conformance.keys import CONFIG_KEY, CONNECTION_KEY
+from conformance.results import EXIT_ERROR
 from conformance.drivers.inprocess import inprocess_parts
 from conformance.target import Target
 from reference.core.profile import Profile
@@ -79,6 +81,12 @@ def connection_for(config: pytest.Config) -> Connection | None:
     if portal_config.embedded:
         return None
     if CONNECTION_KEY not in config.stash:
-        config.stash[CONNECTION_KEY] = connect(portal_config, load_profile(portal_config.profile))
+        try:
+            config.stash[CONNECTION_KEY] = connect(portal_config, load_profile(portal_config.profile))
+        except ConfigError as exc:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        except DriverError as exc:
+            # Nothing can be judged: one clear line, the ERROR exit status, no traceback.
+            pytest.exit(f"cannot reach the portal at {portal_config.base_url}: {exc}", returncode=EXIT_ERROR)
     connection: Connection = config.stash[CONNECTION_KEY]
     return connection

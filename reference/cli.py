@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reference.core.errors import NinshoError
+from reference.faults import FAULTS
 from reference.spec import load_profile
 from reference.web.config import DEFAULT_HASH_COST, Runtime, ServerConfig, build_runtime, resolve_pepper
 
@@ -74,6 +75,7 @@ def _config(
     admin_token: str | None = None,
     test_clock: bool = False,
     secure_cookies: bool = False,
+    fault: str | None = None,
 ) -> ServerConfig:
     db = Path(args.db)
     if not db.parent.is_dir():
@@ -87,6 +89,7 @@ def _config(
         admin_token=admin_token,
         test_clock=test_clock,
         secure_cookies=secure_cookies,
+        fault=fault,
     )
 
 
@@ -107,6 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         admin_token=token,
         test_clock=args.test_clock,
         secure_cookies=args.secure_cookies,
+        fault=args.fault,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.test_clock:
@@ -225,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--fault",
+        choices=sorted(FAULTS),
+        help="serve a deliberately faulty portal, to prove a conformance harness (never in production)",
     )
     serve.set_defaults(run=cmd_serve)
 

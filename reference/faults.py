@@ -112,10 +112,11 @@ class Fault:
     rules: type[Rules] = Rules
     portal: type[Portal] = Portal
 
+    def profile_for(self, profile: Profile) -> Profile:
+        return profile.replace(**self.profile_changes)
+
     def build(self, profile: Profile, **kwargs: Any) -> Embedded:
-        return embedded_portal(
-            profile.replace(**self.profile_changes), rules=self.rules, portal_class=self.portal, **kwargs
-        )
+        return embedded_portal(self.profile_for(profile), rules=self.rules, portal_class=self.portal, **kwargs)
 
 
 FAULTS: dict[str, Fault] = {

@@ -26,6 +26,8 @@ from reference.core.passwords import PasswordHasher
 from reference.core.portal import Portal
 from reference.core.ports import Clock, Mailer, OutgoingMail, Store
 from reference.core.profile import Profile
+from reference.core.rules import Rules
+from reference.faults import FAULTS
 from reference.outbox import Outbox
 from reference.smtp import SmtpMailer
 from reference.stores.memory import MemoryStore
@@ -48,6 +50,7 @@ class ServerConfig:
     secure_cookies: bool = False  # set behind https: adds the Secure flag [WEB_COOKIE_FLAGS]
     hash_cost: int = DEFAULT_HASH_COST  # log2 of scrypt's n
     max_body_bytes: int = 16 * 1024
+    fault: str | None = None  # a deliberately faulty portal (reference/faults.py), to prove a harness
 
     def __post_init__(self) -> None:
         if len(self.pepper) < MIN_PEPPER_BYTES:
@@ -99,14 +102,18 @@ def build_runtime(config: ServerConfig) -> Runtime:
     else:
         log.warning("no SMTP relay (--smtp): mail stays in memory and is written to this log, for demos only")
         mailer = outbox = DemoOutbox()
-    portal = Portal(
-        config.profile,
+    fault = FAULTS[config.fault] if config.fault is not None else None
+    if fault is not None:
+        log.warning("FAULTY PORTAL %r: %s. For proving a conformance harness only.", config.fault, fault.description)
+    portal = (fault.portal if fault else Portal)(
+        fault.profile_for(config.profile) if fault else config.profile,
         store,
         mailer,
         clock,
         SystemRandom(),
         pepper=config.pepper,
         hasher=PasswordHasher(n=2**config.hash_cost),
+        rules=fault.rules if fault else Rules,
     )
     return Runtime(config, portal, store, clock, outbox)
 
