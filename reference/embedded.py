@@ -42,7 +42,7 @@ def embedded_portal(
     """A fresh portal. ``seed`` makes its codes reproducible (tests); default is the OS CSPRNG."""
     clock = clock or VirtualClock()
     random = random or (SeededRandom(seed) if seed is not None else SystemRandom())
-    outbox, store = Outbox(), MemoryStore()
+    outbox, store = Outbox(clock=clock), MemoryStore()
     portal = portal_class(
         profile, store, outbox, clock, random, pepper=random.randbytes(32), hasher=FAST_HASHER, rules=rules
     )

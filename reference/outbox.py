@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import threading
 
-from reference.core.ports import OutgoingMail
+from reference.core.ports import Clock, OutgoingMail
 
 
 class Outbox:
-    def __init__(self, limit: int = 10_000) -> None:
-        self._messages: list[OutgoingMail] = []
+    def __init__(self, limit: int = 10_000, clock: Clock | None = None) -> None:
+        self._sent: list[tuple[OutgoingMail, float]] = []
         self._lock = threading.Lock()
         self._limit = limit
+        self._clock = clock
 
     def send(self, mail: OutgoingMail) -> None:
+        """Keep the mail, dated by the portal's clock (0.0 when the outbox was given none)."""
         with self._lock:
-            self._messages.append(mail)
-            del self._messages[: -self._limit]
+            self._sent.append((mail, self._clock.now() if self._clock else 0.0))
+            del self._sent[: -self._limit]
 
     @property
     def messages(self) -> list[OutgoingMail]:
         with self._lock:
-            return list(self._messages)
+            return [mail for mail, _ in self._sent]
+
+    @property
+    def dated(self) -> list[tuple[OutgoingMail, float]]:
+        """Each mail with the portal time it was sent at."""
+        with self._lock:
+            return list(self._sent)
 
     def latest(self, to: str) -> OutgoingMail | None:
         """The newest mail to ``to`` (compared case-insensitively in the domain)."""

@@ -11,7 +11,7 @@ from dataclasses import asdict, is_dataclass
 from itertools import count
 from typing import Any
 
-from conformance.interfaces import Account, Exchange, Mail, MailTimeout, Outcome, Provisioning
+from conformance.interfaces import Account, DriverError, Exchange, Mail, MailTimeout, Outcome, Provisioning
 from reference.clocks import VirtualClock
 from reference.core.errors import NinshoError
 from reference.core.portal import Portal
@@ -110,7 +110,12 @@ class InProcessDriver:
         return self._with_session("confirm_email", lambda s: self.portal.confirm_email_registration(s, code), "code=***")
 
     def start_app_registration(self) -> Provisioning:
-        result = self.portal.start_app_registration(self.session or "-")
+        """No QR code to show is not a verdict of its own: as in the JSON driver, the check
+        that needed one cannot go on (DriverError), and says why."""
+        try:
+            result = self.portal.start_app_registration(self.session or "-")
+        except NinshoError as exc:
+            raise DriverError(f"the App tab showed no QR code: {exc.code} [{exc.requirement}]") from None
         return Provisioning(result.uri, result.manual_key)
 
     def register_app(self, code: str) -> Outcome:
@@ -149,20 +154,16 @@ class InProcessOperator:
 
 
 class OutboxMailbox:
-    """Reads the embedded outbox; the virtual clock dates each mail when it is first seen."""
+    """Reads the embedded outbox, whose mails carry the virtual time they were sent at."""
 
-    def __init__(self, outbox: Outbox, clock: VirtualClock) -> None:
+    def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
-        self.clock = clock
-        self._seen: dict[int, float] = {}
 
     def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
-        for index, mail in enumerate(self.outbox.messages):
-            self._seen.setdefault(index, self.clock.now())
         candidates = [
-            Mail(m.to, m.sender, m.subject, m.body, self._seen[i])
-            for i, m in enumerate(self.outbox.messages)
-            if m.to.lower() == to.lower() and m.subject == subject and self._seen[i] >= since
+            Mail(m.to, m.sender, m.subject, m.body, sent_at)
+            for m, sent_at in self.outbox.dated
+            if m.to.lower() == to.lower() and m.subject == subject and sent_at >= since
         ]
         if not candidates:
             raise MailTimeout(f"no mail to {to} with subject {subject!r} since {since}")
@@ -189,6 +190,6 @@ def inprocess_parts(embedded: Embedded) -> tuple[InProcessDriver, InProcessOpera
     return (
         InProcessDriver(embedded.portal),
         InProcessOperator(embedded.portal),
-        OutboxMailbox(embedded.outbox, embedded.clock),
+        OutboxMailbox(embedded.outbox),
         VirtualPortalClock(embedded.clock),
     )

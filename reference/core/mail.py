@@ -1,5 +1,8 @@
 """The mail contract: sender, bilingual subject and a body carrying the code [MAIL_*].
 
+The code comes first in the body, so that a reader (or a harness) never takes another number,
+such as the lifetime, for it.
+
 The wording follows the manuals' screens; the profile holds sender and subjects, so a vendor
 profile changes them without touching code.
 """
@@ -20,10 +23,10 @@ def compose(profile: Profile, purpose: Purpose, to: str, code: str) -> OutgoingM
         subject = profile.mail_subject_reset
         lifetime = _minutes(profile.confirmation_code_lifetime_seconds)
         body = (
-            "ワンタイムパスワード設定初期化用の確認コードをお知らせします。\n"
-            "画面の「確認コード」に以下のコードを入力して『確認』をクリックしてください。\n"
-            f"有効期限は{lifetime}分です。\n\n"
             f"確認コード / Confirmation Code: {code}\n\n"
+            "ワンタイムパスワード設定初期化用の確認コードをお知らせします。\n"
+            "画面の「確認コード」に上記のコードを入力して『確認』をクリックしてください。\n"
+            f"有効期限は{lifetime}分です。\n\n"
             "This is your confirmation code for one time password initialization.\n"
             'Enter it in "Confirm Code" on the screen and click "Confirm".\n'
             f"It is valid for {lifetime} minutes.\n"
@@ -32,10 +35,10 @@ def compose(profile: Profile, purpose: Purpose, to: str, code: str) -> OutgoingM
         subject = profile.mail_subject_otp
         lifetime = _minutes(profile.email_otp_lifetime_seconds)
         body = (
-            "ワンタイムパスワードをお知らせします。\n"
-            "画面の「ワンタイムパスワード」に以下の数字を入力してください。\n"
-            f"有効期限は{lifetime}分です。一度だけ使用できます。\n\n"
             f"ワンタイムパスワード / One-Time Password: {code}\n\n"
+            "ワンタイムパスワードをお知らせします。\n"
+            "画面の「ワンタイムパスワード」に上記の数字を入力してください。\n"
+            f"有効期限は{lifetime}分です。一度だけ使用できます。\n\n"
             "Enter the one-time password above on the screen.\n"
             f"It is valid for {lifetime} minutes and can be used only once.\n"
         )
