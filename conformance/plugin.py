@@ -25,7 +25,7 @@ from reference.core.errors import ProfileError
 from reference.faults import FAULTS
 from reference.spec import Requirement, load_profile, requirements
 
-pytest_plugins = ["conformance.fixtures"]
+pytest_plugins = ["conformance.fixtures", "conformance.steps"]
 
 RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
 LEDGER_KEY = pytest.StashKey[realtime.WaitLedger]()

@@ -1,0 +1,1 @@
+"""The manuals as Gherkin features (features/en, features/ja), shipped as package data."""
