@@ -35,6 +35,7 @@ def _rejection_limit(n: int, bound: int) -> int:
 
 
 @pytest.mark.parametrize("digits", [6, 8, 10])
+@pytest.mark.CODE_CSPRNG
 def test_random_code_keeps_leading_zeros(digits: int) -> None:
     source = ScriptedSource(7)
     assert otp.random_code(source, digits) == "7".zfill(digits)
@@ -57,6 +58,7 @@ def test_random_code_rejection_sampling_boundary(digits: int) -> None:
     assert otp.random_code(ScriptedSource(limit - 1), digits) == "9" * digits
 
 
+@pytest.mark.CODE_CSPRNG
 def test_random_code_is_uniform_ish() -> None:
     source = SeededRandom(2024)
     draws = 20_000

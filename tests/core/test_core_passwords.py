@@ -28,6 +28,7 @@ def test_hash_then_verify(password: str) -> None:
     assert not FAST_HASHER.verify(password[:-1], encoded)
 
 
+@pytest.mark.PASSWORD_STORED_HASHED
 def test_wrong_password_and_salting() -> None:
     random = SeededRandom(2)
     first, second = FAST_HASHER.hash("secret", random), FAST_HASHER.hash("secret", random)

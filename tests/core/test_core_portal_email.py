@@ -235,6 +235,7 @@ def test_registration_code_lifetime_boundary(h: Harness) -> None:
     assert h.portal.confirm_email_registration(session, code).address == "taro@gmail.com"
 
 
+@pytest.mark.CODE_STORED_HASHED
 def test_codes_are_stored_hashed(h: Harness) -> None:
     """[CODE_STORED_HASHED] no mailed code appears anywhere in the stored record."""
     session, code = _first_factor(h)

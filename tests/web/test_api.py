@@ -191,6 +191,7 @@ async def test_admin_remove_user(portal: WebPortal) -> None:
     assert r.status_code == 401
 
 
+@pytest.mark.TEST_CLOCK_DISABLED_BY_DEFAULT
 async def test_test_clock_is_disabled_by_default(make_portal: MakePortal, profile: Profile) -> None:
     assert ServerConfig(profile=profile, db_path=None, pepper=b"p" * 16).test_clock is False
     portal = await make_portal(test_clock=False)

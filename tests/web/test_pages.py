@@ -240,6 +240,7 @@ async def test_reset_page_with_address_shows_it_masked(portal: WebPortal, profil
     assert done.url.path == "/settings"
 
 
+@pytest.mark.WEB_CSRF
 async def test_csrf_is_required_on_every_form(portal: WebPortal) -> None:
     await portal.add_user("pat")
     settings = await log_in(portal, "pat")
@@ -261,6 +262,7 @@ async def test_csrf_is_required_on_every_form(portal: WebPortal) -> None:
     assert portal.outbox_codes == []
 
 
+@pytest.mark.WEB_COOKIE_FLAGS
 async def test_session_and_remember_cookies(portal: WebPortal) -> None:
     await portal.add_user("quinn")
     page = await portal.client.get("/login")

@@ -134,6 +134,7 @@ def sink() -> Iterator[SmtpSink]:
     s.stop()
 
 
+@pytest.mark.MAIL_ENCODING
 def test_mail_is_encoded_as_the_contract_says(sink: SmtpSink, profile: Profile) -> None:
     clock = VirtualClock(1_800_000_000.0)
     mail = compose(profile, Purpose.RESET, "wendy@example.org", "01234567")
