@@ -453,11 +453,12 @@ class HtmlDriver:
             f"{k}={'***' if any(s in k for s in SECRET_FIELDS) else v!r}" for k, v in (form or {}).items()
         )
         path = urlsplit(str(response.url)).path
+        heading = page.heading().replace("\n", " / ")
         self._evidence.append(
             Exchange(
                 action,
                 f"{method} {urlsplit(url).path or url} {fields}".strip(),
-                f"{response.status_code} {path} «{page.heading()}» {' | '.join(shown)}".strip(),
+                f"{response.status_code} {path} «{heading}» {' | '.join(shown)}".strip(),
             )
         )
         self.page = page
@@ -758,11 +759,9 @@ class HtmlDriver:
         self.manual_key = self._manual_key(page)
         if self.qr_uri is None and self.manual_key is None:
             raise DriverError("the App tab shows neither a readable QR code nor a manual key")
-        if self.qr_uri is None:
-            raise DriverError(
-                "the App tab's QR code could not be read (the manual key alone holds no parameters)"
-            )
-        return Provisioning(self.qr_uri, self.manual_key or "")
+        # An unreadable QR code gives an empty URI, never one made up from the manual key and
+        # default parameters: the check that reads the URI then reports it, instead of passing.
+        return Provisioning(self.qr_uri or "", self.manual_key or "")
 
     def _qr_uri(self, page: Page) -> str | None:
         def fetch(src: str) -> bytes:

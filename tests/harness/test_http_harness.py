@@ -15,28 +15,29 @@ lasts about as long as its longest run (the HTML driver's), not the sum of them.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
+import segno
 
-from conformance.config import ENVIRONMENT, load
-from conformance.drivers.html import connect
-from conformance.interfaces import Account
+from conformance.config import ENVIRONMENT, ConfigError, PortalConfig, load
+from conformance.drivers.html import SELECTORS, HtmlDriver, connect, selectors_for
+from conformance.interfaces import Account, DriverError, Provisioning
 from reference.faults import FAULTS
 from reference.spec import load_profile, requirements
-
-pytestmark = pytest.mark.slow
 
 TOKEN_ENV = "NINSHO_HTTP_HARNESS_TOKEN"
 ADMIN_TOKEN = "http-harness-admin-token-0123456789"
@@ -229,6 +230,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
             server.stop()
 
 
+@pytest.mark.slow
 def test_json_driver_passes_every_requirement(runs: dict[str, Run]) -> None:
     run = runs["json"]
     assert run.verdicts and set(run.verdicts) <= set(requirements()), run.output
@@ -236,6 +238,7 @@ def test_json_driver_passes_every_requirement(runs: dict[str, Run]) -> None:
     assert run.status == 0, run.output
 
 
+@pytest.mark.slow
 def test_html_driver_passes_every_requirement_it_can_see(runs: dict[str, Run]) -> None:
     run = runs["html"]
     assert set(run.verdicts) == set(runs["json"].verdicts), "both drivers run the same checks"
@@ -245,6 +248,7 @@ def test_html_driver_passes_every_requirement_it_can_see(runs: dict[str, Run]) -
     assert run.status == 0, run.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", FAULTS_OVER_HTTP)
 def test_faulty_server_fails_exactly_its_requirements(runs: dict[str, Run], fault: str) -> None:
     run = runs[f"fault:{fault}"]
@@ -255,6 +259,7 @@ def test_faulty_server_fails_exactly_its_requirements(runs: dict[str, Run], faul
     assert run.status == 1, run.output
 
 
+@pytest.mark.slow
 def test_pages_only_config_requests_no_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``provision = "pool"`` and ``clock = "real"``: set-up by mail through the pages, and the
     server's access log shows page requests and not one ``/api/`` request from the harness."""
@@ -304,3 +309,207 @@ def test_pages_only_config_requests_no_api(tmp_path: Path, monkeypatch: pytest.M
         assert not [line for line in requests if "/api/" in line]
     finally:
         server.stop()
+
+
+# --- the HTML driver on pages it has never seen: one language, other wording, broken QR codes ---
+# A small fake portal (httpx.MockTransport, no server): fast, so not marked slow.
+RIGHT_PASSWORD, RIGHT_CODE = "right-password", "12345678"
+TOTP_URI = "otpauth://totp/Fake:a0001?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Fake&digits=6"
+OTHER_KEY = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
+
+
+@dataclass
+class FakePortal:
+    """Renders the screens in Japanese, English or both; ``otp_label`` renames the code field;
+    ``qr`` is the App tab's image (a data URI) and ``manual_key`` the key under it."""
+
+    lang: str = "both"
+    otp_label: tuple[str, str] = ("ワンタイムパスワード", "One-Time Password")
+    qr: str = ""
+    manual_key: str = ""
+    settings_status: int = 200
+    forms: list[dict[str, str]] | None = None
+
+    def t(self, ja: str, en: str) -> str:
+        return {"ja": ja, "en": en}.get(self.lang, f"{ja}<br>{en}")
+
+    def page(self, heading: tuple[str, str], body: str, *, error: tuple[str, str] | None = None) -> str:
+        shown = f'<div role="alert"><p>{self.t(*error)}</p></div>' if error else ""
+        return f"<!DOCTYPE html><html><body><h1>{self.t(*heading)}</h1>{shown}{body}</body></html>"
+
+    def login(self, *, error: tuple[str, str] | None = None, notice: str = "") -> str:
+        form = (
+            '<form method="post" action="/login"><input type="hidden" name="csrf_token" value="tok">'
+            '<label for="u">ECS-ID/SPS-ID</label><input id="u" name="login_id">'
+            f'<label for="p">{self.t("パスワード", "Password")}</label>'
+            '<input id="p" type="password" name="password">'
+            f'<button type="submit">{self.t("ログイン", "Login")}</button></form>'
+        )
+        return self.page(("ログイン", "Login"), notice + form, error=error)
+
+    def mfa_email(self, error: tuple[str, str] | None = None) -> str:
+        form = (
+            '<form method="post" action="/mfa/email"><input type="hidden" name="csrf_token" value="tok">'
+            f'<label for="c">{self.t(*self.otp_label)}</label><input id="c" name="code">'
+            '<label><input type="checkbox" name="trust" value="yes"> '
+            f"{self.t('このブラウザを信頼する', 'Trust this browser')}</label>"
+            f'<button type="submit">{self.t("ログイン", "Login")}</button></form>'
+            '<a href="/mfa/app">'
+            + self.t(
+                "「多要素認証 : アプリ」 ログインはこちら",
+                'Click Here for "Multi-Factor Authentication : App" Login',
+            )
+            + "</a>"
+        )
+        return self.page(("多要素認証 : メール", "Multi-Factor Authentication : Email"), form, error=error)
+
+    def settings(self, tab: str) -> str:
+        body = f'<a href="/settings/app">{self.t("アプリ", "App")}</a>'
+        if tab == "app":
+            body += f'<img src="{self.qr}" alt="QR">' if self.qr else ""
+            key = f"<p>{self.manual_key}</p>" if self.manual_key else ""
+            summary = self.t("QRコードを読み込めない場合", "If you cannot scan the QR code")
+            body += f"<details><summary>{summary}</summary>{key}</details>"
+            body += (
+                '<form method="post" action="/settings/app/register"><label for="c">'
+                f'{self.t(*self.otp_label)}</label><input id="c" name="code">'
+                f'<button type="submit">{self.t("登録", "Register")}</button></form>'
+            )
+        return self.page(("ワンタイムパスワードの設定", "One-Time Password Settings"), body)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        signed_in = "sid=1" in request.headers.get("cookie", "")
+        form = dict(httpx.QueryParams(request.content.decode())) if request.method == "POST" else {}
+        if self.forms is not None and form:
+            self.forms.append(form)
+        wrong_login = (
+            "ECS-ID/SPS-ID またはパスワードが正しくありません。",
+            "The ECS-ID/SPS-ID or password is incorrect.",
+        )
+        wrong_code = (
+            "ワンタイムパスワードが正しくありません。確認して再度入力してください。",
+            "The one-time password is not valid. Please check it and try again.",
+        )
+        ended = ("セッションの有効期限が切れました。", "Your session has ended. Please log in again.")
+        route = (request.method, request.url.path)
+        if route == ("GET", "/login"):
+            notice = (
+                f'<div role="status"><p>{self.t(*ended)}</p></div>' if request.url.params.get("ended") else ""
+            )
+            return html_response(200, self.login(notice=notice))
+        if route == ("POST", "/login"):
+            if form.get("csrf_token") != "tok" or form.get("password") != RIGHT_PASSWORD:
+                return html_response(401, self.login(error=wrong_login))
+            return httpx.Response(303, headers={"location": "/mfa/email", "set-cookie": "sid=1; Path=/"})
+        if not signed_in:
+            return httpx.Response(303, headers={"location": "/login?ended=1"})
+        if route == ("GET", "/mfa/email"):
+            return html_response(200, self.mfa_email())
+        if route == ("POST", "/mfa/email"):
+            if form.get("code") != RIGHT_CODE:
+                return html_response(200, self.mfa_email(wrong_code))  # a refusal said only in words
+            return httpx.Response(303, headers={"location": "/settings"})
+        if route == ("GET", "/settings"):
+            if self.settings_status != 200:
+                return httpx.Response(
+                    self.settings_status, text="Not here", headers={"content-type": "text/plain"}
+                )
+            return html_response(200, self.settings("mail"))
+        if route == ("GET", "/settings/app"):
+            return html_response(200, self.settings("app"))
+        return httpx.Response(404, text="not found")
+
+
+def html_response(status: int, body: str) -> httpx.Response:
+    return httpx.Response(status, text=body, headers={"content-type": "text/html; charset=utf-8"})
+
+
+def fake_driver(portal: FakePortal, selectors: Mapping[str, str] = SELECTORS) -> HtmlDriver:
+    def new_client() -> httpx.Client:
+        return httpx.Client(
+            base_url="http://portal.test/", transport=httpx.MockTransport(portal), follow_redirects=True
+        )
+
+    return HtmlDriver(new_client, selectors)
+
+
+def qr_data_uri(text: str) -> str:
+    return str(segno.make(text, error="m").png_data_uri(scale=6, border=2))
+
+
+@pytest.mark.parametrize("lang", ["ja", "en", "both"])
+def test_html_driver_reads_either_language(lang: str) -> None:
+    """Labels, buttons, headings and messages matched by either half: a one-language portal works."""
+    portal = FakePortal(lang=lang, forms=[])
+    driver = fake_driver(portal)
+    wrong = driver.login(Account("a0001", "wrong"))
+    assert (wrong.ok, wrong.error, wrong.data["status"]) == (False, "authentication_failed", 401)
+    login = driver.login(Account("a0001", RIGHT_PASSWORD))
+    assert (login.ok, login.stage, login.data["methods"]) == (True, "first_factor", ["email", "app"])
+    refused = driver.submit_email_code("00000000")
+    assert (refused.ok, refused.error, refused.data) == (
+        False,
+        "code_rejected",
+        {"field": "code", "status": 200},
+    )
+    said = {"ja": bool(refused.message_ja), "en": bool(refused.message_en)}
+    assert said == {"ja": lang != "en", "en": lang != "ja"}, refused
+    assert "ワンタイムパスワードが正しくありません" in refused.message_ja or lang == "en"
+    passed = driver.submit_email_code(RIGHT_CODE, trust_browser=True)
+    assert (passed.ok, passed.stage) == (True, "authenticated")
+    assert portal.forms is not None and portal.forms[-1] == {
+        "csrf_token": "tok",
+        "code": RIGHT_CODE,
+        "trust": "yes",
+    }
+    other = driver.fresh().submit_email_code(RIGHT_CODE)  # a new browser: no cookie, signed out
+    assert (other.ok, other.error) == (False, "session_expired")
+
+
+def test_html_selectors_come_from_the_config() -> None:
+    """A portal with other wording needs a config line, not a fork; a misspelt name is refused."""
+    portal = FakePortal(lang="en", otp_label=("確認用コード", "Verification code"))
+    driver = fake_driver(portal)
+    assert driver.login(Account("a0001", RIGHT_PASSWORD)).ok
+    with pytest.raises(DriverError, match="not on this screen"):
+        driver.submit_email_code(RIGHT_CODE)
+    config = PortalConfig(html_selectors={"field_otp": "確認用コード / Verification code"})
+    driver = fake_driver(portal, selectors_for(config))
+    assert driver.login(Account("a0001", RIGHT_PASSWORD)).ok
+    assert driver.submit_email_code(RIGHT_CODE).ok
+    with pytest.raises(ConfigError, match="field_otpp"):
+        selectors_for(PortalConfig(html_selectors={"field_otpp": "Code"}))
+
+
+def _app_tab(portal: FakePortal) -> Provisioning:
+    driver = fake_driver(portal)
+    assert driver.login(Account("a0001", RIGHT_PASSWORD)).ok
+    assert driver.submit_email_code(RIGHT_CODE).ok
+    return driver.start_app_registration()
+
+
+def test_qr_code_and_manual_key_are_both_read() -> None:
+    """The URI comes from the decoded QR image; the key from under "QRコードを読み込めない場合"."""
+    secret = str(pyotp.parse_uri(TOTP_URI).secret)
+    shown = _app_tab(FakePortal(qr=qr_data_uri(TOTP_URI), manual_key=secret))
+    assert shown == Provisioning(TOTP_URI, secret)
+    # They disagree: both are returned as shown, so the check compares them and FAILs the portal.
+    shown = _app_tab(FakePortal(qr=qr_data_uri(TOTP_URI), manual_key=OTHER_KEY))
+    assert shown == Provisioning(TOTP_URI, OTHER_KEY)
+    # An unreadable QR code gives no URI (never one made up from the key); neither is an ERROR.
+    garbage = "data:image/png;base64," + base64.b64encode(b"not a png").decode()
+    assert _app_tab(FakePortal(qr=garbage, manual_key=secret)) == Provisioning("", secret)
+    with pytest.raises(DriverError, match="neither a readable QR code nor a manual key"):
+        _app_tab(FakePortal(qr=garbage))
+
+
+def test_status_codes() -> None:
+    """A 4xx is the portal's refusal, even without a page; a 5xx is an infrastructure error."""
+    driver = fake_driver(FakePortal(settings_status=404))
+    assert driver.login(Account("a0001", RIGHT_PASSWORD)).ok
+    refused = driver.settings()
+    assert (refused.ok, refused.error, refused.data["status"]) == (False, "refused", 404)
+    driver = fake_driver(FakePortal(settings_status=503))
+    assert driver.login(Account("a0001", RIGHT_PASSWORD)).ok
+    with pytest.raises(DriverError, match="503"):
+        driver.settings()
