@@ -34,10 +34,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the reports go")
     p.add_argument("--baseline", type=Path, help="expected failures (TOML), each with its reason")
     p.add_argument("--strict", action="store_true", help="SKIPPED and INCONCLUSIVE fail the run")
-    p.add_argument("-m", dest="markers", help="select by requirement ID, level or area, e.g. 'TOTP_WINDOW or MUST'")
+    p.add_argument(
+        "-m", dest="markers", help="select by requirement ID, level or area, e.g. 'TOTP_WINDOW or MUST'"
+    )
     p.add_argument("-k", dest="keyword", help="select checks by name")
     p.add_argument("--list", action="store_true", help="list the checks by requirement; run nothing")
-    p.add_argument("--dry-run", action="store_true", help="show what would run against which portal; run nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what would run against which portal; run nothing"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="less output")
     return p
 

@@ -16,6 +16,7 @@ import httpx
 
 from conformance.interfaces import DriverError
 
+
 class TestClock:
     """The portal's ``/test-clock`` extension: time moves when the harness says so."""
 
@@ -35,7 +36,7 @@ class TestClock:
         if response.status_code != 200:
             raise DriverError(
                 f"the portal's test clock answered {response.status_code}: start it with the test clock "
-                f"enabled, or use [clock] mode = \"real\" ({response.text[:200]})"
+                f'enabled, or use [clock] mode = "real" ({response.text[:200]})'
             )
         return float(response.json()["now"])
 

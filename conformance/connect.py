@@ -15,10 +15,10 @@ from typing import Protocol
 import pytest
 
 from conformance.config import ConfigError, PortalConfig
+from conformance.drivers.inprocess import inprocess_parts
 from conformance.interfaces import DriverError
 from conformance.keys import CONFIG_KEY, CONNECTION_KEY
 from conformance.results import EXIT_ERROR
-from conformance.drivers.inprocess import inprocess_parts
 from conformance.target import Target
 from reference.core.profile import Profile
 from reference.embedded import Embedded

@@ -85,4 +85,3 @@ def portal_clock(portal: Target) -> Clock:
 @pytest.fixture
 def profile(portal: Target) -> Profile:
     return portal.profile
-

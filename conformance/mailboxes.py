@@ -7,6 +7,7 @@ then judges its sender and body, so a wrong sender is a FAIL and not a timeout.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import imaplib
@@ -57,7 +58,11 @@ class _Collected:
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                found = [m for m in self.mails if _same_address(m.to, to) and m.subject == subject and m.received_at >= since]
+                found = [
+                    m
+                    for m in self.mails
+                    if _same_address(m.to, to) and m.subject == subject and m.received_at >= since
+                ]
                 if found:
                     return found[-1]
                 left = deadline - time.monotonic()
@@ -71,7 +76,9 @@ class SmtpSinkMailbox:
 
     def __init__(self, host: str, port: int, clock: Callable[[], float]) -> None:
         if port == 0:
-            raise DriverError("the SMTP sink needs a concrete port ([mailbox] port), which the portal relays to")
+            raise DriverError(
+                "the SMTP sink needs a concrete port ([mailbox] port), which the portal relays to"
+            )
         self._clock = clock
         self._collected = _Collected()
         self._controller = Controller(self, hostname=host, port=port, data_size_limit=MAX_MESSAGE_BYTES)
@@ -102,7 +109,9 @@ class ImapMailbox:
         self._seen: set[bytes] = set()
         try:
             loopback = host in ("127.0.0.1", "::1", "localhost")
-            self._imap = (imaplib.IMAP4 if loopback else imaplib.IMAP4_SSL)(host, port or (143 if loopback else 993))
+            self._imap = (imaplib.IMAP4 if loopback else imaplib.IMAP4_SSL)(
+                host, port or (143 if loopback else 993)
+            )
             self._imap.login(user, password)
             self._imap.select("INBOX")
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -126,11 +135,11 @@ class ImapMailbox:
                 return self._collected.wait_for(to, subject, since, 0)
             except MailTimeout:
                 if time.monotonic() >= deadline:
-                    raise MailTimeout(f"no mail to {to} with subject {subject!r} within {timeout:.0f} s") from None
+                    raise MailTimeout(
+                        f"no mail to {to} with subject {subject!r} within {timeout:.0f} s"
+                    ) from None
                 time.sleep(POLL_SECONDS)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
             self._imap.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass

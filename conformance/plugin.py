@@ -67,7 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for level in LEVELS:
         config.addinivalue_line("markers", f"{level}: checks of {level} requirements (added automatically)")
     for area in sorted({r.area for r in registry.values()}):
-        config.addinivalue_line("markers", f"area_{area}: checks of the {area} requirements (added automatically)")
+        config.addinivalue_line(
+            "markers", f"area_{area}: checks of the {area} requirements (added automatically)"
+        )
     try:
         config.stash[CONFIG_KEY] = portal_config.load(
             config.getoption("portal"),
@@ -95,7 +97,9 @@ def _check_fault(config: pytest.Config) -> None:
     if not config.stash[CONFIG_KEY].embedded:
         raise portal_config.ConfigError("--portal-fault", "works only with the embedded reference")
     if fault not in FAULTS:
-        raise portal_config.ConfigError("--portal-fault", f"no fault {fault!r}; known: {', '.join(sorted(FAULTS))}")
+        raise portal_config.ConfigError(
+            "--portal-fault", f"no fault {fault!r}; known: {', '.join(sorted(FAULTS))}"
+        )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -124,7 +128,10 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return None
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     plan = reports.plan(
-        session.items, config.stash[REGISTRY_KEY], config.stash[CONFIG_KEY], dry_run=config.getoption("ninsho_dry_run")
+        session.items,
+        config.stash[REGISTRY_KEY],
+        config.stash[CONFIG_KEY],
+        dry_run=config.getoption("ninsho_dry_run"),
     )
     for line in plan:
         reporter.write_line(line) if reporter else print(line)
@@ -209,7 +216,10 @@ def _align_report(report: pytest.TestReport, results: list[CheckResult]) -> None
     elif verdicts <= {Verdict.PASS, Verdict.WARN} and Verdict.WARN in verdicts:
         report.outcome = "passed"
         report.sections.append(("ninsho", "WARN: " + "; ".join(r.reason for r in results if r.reason)))
-    elif verdicts & {Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE} and not verdicts & {Verdict.FAIL, Verdict.ERROR}:
+    elif verdicts & {Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE} and not verdicts & {
+        Verdict.FAIL,
+        Verdict.ERROR,
+    }:
         reason = "; ".join(f"{r.verdict.value}: {r.reason}" for r in results if r.verdict is not Verdict.PASS)
         report.outcome = "skipped"
         report.longrepr = (str(report.location[0]), (report.location[1] or 0) + 1, reason)

@@ -61,7 +61,9 @@ def terminal_table(rows: list[Summary]) -> list[str]:
     for row in rows:
         reason = next((c.reason for c in row.checks if c.verdict is row.verdict and c.reason), "")
         detail = "; ".join(t for t in (_measured_text(row), reason.splitlines()[0] if reason else "") if t)
-        lines.append(f"{row.requirement.id:<{width}}  {row.requirement.level:<6} {_status(row):<14} {detail}"[:220])
+        lines.append(
+            f"{row.requirement.id:<{width}}  {row.requirement.level:<6} {_status(row):<14} {detail}"[:220]
+        )
     lines.append(_counts(rows))
     return lines
 

@@ -52,7 +52,9 @@ def verdicts_for(
     if isinstance(excinfo, RequirementFailed) and named in registry:
         return [result(named, Verdict.FAIL, reason)]
     if isinstance(excinfo, Advisory):
-        return [CheckResult(rid, Verdict.WARN, check, reason) for rid in _named_or_all(named, requirement_ids)]
+        return [
+            CheckResult(rid, Verdict.WARN, check, reason) for rid in _named_or_all(named, requirement_ids)
+        ]
     if isinstance(excinfo, Inconclusive):
         return [result(rid, Verdict.INCONCLUSIVE, reason) for rid in _named_or_all(named, requirement_ids)]
     if isinstance(excinfo, (NotApplicable, NotSupported)):
@@ -64,7 +66,8 @@ def verdicts_for(
     if isinstance(excinfo, DriverError):
         return [result(rid, Verdict.ERROR, f"{type(excinfo).__name__}: {reason}") for rid in requirement_ids]
     return [
-        result(rid, Verdict.ERROR, f"harness error {type(excinfo).__name__}: {reason}") for rid in requirement_ids
+        result(rid, Verdict.ERROR, f"harness error {type(excinfo).__name__}: {reason}")
+        for rid in requirement_ids
     ]
 
 
@@ -88,9 +91,13 @@ class Baseline:
         for index, entry in enumerate(document.get("expected_failure", [])):
             rid, why = entry.get("requirement"), entry.get("reason")
             if rid not in registry:
-                raise ValueError(f"baseline {path}: expected_failure[{index}].requirement {rid!r} is not registered")
+                raise ValueError(
+                    f"baseline {path}: expected_failure[{index}].requirement {rid!r} is not registered"
+                )
             if not isinstance(why, str) or not why.strip():
-                raise ValueError(f"baseline {path}: expected_failure[{index}].reason must explain the failure")
+                raise ValueError(
+                    f"baseline {path}: expected_failure[{index}].reason must explain the failure"
+                )
             expected[rid] = why
         return cls(expected)
 

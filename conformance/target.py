@@ -47,7 +47,9 @@ class Target:
         *not* sent, which would otherwise wait the whole mail timeout on every correct portal."""
         recorded = RecordingMailbox(self.mailbox, self.transcript)
         try:
-            recorded.wait_for(to, subject=subject, since=since, timeout=min(quiet_seconds, self.mail_timeout_seconds))
+            recorded.wait_for(
+                to, subject=subject, since=since, timeout=min(quiet_seconds, self.mail_timeout_seconds)
+            )
         except MailTimeout:
             return True
         return False

@@ -14,7 +14,9 @@ from conformance.interfaces import Driver, Mail, Mailbox, Outcome, Provisioning
 
 _CODE = re.compile(r"(?<![0-9A-Za-z])\d{6,10}(?![0-9A-Za-z])")
 _SECRET = re.compile(r"(secret=|manual_key['\"]?[:=]\s*['\"]?)[A-Z2-7]+", re.IGNORECASE)
-_TOKEN = re.compile(r"((?:token|session|password|Authorization)['\"]?[:=]\s*['\"]?(?:Bearer )?)[^\s'\",&}]+", re.IGNORECASE)
+_TOKEN = re.compile(
+    r"((?:token|session|password|Authorization)['\"]?[:=]\s*['\"]?(?:Bearer )?)[^\s'\",&}]+", re.IGNORECASE
+)
 MAX_LINE = 2000
 
 
@@ -59,7 +61,9 @@ class RecordingDriver:
             result = call(*args, **kwargs)
             if isinstance(result, Outcome):
                 for exchange in result.evidence:
-                    self._transcript.add(f"{self._label}: {exchange.action} {exchange.request} -> {exchange.response}")
+                    self._transcript.add(
+                        f"{self._label}: {exchange.action} {exchange.request} -> {exchange.response}"
+                    )
                 if not result.evidence:
                     verdict = "ok" if result.ok else f"refused {result.error} [{result.requirement}]"
                     self._transcript.add(f"{self._label}: {name} -> {verdict}")

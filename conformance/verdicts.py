@@ -10,11 +10,11 @@ fail all five for one broken rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASS = "PASS"
     WARN = "WARN"
     NOT_APPLICABLE = "NOT_APPLICABLE"

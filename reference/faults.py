@@ -47,7 +47,9 @@ class _CaseSensitiveDomainCheck(Rules):
         typed = unicodedata.normalize("NFKC", raw.strip(addresses.WHITE_SPACE)).rpartition("@")[2].rstrip(".")
         p = self.profile  # ...but the blocked list is compared with the domain as typed
         if typed in p.email_blocked_domains or any(typed.endswith("." + b) for b in p.email_blocked_domains):
-            raise BlockedAddress("blocked (case-sensitive)", requirement="EMAIL_BLOCKED_DOMAIN", field="address")
+            raise BlockedAddress(
+                "blocked (case-sensitive)", requirement="EMAIL_BLOCKED_DOMAIN", field="address"
+            )
         return str(address)
 
 
@@ -59,7 +61,7 @@ class _NoExpiry(Rules):
 
 
 class _RegisterWithoutCode(Rules):
-    """"Register" takes any well-formed code: scanning alone effectively registers."""
+    """ "Register" takes any well-formed code: scanning alone effectively registers."""
 
     def register_app(
         self, state: AccountState, code: str, now: float, app_id: str
@@ -116,24 +118,38 @@ class Fault:
         return profile.replace(**self.profile_changes)
 
     def build(self, profile: Profile, **kwargs: Any) -> Embedded:
-        return embedded_portal(self.profile_for(profile), rules=self.rules, portal_class=self.portal, **kwargs)
+        return embedded_portal(
+            self.profile_for(profile), rules=self.rules, portal_class=self.portal, **kwargs
+        )
 
 
 FAULTS: dict[str, Fault] = {
     "wide-window": Fault(
-        "accepts TOTP steps −3…+3", ("TOTP_WINDOW",), {"totp_window_past_steps": 3, "totp_window_future_steps": 3}
+        "accepts TOTP steps −3…+3",
+        ("TOTP_WINDOW",),
+        {"totp_window_past_steps": 3, "totp_window_future_steps": 3},
     ),
-    "no-replay-protection": Fault("accepts a TOTP step again", ("TOTP_REPLAY",), {}, rules=_NoReplayProtection),
+    "no-replay-protection": Fault(
+        "accepts a TOTP step again", ("TOTP_REPLAY",), {}, rules=_NoReplayProtection
+    ),
     "replay-race": Fault("checks, then records, the TOTP step", ("TOTP_REPLAY",), {}, portal=_RacyPortal),
     "no-expiry": Fault(
         "mailed codes never expire", ("EMAIL_OTP_LIFETIME", "RESET_CODE_LIFETIME"), {}, rules=_NoExpiry
     ),
-    "long-expiry": Fault("mailed codes live 15 minutes", ("EMAIL_OTP_LIFETIME",), {"email_otp_lifetime_seconds": 900}),
-    "resend-keeps-old-code": Fault("a resend leaves the old code valid", ("RESEND_VOIDS_PREVIOUS",), {"resend_voids_previous": False}),
-    "resend-resets-failures": Fault(
-        "a resend resets the failure count", ("RESEND_KEEPS_FAILURE_COUNT",), {"resend_keeps_failure_count": False}
+    "long-expiry": Fault(
+        "mailed codes live 15 minutes", ("EMAIL_OTP_LIFETIME",), {"email_otp_lifetime_seconds": 900}
     ),
-    "endswith-domain-check": Fault("blocks by endswith", ("EMAIL_LOOKALIKE_ACCEPTED",), {}, rules=_EndswithDomainCheck),
+    "resend-keeps-old-code": Fault(
+        "a resend leaves the old code valid", ("RESEND_VOIDS_PREVIOUS",), {"resend_voids_previous": False}
+    ),
+    "resend-resets-failures": Fault(
+        "a resend resets the failure count",
+        ("RESEND_KEEPS_FAILURE_COUNT",),
+        {"resend_keeps_failure_count": False},
+    ),
+    "endswith-domain-check": Fault(
+        "blocks by endswith", ("EMAIL_LOOKALIKE_ACCEPTED",), {}, rules=_EndswithDomainCheck
+    ),
     "case-sensitive-domain-check": Fault(
         "blocks only the lower-case domain",
         ("EMAIL_BLOCKED_DOMAIN", "EMAIL_BLOCKED_SUBDOMAIN"),
@@ -144,9 +160,14 @@ FAULTS: dict[str, Fault] = {
     "register-without-code": Fault(
         "registers the app with any code", ("APP_REGISTER_REQUIRES_CODE",), {}, rules=_RegisterWithoutCode
     ),
-    "reset-keeps-apps": Fault("a reset keeps the old app secrets", ("RESET_VOIDS_APPS",), {"reset_voids_apps": False}),
+    "reset-keeps-apps": Fault(
+        "a reset keeps the old app secrets", ("RESET_VOIDS_APPS",), {"reset_voids_apps": False}
+    ),
     "no-lockout": Fault(
-        "never locks", ("LOCKOUT_THRESHOLD", "LOCKOUT_DURATION", "RESEND_KEEPS_FAILURE_COUNT"), {}, rules=_NoLockout
+        "never locks",
+        ("LOCKOUT_THRESHOLD", "LOCKOUT_DURATION", "RESEND_KEEPS_FAILURE_COUNT"),
+        {},
+        rules=_NoLockout,
     ),
 }
 

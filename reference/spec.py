@@ -66,10 +66,14 @@ def _extended(document: dict[str, Any], origin: str) -> dict[str, Any]:
         return document
     if base_name not in profile_names():
         known = ", ".join(profile_names())
-        raise ProfileError(f"{origin}: [profile] extends {base_name!r}, not one of {known}", field="profile.extends")
+        raise ProfileError(
+            f"{origin}: [profile] extends {base_name!r}, not one of {known}", field="profile.extends"
+        )
     base = read_toml(f"profiles/{base_name}.toml")
     if "extends" in base["profile"]:
-        raise ProfileError(f"{origin}: [profile] extends {base_name!r}, which extends another", field="profile.extends")
+        raise ProfileError(
+            f"{origin}: [profile] extends {base_name!r}, which extends another", field="profile.extends"
+        )
     merged: dict[str, Any] = {section: dict(table) for section, table in base.items() if section != "profile"}
     for section, table in document.items():
         if section == "profile" or not isinstance(table, dict):

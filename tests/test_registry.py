@@ -38,7 +38,11 @@ def ids_in_python(path: Path) -> Iterator[tuple[str, str]]:
     tree = ast.parse(path.read_text("utf-8"))
     for node in ast.walk(tree):
         found: list[str | None] = []
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "mark":
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "mark"
+        ):
             found.append(node.attr if ID_SHAPE.match(node.attr) else None)
         elif isinstance(node, ast.Call):
             found += [_string(k.value) for k in node.keywords if k.arg == "requirement"]
@@ -46,10 +50,16 @@ def ids_in_python(path: Path) -> Iterator[tuple[str, str]]:
             position = NAMED_FIRST.get(name)
             if position is not None and len(node.args) > position:
                 found.append(_string(node.args[position]))
-        elif isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "requirement" for t in node.targets):
+        elif isinstance(node, ast.Assign) and any(
+            getattr(t, "id", "") == "requirement" for t in node.targets
+        ):
             found.append(_string(node.value))
-        elif isinstance(node, ast.Dict) and any(_string(k) == "requirement" for k in node.keys if k is not None):
-            found += [_string(v) for k, v in zip(node.keys, node.values, strict=True) if _string(k) == "requirement"]
+        elif isinstance(node, ast.Dict) and any(
+            _string(k) == "requirement" for k in node.keys if k is not None
+        ):
+            found += [
+                _string(v) for k, v in zip(node.keys, node.values, strict=True) if _string(k) == "requirement"
+            ]
         for rid in found:
             if rid and rid not in NOT_IDS:
                 yield rid, f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
@@ -96,7 +106,11 @@ def _checked() -> frozenset[str]:
     for path in python_files("conformance/checks", "tests"):
         tree = ast.parse(path.read_text("utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "mark":
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "mark"
+            ):
                 marked.add(node.attr)
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "param":
                 for keyword in node.keywords:  # pytest.param(..., marks=getattr(pytest.mark, rid))
@@ -110,7 +124,9 @@ def test_every_must_is_checked(rid: str) -> None:
     dynamic = "getattr(pytest.mark, requirement_of(c))" in checked  # the address vectors' markers
     vector_ids = {"EMAIL_ADDRESS_SYNTAX", "EMAIL_BLOCKED_DOMAIN", "EMAIL_BLOCKED_SUBDOMAIN"}
     vector_ids |= {"EMAIL_LOOKALIKE_ACCEPTED", "EMAIL_ADDRESS_NORMALIZATION"}
-    assert rid in checked or (dynamic and rid in vector_ids), f"{rid} is a MUST that no check or feature carries"
+    assert rid in checked or (dynamic and rid in vector_ids), (
+        f"{rid} is a MUST that no check or feature carries"
+    )
 
 
 def test_every_registered_id_is_in_the_protocol() -> None:

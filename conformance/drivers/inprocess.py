@@ -52,7 +52,9 @@ class InProcessDriver:
                 evidence=[Exchange(action, request, f"{exc.status_hint} {exc.code} [{exc.requirement}]")],
             )
         data = _plain(result)
-        stage = data.get("stage") if "stage" in data else (data["value"] if action == "confirm_reset" else None)
+        stage = (
+            data.get("stage") if "stage" in data else (data["value"] if action == "confirm_reset" else None)
+        )
         return Outcome(ok=True, stage=stage, data=data, evidence=[Exchange(action, request, "ok")])
 
     def _with_session(self, action: str, fn: Callable[[str], Any], request: str = "") -> Outcome:
@@ -79,7 +81,9 @@ class InProcessDriver:
 
     def submit_app_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
         outcome = self._with_session(
-            "submit_app_code", lambda s: self.portal.verify_app_code(s, code, trust_browser=trust_browser), "code=***"
+            "submit_app_code",
+            lambda s: self.portal.verify_app_code(s, code, trust_browser=trust_browser),
+            "code=***",
         )
         self._keep_trust(outcome)
         return outcome
@@ -103,11 +107,15 @@ class InProcessDriver:
 
     def register_email(self, address: str) -> Outcome:
         return self._with_session(
-            "register_email", lambda s: self.portal.start_email_registration(s, address), f"address={address!r}"
+            "register_email",
+            lambda s: self.portal.start_email_registration(s, address),
+            f"address={address!r}",
         )
 
     def confirm_email(self, code: str) -> Outcome:
-        return self._with_session("confirm_email", lambda s: self.portal.confirm_email_registration(s, code), "code=***")
+        return self._with_session(
+            "confirm_email", lambda s: self.portal.confirm_email_registration(s, code), "code=***"
+        )
 
     def start_app_registration(self) -> Provisioning:
         """No QR code to show is not a verdict of its own: as in the JSON driver, the check
@@ -119,7 +127,9 @@ class InProcessDriver:
         return Provisioning(result.uri, result.manual_key)
 
     def register_app(self, code: str) -> Outcome:
-        return self._with_session("register_app", lambda s: self.portal.confirm_app_registration(s, code), "code=***")
+        return self._with_session(
+            "register_app", lambda s: self.portal.confirm_app_registration(s, code), "code=***"
+        )
 
     def initialize(self) -> Outcome:
         return self._with_session("initialize", self.portal.initialize)
@@ -183,7 +193,9 @@ class VirtualPortalClock:
         self._clock.advance(seconds)
 
 
-def inprocess_parts(embedded: Embedded) -> tuple[InProcessDriver, InProcessOperator, OutboxMailbox, VirtualPortalClock]:
+def inprocess_parts(
+    embedded: Embedded,
+) -> tuple[InProcessDriver, InProcessOperator, OutboxMailbox, VirtualPortalClock]:
     """Driver, operator, mailbox and clock for an embedded portal built on a VirtualClock."""
     if not isinstance(embedded.clock, VirtualClock):
         raise TypeError("the in-process driver needs the embedded portal's VirtualClock")

@@ -27,9 +27,7 @@ class PasswordHasher:
     def hash(self, password: str, source: RandomSource) -> str:
         salt = source.randbytes(16)
         digest = self._derive(password, salt, self.n, self.r, self.p)
-        return "$".join(
-            ["scrypt", str(self.n), str(self.r), str(self.p), _b64(salt), _b64(digest)]
-        )
+        return "$".join(["scrypt", str(self.n), str(self.r), str(self.p), _b64(salt), _b64(digest)])
 
     def verify(self, password: str, encoded: str) -> bool:
         """Constant-time comparison; a malformed stored hash verifies nothing."""
@@ -49,7 +47,13 @@ class PasswordHasher:
     def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
         return hashlib.scrypt(
             password.encode("utf-8", "surrogatepass"),
-            salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
+            salt=salt,
+            n=n,
+            r=r,
+            p=p,
+            maxmem=256 * 1024 * 1024,
+            dklen=32,
+        )
 
 
 def _b64(data: bytes) -> str:

@@ -22,8 +22,8 @@ from .errors import (
     CodeRejected,
     InvalidInput,
     MailNotSent,
-    NotPermitted,
     NothingPending,
+    NotPermitted,
     SessionExpired,
     UnknownAccount,
 )
@@ -138,7 +138,7 @@ class Portal:
         return self.store.transact(login_id, change)
 
     def login_for_reset(self, login_id: str, password: str) -> LoginResult:
-        """"Click here For Initial Setup or Setup Again", then ID and password again
+        """ "Click here For Initial Setup or Setup Again", then ID and password again
         [RESET_REAUTHENTICATE]."""
         self._authenticate(login_id, password)
         now = self.clock.now()
@@ -150,7 +150,7 @@ class Portal:
 
     # --- second factor --------------------------------------------------------------------
     def send_login_code(self, session: str) -> CodeSent:
-        """"Click Here for Multi-Factor Authentication : Email Login" [EMAIL_OTP_TO_REGISTERED_ADDRESS]."""
+        """ "Click Here for Multi-Factor Authentication : Email Login" [EMAIL_OTP_TO_REGISTERED_ADDRESS]."""
 
         def action(state: AccountState, _: Session, now: float) -> tuple[list[str], str]:
             if state.address is None:
@@ -172,7 +172,11 @@ class Portal:
 
         def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
             outcome = self.rules.verify_totp(state, code, now)
-            return outcome if not isinstance(outcome, AppRegistration) else self._pass(state, s, now, trust_browser)
+            return (
+                outcome
+                if not isinstance(outcome, AppRegistration)
+                else self._pass(state, s, now, trust_browser)
+            )
 
         return self._act(session, (Stage.FIRST_FACTOR,), action)
 
@@ -181,7 +185,9 @@ class Portal:
 
         def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
             outcome = self.rules.consume_code(state, Purpose.LOGIN, code, now)
-            return outcome if not isinstance(outcome, IssuedCode) else self._pass(state, s, now, trust_browser)
+            return (
+                outcome if not isinstance(outcome, IssuedCode) else self._pass(state, s, now, trust_browser)
+            )
 
         return self._act(session, (Stage.FIRST_FACTOR,), action)
 
@@ -193,7 +199,7 @@ class Portal:
         return self._act(session, _SETTINGS, action)
 
     def start_email_registration(self, session: str, address: str) -> CodeSent:
-        """"Send One-Time Password" to the address to be registered [EMAIL_REGISTRATION_CONFIRM]."""
+        """ "Send One-Time Password" to the address to be registered [EMAIL_REGISTRATION_CONFIRM]."""
         normalized = self.rules.check_address(address)
 
         def action(state: AccountState, _: Session, now: float) -> str:
@@ -233,7 +239,7 @@ class Portal:
         return self._act(session, _SETTINGS, action)
 
     def confirm_app_registration(self, session: str, code: str) -> str:
-        """"Register" with the code the app shows; returns the new registration's ID."""
+        """ "Register" with the code the app shows; returns the new registration's ID."""
         code = self.rules.clean_code(code, self.profile.totp_digits, "TOTP_DIGITS")
 
         app_id = self._new_id()
@@ -252,11 +258,11 @@ class Portal:
         return self._send_reset_code(session)
 
     def resend(self, session: str) -> ResetScreen:
-        """"Resend": a new code that voids the old one [RESEND_VOIDS_PREVIOUS]."""
+        """ "Resend": a new code that voids the old one [RESEND_VOIDS_PREVIOUS]."""
         return self._send_reset_code(session)
 
     def confirm_reset(self, session: str, code: str) -> Stage:
-        """"Confirm": voids the apps (and the address) and opens set-up anew [RESET_THEN_SETUP]."""
+        """ "Confirm": voids the apps (and the address) and opens set-up anew [RESET_THEN_SETUP]."""
         code = self.rules.clean_code(code, self.profile.confirmation_code_digits, "RESET_CODE_DIGITS")
 
         def action(state: AccountState, s: Session, now: float) -> Stage | CodeRejected | AccountLocked:
@@ -308,7 +314,9 @@ class Portal:
         self._mail(Purpose.RESET, address, code)
         return ResetScreen(login_id, addresses.mask(address), mailed=True)
 
-    def _issue(self, state: AccountState, purpose: Purpose, now: float, to: str | None, *, resend: bool) -> str:
+    def _issue(
+        self, state: AccountState, purpose: Purpose, now: float, to: str | None, *, resend: bool
+    ) -> str:
         code = otp.random_code(self.random, self.rules.digits_for(purpose))
         self.rules.issue_code(state, purpose, code, now, to, resend=resend)
         return code
@@ -323,7 +331,9 @@ class Portal:
             raise MailNotSent(
                 "The email could not be sent. Please try again later, or contact the ICT Support Center.",
                 "メールを送信できませんでした。時間をおいて再度お試しいただくか、情報環境支援センターにご連絡ください。",
-                requirement="RESET_CONFIRMATION_MAIL" if purpose is Purpose.RESET else "EMAIL_OTP_TO_REGISTERED_ADDRESS",
+                requirement="RESET_CONFIRMATION_MAIL"
+                if purpose is Purpose.RESET
+                else "EMAIL_OTP_TO_REGISTERED_ADDRESS",
             ) from exc
 
     def _pass(self, state: AccountState, s: Session, now: float, trust_browser: bool) -> Verified:
@@ -376,7 +386,9 @@ class Portal:
                 raise NotPermitted(
                     "This page is not available at this step. Please log in again.",
                     "この操作は現在の状態では行えません。再度ログインしてください。",
-                    requirement="SETUP_WITHOUT_FACTOR" if s.stage is Stage.SETUP else "SECOND_FACTOR_REQUIRED",
+                    requirement="SETUP_WITHOUT_FACTOR"
+                    if s.stage is Stage.SETUP
+                    else "SECOND_FACTOR_REQUIRED",
                 )
             s.last_seen = now
             return action(state, s, now)

@@ -183,7 +183,7 @@ class Rules:
     def register_app(
         self, state: AccountState, code: str, now: float, app_id: str
     ) -> AppRegistration | CodeRejected | AccountLocked:
-        """"Register" with a current code from the pending secret [APP_REGISTER_REQUIRES_CODE].
+        """ "Register" with a current code from the pending secret [APP_REGISTER_REQUIRES_CODE].
 
         The step that proved the registration counts as used, so the same code cannot log in.
         """
@@ -214,7 +214,7 @@ class Rules:
     def register_address(self, state: AccountState, address: str) -> None:
         """One address only [EMAIL_SINGLE_ADDRESS]: the newest confirmed one replaces the oldest."""
         kept = [a for a in state.addresses if a != address]
-        state.addresses = (kept + [address])[-self.profile.email_max_addresses :]
+        state.addresses = ([*kept, address])[-self.profile.email_max_addresses :]
 
     # --- reset [RESET_VOIDS_APPS] [RESET_CLEARS_EMAIL] -----------------------------------
     def apply_reset(self, state: AccountState) -> None:

@@ -9,11 +9,11 @@ keeps it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """What a session may do (spec/protocol.md "Sessions")."""
 
     FIRST_FACTOR = "first_factor"  # password accepted, second factor awaited
@@ -22,7 +22,7 @@ class Stage(str, Enum):
     RESET = "reset"  # came in through "Click here For Initial Setup or Setup Again"
 
 
-class Purpose(str, Enum):
+class Purpose(StrEnum):
     """Why a code was mailed; each purpose has its own live code."""
 
     LOGIN = "login"  # second factor by email
@@ -97,8 +97,6 @@ class AccountState:
             failures=data["failures"],
             locked_until=data["locked_until"],
             reset_pending=data["reset_pending"],
-            sessions={
-                k: Session(**{**s, "stage": Stage(s["stage"])}) for k, s in data["sessions"].items()
-            },
+            sessions={k: Session(**{**s, "stage": Stage(s["stage"])}) for k, s in data["sessions"].items()},
             trusted_browsers={k: TrustedBrowser(**t) for k, t in data["trusted_browsers"].items()},
         )

@@ -104,7 +104,9 @@ def build_runtime(config: ServerConfig) -> Runtime:
         mailer = outbox = DemoOutbox()
     fault = FAULTS[config.fault] if config.fault is not None else None
     if fault is not None:
-        log.warning("FAULTY PORTAL %r: %s. For proving a conformance harness only.", config.fault, fault.description)
+        log.warning(
+            "FAULTY PORTAL %r: %s. For proving a conformance harness only.", config.fault, fault.description
+        )
     portal = (fault.portal if fault else Portal)(
         fault.profile_for(config.profile) if fault else config.profile,
         store,

@@ -11,6 +11,7 @@ import pytest
 
 from reference.faults import FAULTS
 
+
 def run_checks(pytester: pytest.Pytester, fault: str | None) -> tuple[int, dict[str, str]]:
     args = ["--pyargs", "conformance.checks", "-p", "no:cacheprovider", "-q"]
     if fault is not None:
