@@ -160,7 +160,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> Any:
-    value = raw
+    value: Any = raw
     if isinstance(raw, str) and kind in (int, float):  # from the environment
         try:
             value = kind(raw)
@@ -168,7 +168,7 @@ def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> 
             raise ConfigError(key, f"must be a number, got {raw!r}") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
+    if not _is_kind(value, kind):
         raise ConfigError(key, f"must be a {kind.__name__}, got {type(raw).__name__}")
     if allowed is not None and value not in allowed:
         raise ConfigError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
@@ -189,6 +189,12 @@ def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> 
     if key == "mailbox.port" and not 0 <= value <= 65535:
         raise ConfigError(key, f"must be a TCP port, got {value}")
     return value
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    """``isinstance`` without narrowing ``value`` (mypy would narrow it to ``object``), and
+    never a bool where a number is wanted."""
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 def _defaults_for(config: PortalConfig, *, explicit: set[str]) -> PortalConfig:

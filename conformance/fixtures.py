@@ -14,7 +14,7 @@ import pytest
 from conformance.config import PortalConfig
 from conformance.connect import Connection, connection_for, embedded_target
 from conformance.interfaces import Clock, Driver, Mailbox, Operator
-from conformance.keys import CONFIG_KEY
+from conformance.keys import CONFIG_KEY, TARGET_KEY
 from conformance.target import Target
 from conformance.transcript import RecordingMailbox
 from reference.core.profile import Profile
@@ -52,14 +52,19 @@ def ninsho_connection(request: pytest.FixtureRequest) -> Connection | None:
 
 @pytest.fixture
 def portal(
-    ninsho_config: PortalConfig,
+    request: pytest.FixtureRequest,
     ninsho_profile: Profile,
     ninsho_connection: Connection | None,
     ninsho_embedded_factory: EmbeddedFactory,
 ) -> Target:
     if ninsho_connection is None:
-        return embedded_target(ninsho_embedded_factory(ninsho_profile), ninsho_profile)
-    return ninsho_connection.target()
+        target = embedded_target(ninsho_embedded_factory(ninsho_profile), ninsho_profile)
+    else:
+        target = ninsho_connection.target()
+    # Kept on the test item: feature steps ask for fixtures by name at run time, which pytest
+    # does not record in item.funcargs, and the report needs this target's evidence.
+    request.node.stash[TARGET_KEY] = target
+    return target
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ class ImapMailbox:
             if number in self._seen:
                 continue
             self._seen.add(number)
-            _, parts = self._imap.fetch(number, "(RFC822)")
+            _, parts = self._imap.fetch(number.decode("ascii"), "(RFC822)")
             raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
             self._collected.add(parse_mail(raw, self._clock()))
 

@@ -186,7 +186,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     excinfo = call.excinfo.value if call.excinfo is not None else None
     results = verdicts_for(item.nodeid, rids, registry, excinfo)
-    target = item.stash.get(TARGET_KEY, None) or getattr(item, "funcargs", {}).get("portal")
+    target = item.stash.get(TARGET_KEY, None)
     if isinstance(target, Target):
         for r in results:
             r.measured = dict(target.measured)
@@ -210,7 +210,7 @@ def _align_report(report: pytest.TestReport, results: list[CheckResult]) -> None
     expected = all(r.expected_failure for r in results if r.verdict in (Verdict.FAIL, Verdict.WARN))
     if Verdict.FAIL in verdicts and expected:
         report.outcome = "skipped"
-        report.wasxfail = "expected failure (baseline): " + "; ".join(  # type: ignore[attr-defined]
+        report.wasxfail = "expected failure (baseline): " + "; ".join(
             sorted({r.expected_failure or "" for r in results})
         )
     elif verdicts <= {Verdict.PASS, Verdict.WARN} and Verdict.WARN in verdicts:

@@ -31,7 +31,7 @@ class Target:
     def browser(self) -> Driver:
         """A new browser: its own session and its own "Trust this browser" cookie."""
         self._browsers += 1
-        return RecordingDriver(self.new_driver(), self.transcript, f"browser {self._browsers}")  # type: ignore[return-value]
+        return RecordingDriver(self.new_driver(), self.transcript, f"browser {self._browsers}")
 
     def account(self) -> Account:
         account = self.operator.new_account()

@@ -70,7 +70,7 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
     if enroller is not None:
         account = target.account()
         if with_email and hasattr(target.operator, "enrol_email"):
-            target.operator.enrol_email(account)  # type: ignore[attr-defined]
+            target.operator.enrol_email(account)
         totp = scan(enroller(account))
         target.transcript.add(f"operator: enrolled an app for {account.login_id}")
         # No code was used to register, so no step is spent: probes need not wait.

@@ -163,7 +163,7 @@ def parse_profile(document: Mapping[str, Any], *, origin: str = "profile") -> Pr
         if problem:
             raise ProfileError(f"{origin}: [{key}] value {problem}", field=key)
         provenance[key] = _provenance(entry, key, origin)
-        values[_KEYS[key]] = tuple(value) if kind is list else value
+        values[_KEYS[key]] = tuple(value) if isinstance(value, list) else value
     unknown = _unknown_keys(document)
     if unknown:
         raise ProfileError(f"{origin}: unknown parameter [{unknown[0]}]", field=unknown[0])

@@ -127,11 +127,12 @@ class Rules:
         reason = "wrong"
         for issued in state.codes:
             if issued.purpose is purpose and hmac.compare_digest(issued.digest, digest):
-                reason = self.refusal_reason(issued, now)
-                if reason is None:
+                refusal = self.refusal_reason(issued, now)
+                if refusal is None:
                     issued.used = True
                     self.record_success(state)
                     return issued
+                reason = refusal
         self.record_failure(state, now)
         return CodeRejected(reason, requirement=_REQUIREMENT[(purpose, reason)])
 
