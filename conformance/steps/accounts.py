@@ -12,7 +12,16 @@ from pytest_bdd import given
 
 from conformance.interfaces import Clock, Driver, Mailbox, Operator
 
-from .common import World, browser, expect_ok, need, register_address, register_app, sign_in
+from .common import (
+    World,
+    browser,
+    expect_ok,
+    need,
+    register_address,
+    register_app,
+    settings_requirement,
+    sign_in,
+)
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
@@ -32,7 +41,7 @@ def user_has_address(
     account = need(world.account, "account")
     sign_in(world, driver, mailbox, portal_clock, profile)
     register_address(world, driver, mailbox, portal_clock, profile, need(account.address, "test inbox"))
-    expect_ok(browser(world, driver).logout(), "logging out after the set-up should succeed")
+    expect_ok(browser(world, driver).logout(), "LOGOUT", "logging out after the set-up should succeed")
 
 
 @given("the user has registered the Authenticator app")
@@ -42,7 +51,7 @@ def user_has_app(
 ) -> None:
     sign_in(world, driver, mailbox, portal_clock, profile)
     register_app(world, driver, portal_clock, profile)
-    expect_ok(browser(world, driver).logout(), "logging out after the set-up should succeed")
+    expect_ok(browser(world, driver).logout(), "LOGOUT", "logging out after the set-up should succeed")
 
 
 @given('the user has logged in and opened "One Time Password Settings"')
@@ -51,7 +60,11 @@ def user_in_settings(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
     sign_in(world, driver, mailbox, portal_clock, profile)
-    expect_ok(browser(world, driver).settings(), "One Time Password Settings should open after logging in")
+    expect_ok(
+        browser(world, driver).settings(),
+        settings_requirement(world),
+        "One Time Password Settings should open after logging in",
+    )
 
 
 @given("the app has shown several new one-time passwords since then")

@@ -3,19 +3,26 @@
 Steps talk to the portal only through the fixtures ``driver``, ``operator``, ``mailbox``,
 ``portal_clock`` and ``profile``; the scenario's own memory (the account, the last answer, the
 copied code, the user's authenticator app) lives in :class:`World`, a plain fixture of this
-package. Assertion messages say what the manual expected, then what the portal did.
+package. Assertion messages say what the manual expected, then what the portal did, and
+each failure names the one requirement it checks (:func:`fail`), so that a scenario tagged with
+many IDs FAILs only the broken one; a step shared by scenarios about different rules finds its
+requirement among the scenario's tags (:func:`tagged`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import pyotp
 import pytest
 
 from conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
+from conformance.verdicts import RequirementFailed
+
+from .markers import requirement_ids
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
@@ -66,10 +73,67 @@ def world() -> World:
     return World()
 
 
-def fail(message: str) -> NoReturn:
-    """The portal did not do what the manual says: a FAIL (an AssertionError), as opposed to
-    ``pytest.fail``, which these steps keep for a feature or harness mistake (an ERROR)."""
-    raise AssertionError(message)
+def fail(requirement: str | None, message: str) -> NoReturn:
+    """The portal did not do what the manual says: a FAIL of ``requirement`` alone
+    (:class:`~conformance.verdicts.RequirementFailed`, an AssertionError), so that a scenario
+    tagged with many IDs does not fail them all for one broken rule. ``None`` (from
+    :func:`tagged`, when the scenario's tags do not say) is a plain AssertionError: a FAIL of
+    every ID the scenario is tagged with. ``pytest.fail`` is kept for a feature or harness
+    mistake (an ERROR), and so is an ID that is not in the registry."""
+    if requirement is None:
+        raise AssertionError(message)
+    if requirement not in _registered():
+        pytest.fail(f"a step names {requirement!r}, which is not in spec/requirements.toml")
+    raise RequirementFailed(requirement, message)
+
+
+@cache
+def _registered() -> frozenset[str]:
+    return frozenset(requirement_ids())
+
+
+# What a shared step expects → the requirements a failure of it can be about, in the scenarios
+# that use it. "Then I am logged in" ends scenarios about the second-factor methods, the TOTP
+# window and the lockout; which one a failure is about, only the scenario's tags can say. A
+# scenario tagged with none of an expectation's candidates (a wrong confirmation code refused,
+# say, which no requirement states by itself) or with several FAILs all its tags.
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    # a right code (or the lock lifting) lets the user in
+    "code accepted": ("SECOND_FACTOR_METHODS", "TOTP_WINDOW", "LOCKOUT_DURATION"),
+    # a code that must not pass is refused, as a code
+    "code refused": (
+        "TOTP_WINDOW",
+        "TOTP_REPLAY",
+        "EMAIL_OTP_SINGLE_USE",
+        "RESEND_VOIDS_PREVIOUS",
+        "EMAIL_OTP_LIFETIME",
+        "RESET_CODE_LIFETIME",
+    ),
+    # after the password, the portal asks for the second factor
+    "second factor asked": (
+        "SECOND_FACTOR_REQUIRED",
+        "SECOND_FACTOR_METHODS",
+        "TRUST_BROWSER",
+        "TRUST_BROWSER_EXPIRY",
+        "TRUST_BROWSER_REVOKED_BY_RESET",
+    ),
+    # a trusted browser skips the second factor
+    "second factor skipped": ("TRUST_BROWSER", "TRUST_BROWSER_EXPIRY"),
+    # the session has ended: the settings want a login again
+    "logged out": ("LOGOUT", "SESSION_EXPIRY"),
+    # an account with no confirmed factor logs in to the initial setup
+    "straight to setup": ("EMAIL_REGISTRATION_CONFIRM", "SETUP_WITHOUT_FACTOR"),
+}
+
+
+def tagged(request: pytest.FixtureRequest, expectation: str) -> str | None:
+    """The requirement a failure of a shared step names: the one candidate of
+    ``CANDIDATES[expectation]`` that the scenario is tagged with. None of them, or several:
+    ``None``, and :func:`fail` FAILs every tag rather than guess. (pytest-bdd gives a step the
+    scenario's own ``request``; its tags are the item's markers.)"""
+    tags = {marker.name for marker in request.node.iter_markers()}
+    found = [rid for rid in CANDIDATES[expectation] if rid in tags]
+    return found[0] if len(found) == 1 else None
 
 
 def quiet_mark(portal_clock: Clock) -> float:
@@ -101,18 +165,29 @@ def describe(outcome: Outcome) -> str:
     return text
 
 
-def expect_ok(outcome: Outcome, expected: str) -> Outcome:
+def expect_ok(outcome: Outcome, requirement: str | None, expected: str) -> Outcome:
     if not outcome.ok:
-        fail(f"{expected}; but the portal refused: {describe(outcome)}")
+        fail(requirement, f"{expected}; but the portal refused: {describe(outcome)}")
     return outcome
 
 
-def expect_code_refused(outcome: Outcome, expected: str) -> None:
+def expect_code_refused(outcome: Outcome, requirement: str | None, expected: str) -> None:
     """Refused *as a code*: a timed-out page or a typing error would not prove the rule."""
     if outcome.ok:
-        fail(f"{expected}; but the portal accepted it (stage {outcome.stage!r})")
+        fail(requirement, f"{expected}; but the portal accepted it (stage {outcome.stage!r})")
     if outcome.error not in CODE_REFUSALS:
-        fail(f"{expected}; the portal refused, but not the code: {describe(outcome)}")
+        fail(requirement, f"{expected}; the portal refused, but not the code: {describe(outcome)}")
+
+
+def settings_requirement(world: World) -> str:
+    """The rule that opens the settings to this session: the set-up session after a reset
+    (RESET_THEN_SETUP), the initial setup of an account with no factor (SETUP_WITHOUT_FACTOR),
+    or else a login whose second factor succeeded (SECOND_FACTOR_REQUIRED)."""
+    if world.entry == "setup":
+        return "RESET_THEN_SETUP"
+    if world.login_outcome is not None and world.login_outcome.stage == "setup":
+        return "SETUP_WITHOUT_FACTOR"
+    return "SECOND_FACTOR_REQUIRED"
 
 
 def read_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail:
@@ -162,7 +237,10 @@ def wrong_code(world: World, portal_clock: Clock, profile: Profile) -> str:
 def app_from_uri(uri: str) -> pyotp.TOTP:
     otp = pyotp.parse_uri(uri)
     if not isinstance(otp, pyotp.TOTP):
-        fail(f"the QR code should hold a time-based (TOTP) key, but holds {uri.split('?')[0]!r}")
+        fail(
+            "APP_PROVISIONING_URI",
+            f"the QR code should hold a time-based (TOTP) key, but holds {uri.split('?')[0]!r}",
+        )
     return otp
 
 
@@ -184,7 +262,11 @@ def pass_second_factor(
         return b.submit_app_code(code, trust_browser=trust)
     address = need(world.registered_address, "registered address for email-authentication")
     since = portal_clock.now()
-    expect_ok(b.request_email_code(), "a one-time password should be mailed to the registered address")
+    expect_ok(
+        b.request_email_code(),
+        "SECOND_FACTOR_METHODS",
+        "a one-time password should be mailed to the registered address",
+    )
     mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
     code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")
     world.last_submitted = ("email", code)
@@ -195,11 +277,14 @@ def sign_in(world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock,
     """Log in as far as the settings: password, then the second factor if one is asked."""
     account = need(world.account, "account")
     b = browser(world, driver)
-    outcome = expect_ok(b.login(account), "the ECS-ID/SPS-ID and password should be accepted")
+    outcome = expect_ok(
+        b.login(account), "FIRST_FACTOR_PASSWORD", "the ECS-ID/SPS-ID and password should be accepted"
+    )
     world.login_outcome, world.entry = outcome, "login"
     if outcome.stage == "first_factor":
         outcome = expect_ok(
             pass_second_factor(world, driver, mailbox, portal_clock, profile),
+            "SECOND_FACTOR_METHODS",
             "the second factor should be accepted",
         )
     return outcome
@@ -211,10 +296,18 @@ def register_address(
     """Mail tab ④–⑦, for an already signed-in browser."""
     b = browser(world, driver)
     since = portal_clock.now()
-    sent = expect_ok(b.register_email(address), f"the private address {address!r} should be accepted")
+    sent = expect_ok(
+        b.register_email(address),
+        "EMAIL_REGISTRATION_CONFIRM",
+        f"the private address {address!r} should be accepted",
+    )
     mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
     code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")
-    expect_ok(b.confirm_email(code), "the mailed one-time password should confirm the address")
+    expect_ok(
+        b.confirm_email(code),
+        "EMAIL_REGISTRATION_CONFIRM",
+        "the mailed one-time password should confirm the address",
+    )
     world.registered_address = str(sent.data.get("address", address))
 
 
@@ -227,7 +320,11 @@ def register_app(world: World, driver: Driver, portal_clock: Clock, profile: Pro
     world.provisioning, world.app = provisioning, app_from_uri(provisioning.uri)
     world.last_app_step = None  # a new key: no step of it has been used yet
     code = fresh_app_code(world, portal_clock, profile)
-    expect_ok(b.register_app(code), "the current code of the scanned key should register the app")
+    expect_ok(
+        b.register_app(code),
+        "APP_REGISTER_REQUIRES_CODE",
+        "the current code of the scanned key should register the app",
+    )
 
 
 def parse_offset(text: str) -> int:

@@ -26,6 +26,7 @@ from .common import (
     need,
     parse_offset,
     pass_second_factor,
+    tagged,
     wrong_code,
 )
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 # --- first factor ----------------------------------------------------------------------------
 @step("I access the settings page and log in with my ECS-ID/SPS-ID and password")
 @step(
-    "多要素認証システムの設定ページにアクセスし、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする"  # noqa: E501
+    "多要素認証システムの設定ページにアクセスし、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする"
 )
 @step("I log in again with my ECS-ID/SPS-ID and password")
 @step("もう一度 ECS-ID/SPS-ID とパスワードでログインする")
@@ -45,7 +46,9 @@ def log_in(world: World, driver: Driver, portal_clock: Clock) -> None:
     account = need(world.account, "account")
     world.session_started_at = portal_clock.now()
     outcome = expect_ok(
-        browser(world, driver).login(account), "the ECS-ID/SPS-ID and password should be accepted"
+        browser(world, driver).login(account),
+        "FIRST_FACTOR_PASSWORD",
+        "the ECS-ID/SPS-ID and password should be accepted",
     )
     world.outcome = world.login_outcome = outcome
     world.entry, world.setup_link_clicked = "login", False
@@ -72,28 +75,40 @@ def log_in_unknown_id(world: World, driver: Driver) -> None:
 def same_refusal(world: World) -> None:
     """Telling "no such ID" from "wrong password" would let anyone list the IDs."""
     if len(world.answers) != 2:
-        fail(f"two login answers should have been collected, got {len(world.answers)}")
+        fail(
+            "FIRST_FACTOR_NO_ENUMERATION",
+            f"two login answers should have been collected, got {len(world.answers)}",
+        )
     wrong_password, unknown_id = world.answers
     for answer in world.answers:
         if answer.ok:
-            fail(f"a login with a wrong password or unknown ID should be refused; it gave {answer.stage!r}")
+            fail(
+                "FIRST_FACTOR_PASSWORD",
+                f"a login with a wrong password or unknown ID should be refused; it gave {answer.stage!r}",
+            )
     seen = [(a.error, a.message_en, a.message_ja) for a in world.answers]
     if seen[0] != seen[1]:
         fail(
+            "FIRST_FACTOR_NO_ENUMERATION",
             "a wrong password and an unknown ID should get the same answer; got "
-            f"{describe(wrong_password)} and {describe(unknown_id)}"
+            f"{describe(wrong_password)} and {describe(unknown_id)}",
         )
 
 
 @then("I am asked for a one-time password")
 @then("ワンタイムパスワードの入力を求められる")
-def asked_for_second_factor(world: World, driver: Driver) -> None:
+def asked_for_second_factor(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     outcome = need(world.login_outcome, "login")
     if outcome.stage != "first_factor":
-        fail(f"after the password, the portal should ask for a one-time password; stage is {outcome.stage!r}")
+        fail(
+            tagged(request, "second factor asked"),
+            f"after the password, the portal should ask for a one-time password; stage is {outcome.stage!r}",
+        )
     settings = browser(world, driver).settings()
     if settings.ok:
-        fail("the settings should stay closed until the one-time password is entered")
+        fail(
+            "SECOND_FACTOR_REQUIRED", "the settings should stay closed until the one-time password is entered"
+        )
 
 
 @then("I go to the initial setup without a one-time password")
@@ -101,19 +116,25 @@ def asked_for_second_factor(world: World, driver: Driver) -> None:
 def goes_to_setup(world: World, driver: Driver) -> None:
     outcome = need(world.login_outcome, "login")
     if outcome.stage != "setup":
-        fail(f"an account with no second factor should go to the initial setup; stage is {outcome.stage!r}")
+        fail(
+            "SETUP_WITHOUT_FACTOR",
+            f"an account with no second factor should go to the initial setup; stage is {outcome.stage!r}",
+        )
     expect_ok(
-        browser(world, driver).settings(), "One Time Password Settings should open for the initial setup"
+        browser(world, driver).settings(),
+        "SETUP_WITHOUT_FACTOR",
+        "One Time Password Settings should open for the initial setup",
     )
 
 
 @then("I am logged in without a one-time password")
 @then("ワンタイムパスワードなしでログインできる")
-def logged_in_without_code(world: World, driver: Driver) -> None:
+def logged_in_without_code(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     outcome = need(world.login_outcome, "login")
+    rid = tagged(request, "second factor skipped")
     if outcome.stage != "authenticated":
-        fail(f"a trusted browser should skip the one-time password; stage is {outcome.stage!r}")
-    expect_ok(browser(world, driver).settings(), "the settings should open in a trusted browser")
+        fail(rid, f"a trusted browser should skip the one-time password; stage is {outcome.stage!r}")
+    expect_ok(browser(world, driver).settings(), rid, "the settings should open in a trusted browser")
 
 
 # --- second factor by app ---------------------------------------------------------------------
@@ -161,13 +182,15 @@ def accepted_inside_window(world: World, profile: Profile) -> None:
     outcome = need(world.outcome, "answer")
     low, high = -profile.totp_window_past_steps, profile.totp_window_future_steps
     window = f"{low:+d}…{high:+d} steps"
+    # The current step (offset 0) is the plain RFC 6238 code; any other step is the window's.
+    rid = "TOTP_ALGORITHM" if world.offset_steps == 0 else "TOTP_WINDOW"
     if low <= world.offset_steps <= high:
         expect_ok(
-            outcome, f"a code {world.offset_steps:+d} steps off is inside the window {window}: accepted"
+            outcome, rid, f"a code {world.offset_steps:+d} steps off is inside the window {window}: accepted"
         )
     else:
         expect_code_refused(
-            outcome, f"a code {world.offset_steps:+d} steps off is outside the window {window}"
+            outcome, rid, f"a code {world.offset_steps:+d} steps off is outside the window {window}"
         )
 
 
@@ -200,6 +223,7 @@ def request_mail_code(world: World, driver: Driver, portal_clock: Clock) -> None
     world.mail_to = need(world.registered_address, "registered address for email-authentication")
     world.outcome = expect_ok(
         browser(world, driver).request_email_code(),
+        "SECOND_FACTOR_METHODS",
         "the portal should mail a one-time password to the registered address",
     )
 
@@ -213,7 +237,11 @@ def _submit_mail_code(world: World, driver: Driver, code: str, *, trust: bool) -
     world.last_submitted = ("email", code)
     outcome = b.submit_email_code(code, trust_browser=trust)
     if outcome.error == "session_expired":
-        expect_ok(b.login(need(world.account, "account")), "logging in again should be accepted")
+        expect_ok(
+            b.login(need(world.account, "account")),
+            "FIRST_FACTOR_PASSWORD",
+            "logging in again should be accepted",
+        )
         outcome = b.submit_email_code(code, trust_browser=trust)
     world.outcome = outcome
 
@@ -259,8 +287,9 @@ def enter_wrong_app_code(world: World, driver: Driver, portal_clock: Clock, prof
 def enter_wrong_codes_to_lockout(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     for attempt in range(profile.lockout_threshold):
         _submit_app(world, driver, wrong_code(world, portal_clock, profile), trust=False)
+        # A code of no step within ±10 of now: accepting it is accepting a step outside the window.
         expect_code_refused(
-            need(world.outcome, "answer"), f"wrong code number {attempt + 1} should be refused"
+            need(world.outcome, "answer"), "TOTP_WINDOW", f"wrong code number {attempt + 1} should be refused"
         )
 
 
@@ -275,19 +304,24 @@ def lockout_passes(world: World, driver: Driver, portal_clock: Clock, profile: P
 # --- outcomes of the second factor ----------------------------------------------------------
 @then("I am logged in")
 @then("ログインできる")
-def logged_in(world: World, driver: Driver) -> None:
-    outcome = expect_ok(need(world.outcome, "answer"), "the one-time password should be accepted")
+def logged_in(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
+    rid = tagged(request, "code accepted")
+    outcome = expect_ok(need(world.outcome, "answer"), rid, "the one-time password should be accepted")
     if outcome.stage != "authenticated":
-        fail(f"after the one-time password the user should be logged in; stage is {outcome.stage!r}")
-    expect_ok(browser(world, driver).settings(), "the settings should open once logged in")
+        fail(rid, f"after the one-time password the user should be logged in; stage is {outcome.stage!r}")
+    expect_ok(browser(world, driver).settings(), rid, "the settings should open once logged in")
 
 
 @then("the one-time password is refused")
 @then("ワンタイムパスワードは拒否される")
-def code_refused(world: World, driver: Driver) -> None:
-    expect_code_refused(need(world.outcome, "answer"), "this one-time password should be refused")
+def code_refused(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
+    expect_code_refused(
+        need(world.outcome, "answer"),
+        tagged(request, "code refused"),
+        "this one-time password should be refused",
+    )
     if browser(world, driver).settings().ok:
-        fail("after a refused one-time password the settings should stay closed")
+        fail("SECOND_FACTOR_REQUIRED", "after a refused one-time password the settings should stay closed")
 
 
 @then("the right one-time password the app shows is refused too")
@@ -297,7 +331,9 @@ def right_code_refused_when_locked(
 ) -> None:
     _submit_app(world, driver, fresh_app_code(world, portal_clock, profile), trust=False)
     outcome = need(world.outcome, "answer")
-    expect_code_refused(outcome, "while locked out, even the right one-time password should be refused")
+    expect_code_refused(
+        outcome, "LOCKOUT_THRESHOLD", "while locked out, even the right one-time password should be refused"
+    )
 
 
 # --- time: a mailed code's age, the trust period, an idle session ----------------------------
@@ -354,10 +390,11 @@ def _check_session_outlives(world: World, profile: Profile, age: float) -> None:
 def accepted_within_lifetime(world: World, profile: Profile) -> None:
     outcome: Outcome = need(world.outcome, "answer")
     age, lifetime = need(world.code_age, "age of the code"), code_lifetime(world, profile)
+    rid = "RESET_CODE_LIFETIME" if world.code_kind == "reset" else "EMAIL_OTP_LIFETIME"
     if age < lifetime:
-        expect_ok(outcome, f"a code {age:.0f} s old is within its lifetime of {lifetime} s: accepted")
+        expect_ok(outcome, rid, f"a code {age:.0f} s old is within its lifetime of {lifetime} s: accepted")
     else:
-        expect_code_refused(outcome, f"a code {age:.0f} s old has outlived its lifetime of {lifetime} s")
+        expect_code_refused(outcome, rid, f"a code {age:.0f} s old has outlived its lifetime of {lifetime} s")
 
 
 @when("I use another browser")
@@ -392,9 +429,10 @@ def trusted_browser(
     """Log in once ticking "Trust this browser", then log out."""
     account = need(world.account, "account")
     b = browser(world, driver)
-    expect_ok(b.login(account), "the ECS-ID/SPS-ID and password should be accepted")
+    expect_ok(b.login(account), "FIRST_FACTOR_PASSWORD", "the ECS-ID/SPS-ID and password should be accepted")
     expect_ok(
         pass_second_factor(world, driver, mailbox, portal_clock, profile, trust=True),
+        "SECOND_FACTOR_METHODS",
         'the one-time password with "Trust this browser" ticked should be accepted',
     )
-    expect_ok(b.logout(), "logging out should succeed")
+    expect_ok(b.logout(), "LOGOUT", "logging out should succeed")

@@ -23,10 +23,12 @@ def _copy_code(world: World, mailbox: Mailbox, profile: Profile, *, kind: str) -
     to = need(world.mail_to, "action that mails a code")
     mail = read_mail(mailbox, to, subject, world.code_issued_at)
     if mail.sender.strip().lower() != profile.mail_sender.lower():
-        fail(f"the mail should come from {profile.mail_sender!r}; it came from {mail.sender!r}")
+        fail(
+            "MAIL_SENDER", f"the mail should come from {profile.mail_sender!r}; it came from {mail.sender!r}"
+        )
     code = mail.code(digits)
     if code is None:
-        fail(f"the mail body should carry a {digits}-digit code; it reads {mail.body!r}")
+        fail("MAIL_BODY_CODE", f"the mail body should carry a {digits}-digit code; it reads {mail.body!r}")
     world.mail, world.earlier_code, world.code, world.code_kind = mail, world.code, code, kind
 
 
@@ -48,11 +50,13 @@ def copy_confirmation_code(world: World, mailbox: Mailbox, profile: Profile) -> 
 @step("『〇〇〇へメールを送信しました。』というメッセージが表示される")
 def email_sent_message(world: World) -> None:
     """The message names the address the mail went to, so a typo is seen at once."""
-    outcome = expect_ok(need(world.outcome, "answer"), "the portal should say it has sent an email")
+    outcome = expect_ok(
+        need(world.outcome, "answer"), "MESSAGE_EMAIL_SENT", "the portal should say it has sent an email"
+    )
     expected = need(world.mail_to, "address the mail should go to")
     shown = outcome.data.get("address")
     if shown != expected:
-        fail(f"the message should name the address {expected!r}; it names {shown!r}")
+        fail("MESSAGE_EMAIL_SENT", f"the message should name the address {expected!r}; it names {shown!r}")
 
 
 @step("the portal explains it in Japanese and in English")
@@ -64,6 +68,7 @@ def explained_bilingually(world: World) -> None:
     english = any(c.isascii() and c.isalpha() for c in outcome.message_en)
     if not (japanese and english):
         fail(
+            "MESSAGES_BILINGUAL",
             "the message should be in Japanese and in English; "
-            f"got {outcome.message_ja!r} / {outcome.message_en!r}"
+            f"got {outcome.message_ja!r} / {outcome.message_en!r}",
         )

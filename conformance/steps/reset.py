@@ -12,7 +12,7 @@ from pytest_bdd import step, then, when
 
 from conformance.interfaces import Clock, Driver, Operator
 
-from .common import World, browser, describe, expect_code_refused, expect_ok, fail, need
+from .common import World, browser, describe, expect_code_refused, expect_ok, fail, need, tagged
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
@@ -24,7 +24,10 @@ def click_setup_again(world: World) -> None:
     """③ The link is on the second-factor screen, which the password login of ② opened."""
     login = need(world.login_outcome, "password login (②)")
     if login.stage != "first_factor":
-        fail(f"the link is on the one-time password screen, but the login went to stage {login.stage!r}")
+        fail(
+            "SECOND_FACTOR_METHODS",
+            f"the link is on the one-time password screen, but the login went to stage {login.stage!r}",
+        )
     world.setup_link_clicked = True
 
 
@@ -37,10 +40,15 @@ def log_in_for_setup(world: World, driver: Driver, portal_clock: Clock) -> None:
     account = need(world.account, "account")
     world.session_started_at = portal_clock.now()
     outcome = expect_ok(
-        browser(world, driver).login_for_setup(account), "the ID and password should open the initialization"
+        browser(world, driver).login_for_setup(account),
+        "RESET_REAUTHENTICATE",
+        "the ID and password should open the initialization",
     )
     if outcome.stage != "reset":
-        fail(f"the second login should open the initialization screen; stage is {outcome.stage!r}")
+        fail(
+            "RESET_REAUTHENTICATE",
+            f"the second login should open the initialization screen; stage is {outcome.stage!r}",
+        )
     world.outcome, world.entry = outcome, "setup"
 
 
@@ -49,14 +57,16 @@ def log_in_for_setup(world: World, driver: Driver, portal_clock: Clock) -> None:
 def click_initialize(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
     world.mail_to = world.registered_address
-    world.outcome = expect_ok(browser(world, driver).initialize(), '"Initialize" should be accepted')
+    # with an address, "Initialize" mails the code; without one, it shows the placeholder
+    rid = "RESET_CONFIRMATION_MAIL" if world.registered_address else "RESET_NO_ADDRESS_PLACEHOLDER"
+    world.outcome = expect_ok(browser(world, driver).initialize(), rid, '"Initialize" should be accepted')
 
 
 @step('I click "Resend"')
 @step("『再送信』をクリックする")
 def click_resend(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
-    world.outcome = expect_ok(browser(world, driver).resend(), '"Resend" should be accepted')
+    world.outcome = expect_ok(browser(world, driver).resend(), "RESET_SCREEN", '"Resend" should be accepted')
 
 
 @then('the screen shows my login ID and my masked address, and "An email has been sent."')
@@ -67,7 +77,9 @@ def reset_screen_masked(world: World) -> None:
     registered = need(world.registered_address, "registered address")
     shown_id, shown = outcome.data.get("login_id"), str(outcome.data.get("shown_address", ""))
     if shown_id != account.login_id:
-        fail(f"the screen should show the login ID {account.login_id!r}; it shows {shown_id!r}")
+        fail(
+            "RESET_SCREEN", f"the screen should show the login ID {account.login_id!r}; it shows {shown_id!r}"
+        )
     local, _, domain = registered.rpartition("@")
     shown_local, _, shown_domain = shown.rpartition("@")
     visible = shown_local.split("*", 1)[0]
@@ -78,9 +90,15 @@ def reset_screen_masked(world: World) -> None:
         or not local.startswith(visible)
         or len(visible) >= len(local)
     ):
-        fail(f"the screen should show {registered!r} masked, like 'us*****@example.com'; it shows {shown!r}")
+        fail(
+            "RESET_ADDRESS_MASKED",
+            f"the screen should show {registered!r} masked, like 'us*****@example.com'; it shows {shown!r}",
+        )
     if outcome.data.get("mailed") is False:
-        fail('with an address registered the screen should say "An email has been sent."')
+        fail(
+            "RESET_CONFIRMATION_MAIL",
+            'with an address registered the screen should say "An email has been sent."',
+        )
 
 
 @then("the screen shows, as the address for email-authentication, the placeholder for none registered")
@@ -89,8 +107,9 @@ def reset_screen_placeholder(world: World, profile: Profile) -> None:
     shown = need(world.outcome, "answer").data.get("shown_address")
     if shown != profile.reset_placeholder_address:
         fail(
+            "RESET_NO_ADDRESS_PLACEHOLDER",
             "with no address registered the screen should show "
-            f"{profile.reset_placeholder_address!r}; it shows {shown!r}"
+            f"{profile.reset_placeholder_address!r}; it shows {shown!r}",
         )
 
 
@@ -100,11 +119,15 @@ def helpdesk_reads_code(world: World, operator: Operator, portal_clock: Clock, p
     world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
     outcome = expect_ok(
         operator.helpdesk_code(need(world.account, "account").login_id),
+        "HELPDESK_ISSUES_CODE",
         "the ICT Support Center should be able to issue the confirmation code",
     )
     code = str(outcome.data.get("code", ""))
     if len(code) != profile.confirmation_code_digits or not code.isdigit():
-        fail(f"the confirmation code should have {profile.confirmation_code_digits} digits; got {code!r}")
+        fail(
+            "RESET_CODE_DIGITS",
+            f"the confirmation code should have {profile.confirmation_code_digits} digits; got {code!r}",
+        )
     world.earlier_code, world.code, world.code_kind = world.code, code, "reset"
 
 
@@ -120,8 +143,9 @@ def helpdesk_refuses(world: World) -> None:
     outcome = need(world.outcome, "answer")
     if outcome.ok:
         fail(
+            "HELPDESK_PENDING_ONLY",
             "the helpdesk issues a code only for a pending initialization of an account with no address; "
-            "it issued one here"
+            "it issued one here",
         )
 
 
@@ -131,7 +155,11 @@ def _confirm(world: World, driver: Driver, code: str) -> None:
     b = browser(world, driver)
     outcome = b.confirm_reset(code)
     if outcome.error == "session_expired":
-        expect_ok(b.login_for_setup(need(world.account, "account")), "logging in again should be accepted")
+        expect_ok(
+            b.login_for_setup(need(world.account, "account")),
+            "RESET_REAUTHENTICATE",
+            "logging in again should be accepted",
+        )
         outcome = b.confirm_reset(code)
     world.outcome = outcome
 
@@ -163,19 +191,31 @@ def confirm_wrong_code(world: World, driver: Driver, profile: Profile) -> None:
 @then("the settings are initialized and a second factor can be set up anew")
 @then("設定が初期化され、第二要素を新たに設定できる")
 def initialized(world: World, driver: Driver) -> None:
-    outcome = expect_ok(need(world.outcome, "answer"), "the confirmation code should initialize the settings")
+    outcome = expect_ok(
+        need(world.outcome, "answer"),
+        "RESET_THEN_SETUP",
+        "the confirmation code should initialize the settings",
+    )
     if outcome.stage != "setup":
-        fail(f"after initializing, the settings should open for a new set-up; stage is {outcome.stage!r}")
-    expect_ok(browser(world, driver).settings(), "One Time Password Settings should open after initializing")
+        fail(
+            "RESET_THEN_SETUP",
+            f"after initializing, the settings should open for a new set-up; stage is {outcome.stage!r}",
+        )
+    expect_ok(
+        browser(world, driver).settings(),
+        "RESET_THEN_SETUP",
+        "One Time Password Settings should open after initializing",
+    )
 
 
 @then("the confirmation code is refused")
 @then("確認コードは拒否される")
-def confirmation_refused(world: World) -> None:
+def confirmation_refused(world: World, request: pytest.FixtureRequest) -> None:
     outcome = need(world.outcome, "answer")
-    expect_code_refused(outcome, "this confirmation code should be refused")
+    rid = tagged(request, "code refused")
+    expect_code_refused(outcome, rid, "this confirmation code should be refused")
     if outcome.stage == "setup":
-        fail(f"a refused confirmation code must not initialize anything ({describe(outcome)})")
+        fail(rid, f"a refused confirmation code must not initialize anything ({describe(outcome)})")
 
 
 @when("I go back to the first browser")
@@ -186,11 +226,15 @@ def first_browser(world: World) -> None:
 
 @step("I enter wrong confirmation codes one time fewer than the lockout threshold")
 @step("ロックアウトの回数より1回少なく誤った確認コードを入力する")
-def wrong_codes_below_lockout(world: World, driver: Driver, profile: Profile) -> None:
+def wrong_codes_below_lockout(
+    world: World, driver: Driver, profile: Profile, request: pytest.FixtureRequest
+) -> None:
     for attempt in range(profile.lockout_threshold - 1):
         confirm_wrong_code(world, driver, profile)
         expect_code_refused(
-            need(world.outcome, "answer"), f"wrong confirmation code {attempt + 1} should be refused"
+            need(world.outcome, "answer"),
+            tagged(request, "code refused"),
+            f"wrong confirmation code {attempt + 1} should be refused",
         )
 
 
@@ -202,8 +246,12 @@ def right_code_refused_locked(world: World, driver: Driver) -> None:
     outcome = need(world.outcome, "answer")
     if outcome.ok:
         fail(
+            "RESEND_KEEPS_FAILURE_COUNT",
             'the failures before "Resend" should still count and lock the account; '
-            "the right code was accepted"
+            "the right code was accepted",
         )
     if outcome.error != "account_locked":
-        fail(f"the account should be locked after the lockout threshold of failures; got {describe(outcome)}")
+        fail(
+            "LOCKOUT_THRESHOLD",
+            f"the account should be locked after the lockout threshold of failures; got {describe(outcome)}",
+        )

@@ -67,3 +67,26 @@ def expected_verdict(case: dict[str, Any], profile: Profile) -> str:
     if not profile.email_block_subdomains and "verdict_without_subdomain_rule" in case:
         return str(case["verdict_without_subdomain_rule"])
     return str(case["verdict"])
+
+
+# The blocked domains the vectors are written for (the iimc profile).
+VECTOR_DOMAINS = ("st.kyoto-u.ac.jp", "kyoto-u.ac.jp", "ms.c.kyoto-u.ac.jp")
+
+
+def requirement_of(case: dict[str, Any], profile: Profile) -> str:
+    """The requirement a case's verdict speaks for, as ``conformance/checks/test_addresses.py``
+    names it, so that a feature and the check FAIL the same ID for the same case: a syntax error
+    is EMAIL_ADDRESS_SYNTAX; a blocked domain itself EMAIL_BLOCKED_DOMAIN, one under it
+    EMAIL_BLOCKED_SUBDOMAIN; an accepted domain that contains a blocked name
+    EMAIL_LOOKALIKE_ACCEPTED; any other, or a verdict changed by the profile's subdomain rule,
+    EMAIL_ADDRESS_NORMALIZATION."""
+    if expected_verdict(case, profile) != case["verdict"]:
+        return "EMAIL_ADDRESS_NORMALIZATION"
+    if case["verdict"] == "invalid":
+        return "EMAIL_ADDRESS_SYNTAX"
+    domain = str(case["normalized"]).rpartition("@")[2]
+    if case["verdict"] == "blocked":
+        return "EMAIL_BLOCKED_DOMAIN" if domain in VECTOR_DOMAINS else "EMAIL_BLOCKED_SUBDOMAIN"
+    if any(name in domain for name in VECTOR_DOMAINS):
+        return "EMAIL_LOOKALIKE_ACCEPTED"
+    return "EMAIL_ADDRESS_NORMALIZATION"
