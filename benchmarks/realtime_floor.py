@@ -12,6 +12,11 @@ Figures, all from the same run:
   the other, so no scheduler can beat their sum for that check; across checks they overlap;
 - the naive cost: the sum of all waits, what a sequential harness pays.
 
+Only the bundled checks run (``-k "not test_features"``): the features that carry the same
+markers (in the main job since commit feb9629) take other fixtures, so real-time mode runs them
+one after the other after the concurrent checks, each waiting its own lifetime (see
+``--with-features``).
+
 TOTP checks are not selected: their waits are alignments to the 30-second TOTP step (an
 authenticator's fixed period, not a profile lifetime), so they would make the floor "up to a
 few periods" and measure the calendar, not the harness.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +35,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks._common import PYTHON, ROOT, free_port, ninsho_server, print_machine
+from benchmarks._common import free_port, ninsho_server, print_machine
 
 SELECTION = "EMAIL_OTP_LIFETIME or RESET_CODE_LIFETIME or LOCKOUT_DURATION or TRUST_BROWSER_EXPIRY"
 WAIT_LINE = re.compile(r"waiting ([0-9.]+) s of real time: (\S+)")
@@ -59,27 +65,26 @@ mode = "real"
 
 
 def run_harness(
-    base_url: str, smtp_port: int, admin_token: str, selection: str, workdir: Path
+    base_url: str, smtp_port: int, admin_token: str, selection: str, workdir: Path, *, features: bool = False
 ) -> dict[str, object]:
     """One `ninsho check` in real time; returns its figures (and its peak RSS, from wait4)."""
     portal = workdir / "portal.toml"
     portal.write_text(PORTAL_TOML.format(base_url=base_url, smtp_port=smtp_port))
     cmd = [
-        PYTHON,
-        "-m",
-        "reference.cli",
+        shutil.which("ninsho") or "ninsho",  # the console script, as a user runs it
         "check",
         str(portal),
         "-m",
         selection,
         "--report-dir",
         str(workdir / "reports"),
+        *([] if features else ["-k", "not test_features"]),
     ]
     env = dict(os.environ, NINSHO_ADMIN_TOKEN=admin_token)
     started = time.monotonic()
     out_path = workdir / "harness.out"
     with out_path.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException:
@@ -122,22 +127,29 @@ def main(argv: list[str] | None = None) -> int:
         default="14,8",
         help="server --hash-cost values, one run each (14: the production default; 8: how much is scrypt)",
     )
+    parser.add_argument(
+        "--with-features",
+        action="store_true",
+        help="also the features with these markers (run after, one by one)",
+    )
     args = parser.parse_args(argv)
     print_machine()
     status = 0
     for cost in (int(c) for c in args.hash_costs.split(",")):
-        status |= one_run(args.selection, cost, verbose=args.verbose)
+        status |= one_run(args.selection, cost, verbose=args.verbose, features=args.with_features)
     return status
 
 
-def one_run(selection: str, hash_cost: int, *, verbose: bool) -> int:
+def one_run(selection: str, hash_cost: int, *, verbose: bool, features: bool = False) -> int:
     print(f"\n== server --hash-cost {hash_cost} (scrypt n = 2**{hash_cost}, r = 8, p = 1) ==")
     smtp_port = free_port()
     with (
         tempfile.TemporaryDirectory(prefix="ninsho-bench-rt-") as tmp,
         ninsho_server(profile="fast-test", smtp_port=smtp_port, hash_cost=hash_cost) as server,
     ):
-        r = run_harness(server.base_url, smtp_port, server.admin_token, selection, Path(tmp))
+        r = run_harness(
+            server.base_url, smtp_port, server.admin_token, selection, Path(tmp), features=features
+        )
     chains: dict[str, list[float]] = r["chains"]  # type: ignore[assignment]
     print(f"selection: -m {selection!r}; harness exit status {r['exit']}")
     print("waits per check (a chain: one after the other inside the check):")

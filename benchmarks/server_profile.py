@@ -2,8 +2,9 @@
 
 Part of item 3's diagnosis. The reference app runs in this process under uvicorn (as
 ``ninsho serve`` runs it: same app factory, SQLite store, h11), with a cProfile profiler in the
-event-loop thread and in every worker thread (``threading.setprofile`` starts one per thread), while
-wrk (a separate process) sends refused codes at 16 connections for a few seconds. The merged
+event-loop thread and in every worker thread (``threading.setprofile`` starts one per thread,
+and they are cleared once the accounts are prepared), while wrk (a separate process) sends
+refused codes at 16 connections for a few seconds. The merged
 profile's top entries by own time say where the CPU goes; the profiler slows everything, so read
 the shares, not the absolute times.
 """
@@ -11,7 +12,6 @@ the shares, not the absolute times.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import io
 import pstats
@@ -37,8 +37,7 @@ _lock = threading.Lock()
 
 def _start_thread_profiler(*_: Any) -> None:
     """Installed with threading.setprofile: the thread's first event starts its own cProfile."""
-    threading.setprofile(None)  # this hook only bootstraps; cProfile takes over in this thread
-    sys.setprofile(None)
+    sys.setprofile(None)  # this hook only bootstraps; cProfile takes over in this thread
     profiler = cProfile.Profile()
     with _lock:
         _profilers.append(profiler)
@@ -65,19 +64,20 @@ def main(argv: list[str] | None = None) -> int:
             hash_cost=4, admin_token=token,
         )  # fmt: skip
         server = uvicorn.Server(
-            uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning", date_header=False)
+            uvicorn.Config(
+                create_app(config), host="127.0.0.1", port=port, log_level="warning", date_header=False
+            )
         )
+        threading.setprofile(_start_thread_profiler)  # the loop thread and every worker thread
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
             time.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
         lines = prepare_ninsho_sessions(_Server(base, token), 800)  # type: ignore[arg-type]
-        # From here on, every new thread (anyio's workers) profiles itself; the loop thread too.
-        threading.setprofile(_start_thread_profiler)
-        loop_profiler = cProfile.Profile()
-        server_loop: asyncio.AbstractEventLoop | None = getattr(server, "_loop", None)
-        del server_loop
+        with _lock:
+            for profiler in _profilers:  # forget the preparation
+                profiler.clear()
         figures = wrk(
             "profiled verify", base, lines, connections=16, seconds=args.seconds, budget=THRESHOLD - 1,
             expect_status=401, expect_text='"TOTP_WINDOW"', workdir=Path(tmp),
@@ -97,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     stats = pstats.Stats(profilers[0], stream=text)
     for p in profilers[1:]:
         stats.add(p)
-    del loop_profiler
     stats.strip_dirs().sort_stats("tottime").print_stats(args.top)
-    print(f"worker threads profiled: {len(profilers)}; top {args.top} by own time:")
+    print(f"threads profiled (event loop and workers): {len(profilers)}; top {args.top} by own time:")
     for line in text.getvalue().splitlines():
         if line.strip() and (line.lstrip()[0].isdigit() or "ncalls" in line):
             print("  " + line.strip()[:160])

@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import re
 import secrets
 import shutil
@@ -66,6 +67,7 @@ class Figures:
     p99_ms: float
     unexpected: int
     errors: int
+    server_cpu_ms: float | None = None  # server CPU time per request, when its PID is known
 
     @property
     def rps(self) -> float:
@@ -76,7 +78,14 @@ class Figures:
             f"  {self.name:<34} c={self.connections:<3} {self.rps:8.0f} req/s  median {self.p50_ms:7.2f} ms  "
             f"p99 {self.p99_ms:7.2f} ms  ({self.requests} requests in {self.seconds:.1f} s; "
             f"unexpected answers {self.unexpected}, socket errors {self.errors})"
+            + (f"  server CPU {self.server_cpu_ms:.2f} ms/request" if self.server_cpu_ms is not None else "")
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(
@@ -90,6 +99,7 @@ def wrk(
     expect_status: int,
     expect_text: str,
     workdir: Path,
+    cpu_pid: int | None = None,
 ) -> Figures:
     """One bounded wrk run over ``lines`` (each usable ``budget`` times)."""
     threads = 1 if connections == 1 else 2
@@ -112,7 +122,9 @@ def wrk(
         str(limit),
         str(threads),
     ]
+    cpu_before = cpu_seconds(cpu_pid) if cpu_pid is not None else 0.0
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    cpu_used = cpu_seconds(cpu_pid) - cpu_before if cpu_pid is not None else None
     found = RESULT.search(done.stdout)
     if found is None:
         raise RuntimeError(f"wrk printed no result: {done.stdout[-1500:]} {done.stderr[-1500:]}")
@@ -126,6 +138,7 @@ def wrk(
         r["p99_us"] / 1e3,
         int(r["unexpected"]),
         int(r["socket_errors"]) + int(r["timeouts"]),
+        cpu_used * 1000 / max(1, int(r["requests"])) if cpu_used is not None else None,
     )
 
 
@@ -197,6 +210,7 @@ def ninsho_figures(
                     expect_status=204,
                     expect_text="",
                     workdir=workdir,
+                    cpu_pid=server.pid,
                 )
             )
         for c in CONCURRENCIES:
@@ -218,6 +232,7 @@ def ninsho_figures(
                     expect_status=401,
                     expect_text='"TOTP_WINDOW"',
                     workdir=workdir,
+                    cpu_pid=server.pid,
                 )
             )
         hwm = vm_hwm_kib(server.pid) or 0
@@ -252,6 +267,7 @@ def login_figures(seconds: float, workdir: Path, cost: int = 14) -> list[Figures
                     expect_status=200,
                     expect_text="",
                     workdir=workdir,
+                    cpu_pid=server.pid,
                 )
             )
     return results
