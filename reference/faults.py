@@ -96,7 +96,10 @@ class _RacyPortal(Portal):
         if not fresh:
             return super().verify_app_code(session, code, trust_browser=trust_browser)
 
-        def accept(state: AccountState, s: Any, now: float) -> Verified:
+        def accept(state: AccountState, s: Any, now: float) -> Verified | AccountLocked:
+            locked = self.rules.lock_refusal(state, now)
+            if locked:
+                return locked  # the race is the fault; the lockout still holds
             for app in state.apps:
                 step = self.rules.totp_step(bytes.fromhex(app.secret_hex), code, now)
                 if step is not None:

@@ -3,29 +3,28 @@
 A feature names a case by its ``id`` and shows the address as :func:`display` writes it, so
 that invisible characters can be read in a Gherkin table; the step checks that the two agree,
 so the feature can never drift from the vectors it claims to check. The expected verdict comes
-from the vectors (adjusted for the profile's subdomain rule), not from the feature.
+from the vectors (adjusted for the profile's subdomain rule), not from the feature; which
+verdict a case expects and which requirement it speaks for is conformance.probes.addresses'.
 """
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from functools import cache
-from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from reference.core.profile import Profile
+from conformance.probes.addresses import address_cases, expected_verdict, requirement_of
+
+__all__ = ["address_case", "display", "expected_verdict", "requirement_of"]
 
 _ESCAPED = ("Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn")
 
 
 @cache
-def address_cases() -> dict[str, dict[str, Any]]:
-    text = (files("ninsho_spec") / "vectors" / "addresses.toml").read_text(encoding="utf-8")
-    return {case["id"]: case for case in tomllib.loads(text)["case"]}
+def cases_by_id() -> dict[str, dict[str, Any]]:
+    return {case["id"]: case for case in address_cases()}
 
 
 def _shown_as_is(char: str, inner: bool) -> bool:
@@ -51,7 +50,7 @@ def display(raw: str) -> str:
 
 
 def address_case(case_id: str, written: str) -> dict[str, Any]:
-    case = address_cases().get(case_id)
+    case = cases_by_id().get(case_id)
     if case is None:
         pytest.fail(f"the address vectors have no case {case_id!r}: update the feature's Examples")
     if display(case["input"]) != written:
@@ -60,33 +59,3 @@ def address_case(case_id: str, written: str) -> dict[str, Any]:
             f"but the vectors hold {display(case['input'])!r}"
         )
     return case
-
-
-def expected_verdict(case: dict[str, Any], profile: Profile) -> str:
-    """The vectors' verdict, or the one they give for a profile without the subdomain rule."""
-    if not profile.email_block_subdomains and "verdict_without_subdomain_rule" in case:
-        return str(case["verdict_without_subdomain_rule"])
-    return str(case["verdict"])
-
-
-# The blocked domains the vectors are written for (the iimc profile).
-VECTOR_DOMAINS = ("st.kyoto-u.ac.jp", "kyoto-u.ac.jp", "ms.c.kyoto-u.ac.jp")
-
-
-def requirement_of(case: dict[str, Any], profile: Profile) -> str:
-    """The requirement a case's verdict speaks for, as ``conformance/checks/test_addresses.py``
-    names it, so that a feature and the check FAIL the same ID for the same case: a syntax error
-    is EMAIL_ADDRESS_SYNTAX; a blocked domain itself EMAIL_BLOCKED_DOMAIN, one under it
-    EMAIL_BLOCKED_SUBDOMAIN; an accepted domain that contains a blocked name
-    EMAIL_LOOKALIKE_ACCEPTED; any other, or a verdict changed by the profile's subdomain rule,
-    EMAIL_ADDRESS_NORMALIZATION."""
-    if expected_verdict(case, profile) != case["verdict"]:
-        return "EMAIL_ADDRESS_NORMALIZATION"
-    if case["verdict"] == "invalid":
-        return "EMAIL_ADDRESS_SYNTAX"
-    domain = str(case["normalized"]).rpartition("@")[2]
-    if case["verdict"] == "blocked":
-        return "EMAIL_BLOCKED_DOMAIN" if domain in VECTOR_DOMAINS else "EMAIL_BLOCKED_SUBDOMAIN"
-    if any(name in domain for name in VECTOR_DOMAINS):
-        return "EMAIL_LOOKALIKE_ACCEPTED"
-    return "EMAIL_ADDRESS_NORMALIZATION"
