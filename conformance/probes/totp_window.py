@@ -5,6 +5,12 @@ from the past to the future: a refused far-past offset, then every offset up to 
 future until the first refusal. Against a window of ±k that is 2k+3 submissions with two
 refusals, far below any lockout threshold. Only when the far-past probe is *accepted* (a window
 wider than the profile) does it spend a second enrolment to find how far the past side goes.
+
+A portal may re-centre its window on each accepted code (RFC 6238 §6 drift compensation:
+privacyIDEA stores the matched step as the token's ``timeShift``). Walked on one token, the future
+side then follows the walk and never ends. When the operator enrols (``interfaces.Enroller``),
+an enrolment costs nothing, so each future offset is tried on a fresh token of its own: the
+window measured is the one a code meets, not the drift.
 """
 
 from __future__ import annotations
@@ -77,8 +83,11 @@ def measure_window(target: Target) -> WindowMeasurement:
         prober.attempt(offset)
     if m.results[-past_limit]:
         _follow_past(target, m, past_limit)
+    fresh_each = hasattr(target.operator, "enrol_app")
     offset = 1
-    while prober.attempt(offset) and offset < p.totp_window_future_steps + 1 + EXTRA_STEPS:
+    while (_Prober(target, m, 0) if fresh_each else prober).attempt(offset) and (
+        offset < p.totp_window_future_steps + 1 + EXTRA_STEPS
+    ):
         offset += 1
     m.future_limit_hit = m.results[offset]
     target.measure("submissions", m.submissions)
