@@ -67,8 +67,17 @@ class _Collected:
                     return found[-1]
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise MailTimeout(f"no mail to {to} with subject {subject!r} within {timeout:.0f} s")
+                    raise MailTimeout(
+                        f"no mail to {to} with subject {subject!r} within {timeout:.0f} s"
+                        + self._other_subjects(to, since)
+                    )
                 self.cond.wait(min(left, POLL_SECONDS))
+
+    def _other_subjects(self, to: str, since: float) -> str:
+        """A mail that came with another subject is the portal's departure, not a lost mail:
+        name it, so the report shows it (the caller holds the lock)."""
+        others = sorted({m.subject for m in self.mails if _same_address(m.to, to) and m.received_at >= since})
+        return f"; mail to it came with the subject {', '.join(repr(s) for s in others)}" if others else ""
 
 
 class SmtpSinkMailbox:
