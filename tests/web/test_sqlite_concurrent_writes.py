@@ -1,8 +1,9 @@
 """The SQLite store keeps the Store contract when many threads write at once.
 
-Sixteen threads change two accounts, queueing on the store's write lock: every change that
-returned is committed and seen by the next one on the same account, every change that raised
-is discarded alone, and an unknown account is refused alone.
+Sixteen threads change two accounts, so their transactions meet in the store's group commit
+(several in one SQLite transaction, each in its own savepoint): every change that returned is
+committed and seen by the next one on the same account, every change that raised is discarded
+alone, and an unknown account is refused alone.
 """
 
 from __future__ import annotations
