@@ -96,6 +96,7 @@ class Server:
     pid: int
     settings: Settings
     timings: dict[str, float] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)  # None after `down`
 
     def portal_config(self) -> Path:
         """A portal config for ``ninsho check`` against this server, judged by privacyidea.toml."""
@@ -362,7 +363,7 @@ def _start_in(folder: Path, venv: Path, settings: Settings, timings: dict[str, f
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its workers form one process group, stopped together
         )
-    server = Server(base_url, ADMIN_USER, password, folder, process.pid, settings, timings)
+    server = Server(base_url, ADMIN_USER, password, folder, process.pid, settings, timings, process)
     try:
         _wait_until_up(base_url, process, log, settings.workers)
         _configure(server)
@@ -379,24 +380,22 @@ def stop(server: Server) -> None:
     try:
         os.killpg(server.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline and _alive(server.pid):
+        while time.monotonic() < deadline and _alive(server):
             time.sleep(0.2)
-        if _alive(server.pid):
+        if _alive(server):
             os.killpg(server.pid, signal.SIGKILL)
+            if server.process is not None:
+                server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
     except ProcessLookupError:
         pass
     shutil.rmtree(server.folder, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def _alive(server: Server) -> bool:
+    if server.process is not None:  # our child: poll() reaps it, or it would stay a zombie
+        return server.process.poll() is None
     try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)  # our child: reap it, or it stays a zombie
-        if reaped == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child (``down`` from another process)
-    try:
-        os.kill(pid, 0)
+        os.kill(server.pid, 0)  # started by `up` in another process
     except ProcessLookupError:
         return False
     return True
