@@ -69,14 +69,16 @@ def ninsho_server(
     test_clock: bool = False,
     hash_cost: int | None = None,
     startup_timeout: float = 20.0,
+    db_dir: Path | None = None,
 ) -> Iterator[Server]:
     """Start `ninsho serve` on a free loopback port with a throw-away database; always stop it.
 
     The server is stopped by its own PID (SIGTERM, then SIGKILL after 5 s), never by name.
+    ``db_dir`` puts the database elsewhere than the default temporary folder (e.g. /dev/shm).
     """
     port = free_port()
     token = secrets.token_urlsafe(24)
-    with tempfile.TemporaryDirectory(prefix="ninsho-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ninsho-bench-", dir=db_dir) as tmp:
         db = Path(tmp) / "bench.sqlite"
         cmd = [PYTHON, "-m", "reference.cli", "serve", "--port", str(port), "--db", str(db)]
         cmd += [

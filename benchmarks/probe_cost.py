@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conformance.connect import embedded_target
 from conformance.probes.totp_window import measure_window

@@ -35,6 +35,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks._common import free_port, ninsho_server, print_machine
 
 SELECTION = "EMAIL_OTP_LIFETIME or RESET_CODE_LIFETIME or LOCKOUT_DURATION or TRUST_BROWSER_EXPIRY"

@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks._common import PYTHON, ROOT, print_machine
 
 BENCHMARKS: list[tuple[str, list[str], int]] = [

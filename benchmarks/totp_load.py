@@ -46,6 +46,9 @@ from pathlib import Path
 import httpx
 import pyotp
 
+if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks._common import ROOT, Server, ninsho_server, print_machine, vm_hwm_kib
 
 LUA = Path(__file__).with_name("wrk_post.lua")
@@ -193,15 +196,16 @@ def prepare_ninsho_sessions(server: Server, count: int) -> list[str]:
 
 
 def ninsho_figures(
-    seconds: float, budget_requests: int, workdir: Path
+    seconds: float, budget_requests: int, workdir: Path, db_dir: Path | None = None
 ) -> tuple[list[Figures], dict[str, float]]:
     results: list[Figures] = []
-    with ninsho_server(profile="iimc", hash_cost=4) as server:
+    where = " [db in RAM]" if db_dir else ""
+    with ninsho_server(profile="iimc", hash_cost=4, db_dir=db_dir) as server:
         noop = [_line("GET", "/api/v1/noop", {})]
         for c in CONCURRENCIES:
             results.append(
                 wrk(
-                    "ninsho GET /noop (floor)",
+                    "ninsho GET /noop (floor)" + where,
                     server.base_url,
                     noop * 2,
                     connections=c,
@@ -223,7 +227,7 @@ def ninsho_figures(
             )
             results.append(
                 wrk(
-                    "ninsho POST /second-factor/app",
+                    "ninsho POST /second-factor/app" + where,
                     server.base_url,
                     lines,
                     connections=c,
@@ -236,7 +240,7 @@ def ninsho_figures(
                 )
             )
         hwm = vm_hwm_kib(server.pid) or 0
-    return results, {"ninsho_server_vmhwm_mib": hwm / 1024}
+    return results, {"ninsho_server_vmhwm_mib" + where.replace(" ", "_"): hwm / 1024}
 
 
 def login_figures(seconds: float, workdir: Path, cost: int = 14) -> list[Figures]:
@@ -362,6 +366,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pi-budget", type=int, default=900, help="each privacyIDEA run's request bound")
     parser.add_argument("--no-privacyidea", action="store_true")
     parser.add_argument("--no-login", action="store_true")
+    parser.add_argument(
+        "--ram-db",
+        type=Path,
+        default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
+        help="also run ninsho with its database here (default /dev/shm: where examples/privacyidea_driver "
+        "keeps privacyIDEA's SQLite, so the peer comparison is like for like)",
+    )
+    parser.add_argument("--no-ram-db", action="store_true")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk")
@@ -370,20 +382,41 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ninsho-bench-load-") as tmp:
         work = Path(tmp)
         ours, memory = ninsho_figures(args.seconds, args.budget, work)
+        if args.ram_db is not None and not args.no_ram_db:
+            in_ram, ram_memory = ninsho_figures(args.seconds, args.budget, work, db_dir=args.ram_db)
+            ours += in_ram
+            memory.update(ram_memory)
         peer, pi_memory = ([], {}) if args.no_privacyidea else pi_figures(args.seconds, args.pi_budget, work)
         login = [] if args.no_login else login_figures(args.seconds, work)
     print("figures (wrk, loopback; each run bounded in time and count):")
     for f in [*ours, *peer, *login]:
         print(f.line())
-    for c in CONCURRENCIES:
-        floor = next(f for f in ours if f.connections == c and "noop" in f.name)
-        totp = next(f for f in ours if f.connections == c and "second-factor" in f.name)
-        print(f"c={c}: TOTP verification / no-op floor = {totp.rps / floor.rps:.2f} (goal >= {GOAL_FLOOR})")
-        pi = next((f for f in peer if f.connections == c), None)
-        if pi is not None:
-            print(f"c={c}: TOTP verification / privacyIDEA = {totp.rps / pi.rps:.1f} x (goal >= {GOAL_PEER})")
-        else:
-            print(f"c={c}: privacyIDEA: not measured")
+    for where in ("", " [db in RAM]"):
+        for c in CONCURRENCIES:
+            floor = next(
+                (f for f in ours if f.connections == c and f.name == "ninsho GET /noop (floor)" + where), None
+            )
+            totp = next(
+                (
+                    f
+                    for f in ours
+                    if f.connections == c and f.name == "ninsho POST /second-factor/app" + where
+                ),
+                None,
+            )
+            if floor is None or totp is None:
+                continue
+            label = f"c={c}{where}"
+            print(
+                f"{label}: TOTP verification / no-op floor = {totp.rps / floor.rps:.2f} (goal >= {GOAL_FLOOR})"
+            )
+            pi = next((f for f in peer if f.connections == c), None)
+            if pi is not None:
+                print(
+                    f"{label}: TOTP verification / privacyIDEA = {totp.rps / pi.rps:.1f} x (goal >= {GOAL_PEER})"
+                )
+            else:
+                print(f"{label}: privacyIDEA: not measured")
     for key, value in {**memory, **pi_memory}.items():
         print(f"{key}: {value:.1f} MiB")
     return 0

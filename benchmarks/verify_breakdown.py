@@ -28,6 +28,9 @@ from pathlib import Path
 
 import pyotp
 
+if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks._common import print_machine
 from reference.clocks import SystemClock, SystemRandom
 from reference.core.errors import CodeRejected
