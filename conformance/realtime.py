@@ -54,6 +54,11 @@ class WaitLedger:
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 
 
+def in_prerun() -> bool:
+    """True in the threads of :func:`prerun`."""
+    return hasattr(_current, "nodeid")
+
+
 def current_check() -> str:
     """The check the calling thread runs, for the terminal's "waiting …" lines."""
     return str(getattr(_current, "nodeid", "harness"))

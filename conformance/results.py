@@ -147,6 +147,9 @@ def exit_status(rows: list[Summary], *, strict: bool) -> int:
         return EXIT_ERROR
     if Verdict.FAIL in counted:
         return EXIT_FAIL
-    if strict and (Verdict.SKIPPED in counted or Verdict.INCONCLUSIVE in counted):
+    # Strict counts every check, not only each requirement's verdict: a skipped check is a gap
+    # even where another check of the same requirement passed.
+    gaps = {Verdict.SKIPPED, Verdict.INCONCLUSIVE}
+    if strict and any(c.verdict in gaps for row in rows for c in row.checks):
         return EXIT_STRICT
     return EXIT_OK

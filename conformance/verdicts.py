@@ -103,4 +103,10 @@ class CheckResult:
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:
-    return max(verdicts, key=lambda v: v.severity) if verdicts else Verdict.SKIPPED
+    """A requirement's verdict from its checks' verdicts: the worst of those that judged it.
+
+    A check that was skipped or does not apply judged nothing, so it does not outrank another
+    check's PASS; only when no check judged does the requirement read SKIPPED or NOT_APPLICABLE.
+    """
+    judged = [v for v in verdicts if v not in (Verdict.SKIPPED, Verdict.NOT_APPLICABLE)]
+    return max(judged or verdicts, key=lambda v: v.severity) if verdicts else Verdict.SKIPPED
