@@ -20,6 +20,7 @@ from email.utils import getaddresses, parseaddr
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from conformance.config import PortalConfig
 from conformance.interfaces import DriverError, Mail, MailTimeout
 
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -152,3 +153,12 @@ class ImapMailbox:
     def close(self) -> None:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             self._imap.logout()
+
+
+def mailbox_for(config: PortalConfig, now: Callable[[], float]) -> SmtpSinkMailbox | ImapMailbox:
+    """The mailbox a portal config names ([mailbox] kind), for any driver's connection."""
+    if config.mailbox == "imap":
+        user = config.secret(config.mailbox_user_env, "mailbox.user_env")
+        password = config.secret(config.mailbox_password_env, "mailbox.password_env")
+        return ImapMailbox(config.mailbox_host, config.mailbox_port, user, password, now)
+    return SmtpSinkMailbox(config.mailbox_host, config.mailbox_port, now)

@@ -17,7 +17,7 @@ import httpx
 from conformance.clocks import RealClock, TestClock
 from conformance.config import PortalConfig
 from conformance.interfaces import Account, Driver, DriverError, Exchange, Operator, Outcome, Provisioning
-from conformance.mailboxes import ImapMailbox, SmtpSinkMailbox
+from conformance.mailboxes import mailbox_for
 from conformance.target import Target
 from conformance.verdicts import NotApplicable
 from reference.core.profile import Profile
@@ -223,7 +223,7 @@ class HttpConnection:
             if config.provision == "admin-api"
             else PoolOperator(config)
         )
-        self.mailbox = self._mailbox()
+        self.mailbox = mailbox_for(config, self.clock.now)
 
     def _real_clock(self) -> RealClock:
         """Real time, from the ``Date`` header of the API's ``noop``."""
@@ -235,14 +235,6 @@ class HttpConnection:
         return {
             "Authorization": f"Bearer {self.config.secret(self.config.admin_token_env, 'admin.token_env')}"
         }
-
-    def _mailbox(self) -> SmtpSinkMailbox | ImapMailbox:
-        c = self.config
-        if c.mailbox == "imap":
-            user = c.secret(c.mailbox_user_env, "mailbox.user_env")
-            password = c.secret(c.mailbox_password_env, "mailbox.password_env")
-            return ImapMailbox(c.mailbox_host, c.mailbox_port, user, password, self.clock.now)
-        return SmtpSinkMailbox(c.mailbox_host, c.mailbox_port, self.clock.now)
 
     @property
     def margin_seconds(self) -> float:
