@@ -101,9 +101,9 @@ def expected_window(server: pi_server.Server) -> str:
 
 
 def applied(row: dict[str, Any]) -> str:
-    """The worst verdict of the checks that could run. The report's row takes the worst of all,
-    and NOT_APPLICABLE outranks PASS there: a Gherkin scenario of the same requirement that needs
-    a flow privacyIDEA lacks would hide every measured PASS."""
+    """The worst verdict of the checks that could run: a Gherkin scenario of the same requirement
+    that needs a flow privacyIDEA lacks judged nothing (the report's rows agree since 28d7795;
+    before, NOT_APPLICABLE outranked PASS there)."""
     ran = [Verdict(c["verdict"]) for c in row["checks"] if c["verdict"] != "NOT_APPLICABLE"]
     return max(ran, key=lambda v: v.severity).value if ran else "NOT_APPLICABLE"
 

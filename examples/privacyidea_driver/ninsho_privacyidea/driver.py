@@ -39,7 +39,7 @@ import httpx
 from conformance.clocks import RealClock
 from conformance.config import ConfigError, PortalConfig
 from conformance.interfaces import Account, DriverError, Exchange, NotSupported, Outcome, Provisioning
-from conformance.mailboxes import ImapMailbox, SmtpSinkMailbox
+from conformance.mailboxes import ImapMailbox, SmtpSinkMailbox, mailbox_for
 from conformance.target import Target
 from conformance.verdicts import Inconclusive
 from reference.core.profile import Profile
@@ -394,15 +394,7 @@ class PrivacyIdeaConnection:
         self.clock = RealClock(self.client)
         self.timing = Timing(self.clock, profile.totp_period_seconds, profile.session_first_factor_seconds)
         self.operator = PrivacyIdeaOperator(self.api, self.book, config.address_domain)
-        self.mailbox = self._mailbox()
-
-    def _mailbox(self) -> SmtpSinkMailbox | ImapMailbox:
-        c = self.config
-        if c.mailbox == "imap":
-            user = c.secret(c.mailbox_user_env, "mailbox.user_env")
-            password = c.secret(c.mailbox_password_env, "mailbox.password_env")
-            return ImapMailbox(c.mailbox_host, c.mailbox_port, user, password, self.clock.now)
-        return SmtpSinkMailbox(c.mailbox_host, c.mailbox_port, self.clock.now)
+        self.mailbox: SmtpSinkMailbox | ImapMailbox = mailbox_for(config, self.clock.now)
 
     @property
     def margin_seconds(self) -> float:
