@@ -25,6 +25,7 @@ Example (``portal.toml``)::
     host = "127.0.0.1"
     port = 2525
     timeout_seconds = 30
+    quiet_seconds = 2          # no mail for this long: "none was sent" (the reference: 0.2)
 
     [clock]
     mode = "test-clock"        # virtual | test-clock | real
@@ -70,6 +71,7 @@ class PortalConfig:
     mailbox_user_env: str = "NINSHO_IMAP_USER"
     mailbox_password_env: str = "NINSHO_IMAP_PASSWORD"
     mail_timeout_seconds: float = 30.0
+    mail_quiet_seconds: float = 2.0  # how long no mail must arrive before "none was sent" holds
     clock: str = "virtual"
     html_selectors: Mapping[str, str] = field(default_factory=dict)
     source: str = "defaults"
@@ -102,6 +104,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, type, tuple[str, ...] | None]] = {
     ("mailbox", "user_env"): ("mailbox_user_env", str, None),
     ("mailbox", "password_env"): ("mailbox_password_env", str, None),
     ("mailbox", "timeout_seconds"): ("mail_timeout_seconds", float, None),
+    ("mailbox", "quiet_seconds"): ("mail_quiet_seconds", float, None),
     ("clock", "mode"): ("clock", str, CLOCKS),
     ("html", "selectors"): ("html_selectors", dict, None),
 }

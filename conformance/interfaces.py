@@ -147,6 +147,11 @@ class MailTimeout(DriverError):
 
 @runtime_checkable
 class Mailbox(Protocol):
+    """Mail as the portal sent it. ``quiet_seconds`` (optional attribute, default 2 s) is how
+    long a check waits before it concludes that a mail was *not* sent: as short as the portal's
+    mail path allows (0 for the embedded outbox, a fraction of a second for a portal that relays
+    before it answers), since refused addresses are checked by the dozen."""
+
     def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
         """The newest mail to ``to`` with ``subject`` received at or after ``since``."""
         ...

@@ -84,6 +84,8 @@ class _Collected:
 class SmtpSinkMailbox:
     """An SMTP server on loopback that the portal under test relays its mail to."""
 
+    quiet_seconds = 2.0
+
     def __init__(self, host: str, port: int, clock: Callable[[], float]) -> None:
         if port == 0:
             raise DriverError(
@@ -112,6 +114,8 @@ class SmtpSinkMailbox:
 
 class ImapMailbox:
     """A real test mailbox, polled over IMAP (TLS unless the host is loopback)."""
+
+    quiet_seconds = 2.0
 
     def __init__(self, host: str, port: int, user: str, password: str, clock: Callable[[], float]) -> None:
         self._clock = clock
@@ -157,8 +161,12 @@ class ImapMailbox:
 
 def mailbox_for(config: PortalConfig, now: Callable[[], float]) -> SmtpSinkMailbox | ImapMailbox:
     """The mailbox a portal config names ([mailbox] kind), for any driver's connection."""
+    mailbox: SmtpSinkMailbox | ImapMailbox
     if config.mailbox == "imap":
         user = config.secret(config.mailbox_user_env, "mailbox.user_env")
         password = config.secret(config.mailbox_password_env, "mailbox.password_env")
-        return ImapMailbox(config.mailbox_host, config.mailbox_port, user, password, now)
-    return SmtpSinkMailbox(config.mailbox_host, config.mailbox_port, now)
+        mailbox = ImapMailbox(config.mailbox_host, config.mailbox_port, user, password, now)
+    else:
+        mailbox = SmtpSinkMailbox(config.mailbox_host, config.mailbox_port, now)
+    mailbox.quiet_seconds = config.mail_quiet_seconds
+    return mailbox

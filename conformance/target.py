@@ -42,14 +42,12 @@ class Target:
         recorded = RecordingMailbox(self.mailbox, self.transcript)
         return recorded.wait_for(to, subject=subject, since=since, timeout=self.mail_timeout_seconds)
 
-    def no_mail(self, to: str, subject: str, since: float, quiet_seconds: float = 3.0) -> bool:
+    def no_mail(self, to: str, subject: str, since: float) -> bool:
         """True when no such mail arrives within a short quiet period: for checks that a mail is
         *not* sent, which would otherwise wait the whole mail timeout on every correct portal."""
         recorded = RecordingMailbox(self.mailbox, self.transcript)
         try:
-            recorded.wait_for(
-                to, subject=subject, since=since, timeout=min(quiet_seconds, self.mail_timeout_seconds)
-            )
+            recorded.wait_for(to, subject=subject, since=since, timeout=recorded.quiet_seconds)
         except MailTimeout:
             return True
         return False

@@ -78,6 +78,7 @@ class RecordingMailbox:
     def __init__(self, inner: Mailbox, transcript: Transcript) -> None:
         self._inner = inner
         self._transcript = transcript
+        self.quiet_seconds = quiet_seconds(inner)
 
     def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
         try:
@@ -88,3 +89,8 @@ class RecordingMailbox:
         self._transcript.add(f"mailbox: mail to {mail.to} from {mail.sender} subject {mail.subject!r}")
         self._transcript.add("mailbox: body: " + mail.body.replace("\n", " ⏎ "))
         return mail
+
+
+def quiet_seconds(mailbox: Mailbox) -> float:
+    """How long to wait before concluding that no mail comes (see interfaces.Mailbox)."""
+    return float(getattr(mailbox, "quiet_seconds", 2.0))
