@@ -52,6 +52,11 @@ class World:
     code: str | None = None  # the code copied from the latest mail or read out by the helpdesk
     earlier_code: str | None = None  # the code copied before it
     code_kind: str = "otp"  # "otp" (a one-time password) or "reset" (a confirmation code)
+    # A code is issued between these two instants: the request went out at code_requested_at
+    # (mail from then on is the code's), the answer came back at code_issued_at. Over HTTP on a
+    # running clock they differ by the round trip, and an age is measured from whichever bound
+    # makes its verdict certain (see age_passes).
+    code_requested_at: float = 0.0
     code_issued_at: float = 0.0
     code_purpose: str = "login"  # what the code is for: "login", "register" or "reset"
     session_started_at: float = 0.0  # when this browser's latest password login happened

@@ -21,7 +21,7 @@ def _copy_code(world: World, mailbox: Mailbox, profile: Profile, *, kind: str) -
     subject = profile.mail_subject_reset if kind == "reset" else profile.mail_subject_otp
     digits = profile.confirmation_code_digits if kind == "reset" else profile.email_otp_digits
     to = need(world.mail_to, "action that mails a code")
-    mail = read_mail(mailbox, to, subject, world.code_issued_at)
+    mail = read_mail(mailbox, to, subject, world.code_requested_at)
     if mail.sender.strip().lower() != profile.mail_sender.lower():
         fail(
             "MAIL_SENDER", f"the mail should come from {profile.mail_sender!r}; it came from {mail.sender!r}"

@@ -55,18 +55,20 @@ def log_in_for_setup(world: World, driver: Driver, portal_clock: Clock) -> None:
 @step('I click "Initialize"')
 @step("『初期化』をクリックする")
 def click_initialize(world: World, driver: Driver, portal_clock: Clock) -> None:
-    world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
+    world.code_requested_at, world.code_purpose = portal_clock.now(), "reset"
     world.mail_to = world.registered_address
     # with an address, "Initialize" mails the code; without one, it shows the placeholder
     rid = "RESET_CONFIRMATION_MAIL" if world.registered_address else "RESET_NO_ADDRESS_PLACEHOLDER"
     world.outcome = expect_ok(browser(world, driver).initialize(), rid, '"Initialize" should be accepted')
+    world.code_issued_at = portal_clock.now()
 
 
 @step('I click "Resend"')
 @step("『再送信』をクリックする")
 def click_resend(world: World, driver: Driver, portal_clock: Clock) -> None:
-    world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
+    world.code_requested_at, world.code_purpose = portal_clock.now(), "reset"
     world.outcome = expect_ok(browser(world, driver).resend(), "RESET_SCREEN", '"Resend" should be accepted')
+    world.code_issued_at = portal_clock.now()
 
 
 @then('the screen shows my login ID and my masked address, and "An email has been sent."')
@@ -116,12 +118,13 @@ def reset_screen_placeholder(world: World, profile: Profile) -> None:
 @step("I call the ICT Support Center, who confirm my identity and read out the confirmation code")
 @step("画面はそのままで情報環境支援センターに電話し、本人確認のうえ確認コードを伝えてもらう")
 def helpdesk_reads_code(world: World, operator: Operator, portal_clock: Clock, profile: Profile) -> None:
-    world.code_issued_at, world.code_purpose = portal_clock.now(), "reset"
+    world.code_requested_at, world.code_purpose = portal_clock.now(), "reset"
     outcome = expect_ok(
         operator.helpdesk_code(need(world.account, "account").login_id),
         "HELPDESK_ISSUES_CODE",
         "the ICT Support Center should be able to issue the confirmation code",
     )
+    world.code_issued_at = portal_clock.now()
     code = str(outcome.data.get("code", ""))
     if len(code) != profile.confirmation_code_digits or not code.isdigit():
         fail(

@@ -71,9 +71,10 @@ def logged_out(world: World, driver: Driver, request: pytest.FixtureRequest) -> 
 
 # --- the Mail tab ④–⑩ ---------------------------------------------------------------------------
 def _send_to(world: World, driver: Driver, portal_clock: Clock, typed: str, expected_to: str) -> None:
-    world.code_issued_at, world.code_purpose = portal_clock.now(), "register"
+    world.code_requested_at, world.code_purpose = portal_clock.now(), "register"
     world.mail_to = expected_to
     world.outcome = browser(world, driver).register_email(typed)
+    world.code_issued_at = portal_clock.now()
 
 
 @step('I enter my private address and click "Send One-Time Password"')
@@ -293,7 +294,7 @@ def mailed_only_if_accepted(world: World, mailbox: Mailbox, profile: Profile) ->
         mail = mailbox.wait_for(
             target,
             subject=profile.mail_subject_otp,
-            since=world.code_issued_at,
+            since=world.code_requested_at,
             timeout=quiet_seconds(mailbox),
         )
     except MailTimeout:
