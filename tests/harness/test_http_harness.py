@@ -42,8 +42,9 @@ from reference.spec import load_profile, requirements
 TOKEN_ENV = "NINSHO_HTTP_HARNESS_TOKEN"
 ADMIN_TOKEN = "http-harness-admin-token-0123456789"
 START_TIMEOUT = 30.0
-RUN_TIMEOUT = 1200.0  # the checks and the bilingual features: minutes on a busy 2-core machine
+RUN_TIMEOUT = 600.0  # the checks and the bilingual features: about 30 s a run on a quiet machine
 MAIL_TIMEOUT = 10.0
+MAIL_QUIET = 0.2  # ninsho serve relays a mail before it answers: absence shows at once
 FAULTS_OVER_HTTP = ("wide-window", "no-replay-protection")
 
 # What the HTML driver cannot judge on the reference's pages, and the reason it gives. After a
@@ -161,7 +162,7 @@ def portal_toml(
         f'[accounts]\n{accounts}password_env = "NINSHO_TEST_PASSWORD"\n'
         f'[admin]\ntoken_env = "{TOKEN_ENV}"\n'
         f'[mailbox]\nkind = "smtp-sink"\nhost = "127.0.0.1"\nport = {server.smtp_port}\n'
-        f"timeout_seconds = {MAIL_TIMEOUT}\n"
+        f"timeout_seconds = {MAIL_TIMEOUT}\nquiet_seconds = {MAIL_QUIET}\n"
         f'[clock]\nmode = "{clock}"\n',
         encoding="utf-8",
     )
@@ -244,7 +245,10 @@ def test_json_driver_passes_every_requirement(runs: dict[str, Run]) -> None:
 def test_html_driver_passes_every_requirement_it_can_see(runs: dict[str, Run]) -> None:
     run = runs["html"]
     assert set(run.verdicts) == set(runs["json"].verdicts), "both drivers run the same checks"
-    assert run.not_passed() == dict.fromkeys(HTML_NOT_APPLICABLE, "NOT_APPLICABLE"), run.output
+    # A requirement reads NOT_APPLICABLE only when none of its checks could judge it; where a
+    # feature row judged it on the pages, it reads PASS, and the check's reason still shows.
+    assert set(run.not_passed()) <= set(HTML_NOT_APPLICABLE), run.output
+    assert set(run.not_passed().values()) <= {"NOT_APPLICABLE"}, run.output
     for rid, reason in HTML_NOT_APPLICABLE.items():
         assert any(reason in given for given in run.reasons[rid]), (rid, run.reasons[rid])
     assert run.status == 0, run.output
