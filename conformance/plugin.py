@@ -243,16 +243,24 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in reports.terminal_table(rows):
         terminalreporter.write_line(line)
     ledger = config.stash.get(LEDGER_KEY, None)
+    real_time = None
     if ledger is not None and ledger.waits:
+        real_time = {
+            "waits": len(ledger.waits),
+            "longest_seconds": ledger.longest,
+            "sum_seconds": ledger.total,
+            "wall_seconds": config.stash[WALL_KEY],
+        }
         terminalreporter.write_line(
             f"real-time waits: {len(ledger.waits)}, longest {ledger.longest:.1f} s, sum {ledger.total:.1f} s; "
             f"the concurrent checks took {config.stash[WALL_KEY]:.1f} s of wall time"
         )
-    for option, writer in (("ninsho_json", reports.write_json), ("ninsho_html", reports.write_html)):
-        path = config.getoption(option)
-        if path:
-            writer(Path(path), rows, config.stash[CONFIG_KEY])
-            terminalreporter.write_line(f"report written: {path}")
+    if config.getoption("ninsho_json"):
+        reports.write_json(Path(config.getoption("ninsho_json")), rows, config.stash[CONFIG_KEY], real_time)
+        terminalreporter.write_line(f"report written: {config.getoption('ninsho_json')}")
+    if config.getoption("ninsho_html"):
+        reports.write_html(Path(config.getoption("ninsho_html")), rows, config.stash[CONFIG_KEY])
+        terminalreporter.write_line(f"report written: {config.getoption('ninsho_html')}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

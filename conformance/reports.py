@@ -68,8 +68,11 @@ def terminal_table(rows: list[Summary]) -> list[str]:
     return lines
 
 
-def as_document(rows: list[Summary], config: PortalConfig) -> dict[str, Any]:
+def as_document(
+    rows: list[Summary], config: PortalConfig, real_time: dict[str, float] | None = None
+) -> dict[str, Any]:
     return {
+        "real_time": real_time,
         "tool": "ninsho",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "portal": {
@@ -95,9 +98,12 @@ def as_document(rows: list[Summary], config: PortalConfig) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, rows: list[Summary], config: PortalConfig) -> None:
+def write_json(
+    path: Path, rows: list[Summary], config: PortalConfig, real_time: dict[str, float] | None = None
+) -> None:
+    """``real_time``: the waits of a real-time run (count, longest, sum, wall), else None."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(as_document(rows, config), ensure_ascii=False, indent=2, default=str), "utf-8")
+    path.write_text(json.dumps(as_document(rows, config, real_time), ensure_ascii=False, indent=2, default=str), "utf-8")
 
 
 def write_html(path: Path, rows: list[Summary], config: PortalConfig) -> None:

@@ -75,9 +75,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 class Server:
     """``ninsho serve`` on 127.0.0.1 with the test clock, relaying mail to ``smtp_port``."""
 
-    def __init__(self, workdir: Path, fault: str | None = None) -> None:
+    def __init__(
+        self, workdir: Path, fault: str | None = None, *, profile: str = "iimc", test_clock: bool = True
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir, self.fault = workdir, fault
+        self.profile, self.test_clock = profile, test_clock
         self.log_path = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.port = self.smtp_port = 0
@@ -99,7 +102,8 @@ class Server:
                 "--db",
                 str(self.workdir / "n.sqlite"),
             ]
-            args += ["--smtp", f"127.0.0.1:{self.smtp_port}", "--test-clock", "--admin-token-env", TOKEN_ENV]
+            args += ["--smtp", f"127.0.0.1:{self.smtp_port}", "--admin-token-env", TOKEN_ENV]
+            args += ["--profile", self.profile] + (["--test-clock"] if self.test_clock else [])
             args += ["--hash-cost", "4", "--log-level", "info"]
             args += ["--fault", self.fault] if self.fault else []
             with self.log_path.open("ab") as log:
@@ -152,13 +156,14 @@ def portal_toml(
     provision: str = "admin-api",
     clock: str = "test-clock",
     pool: str = "",
+    profile: str = "iimc",
 ) -> Path:
     """The portal config a user writes: ``pool`` is a login ID for ``provision = "pool"``."""
     accounts = f'provision = "{provision}"\n' + (
         f'pool = ["{pool}"]\naddress_domain = "example.test"\n' if pool else ""
     )
     path.write_text(
-        f'[portal]\nbase_url = "{server.url}"\ndriver = "{driver}"\nprofile = "iimc"\n'
+        f'[portal]\nbase_url = "{server.url}"\ndriver = "{driver}"\nprofile = "{profile}"\n'
         f'[accounts]\n{accounts}password_env = "NINSHO_TEST_PASSWORD"\n'
         f'[admin]\ntoken_env = "{TOKEN_ENV}"\n'
         f'[mailbox]\nkind = "smtp-sink"\nhost = "127.0.0.1"\nport = {server.smtp_port}\n'
@@ -177,17 +182,20 @@ class Run:
     verdicts: dict[str, str]
     reasons: dict[str, list[str]]
     output: str
+    real_time: dict[str, float] | None = None  # the waits of a real-time run
 
     def not_passed(self) -> dict[str, str]:
         return {rid: verdict for rid, verdict in self.verdicts.items() if verdict != "PASS"}
 
 
-def run_harness(workdir: Path, server: Server, driver: str) -> Run:
+def run_harness(
+    workdir: Path, server: Server, driver: str, *, clock: str = "test-clock", select: tuple[str, ...] = ()
+) -> Run:
     """The bundled checks against ``server`` through ``driver``, as ``ninsho check`` runs them."""
-    config = portal_toml(workdir / "portal.toml", server, driver)
+    config = portal_toml(workdir / "portal.toml", server, driver, clock=clock, profile=server.profile)
     report = workdir / "ninsho.json"
     command = [sys.executable, "-m", "pytest", "--pyargs", "conformance.checks", "--portal", str(config)]
-    command += ["--ninsho-json", str(report), "-p", "no:cacheprovider", "-q"]
+    command += ["--ninsho-json", str(report), "-p", "no:cacheprovider", "-q", *select]
     try:
         done = subprocess.run(
             command,
@@ -209,6 +217,7 @@ def run_harness(workdir: Path, server: Server, driver: str) -> Run:
         {row["id"]: row["verdict"] for row in rows},
         {row["id"]: [str(check.get("reason") or "") for check in row["checks"]] for row in rows},
         output,
+        document.get("real_time"),
     )
 
 
@@ -263,6 +272,32 @@ def test_faulty_server_fails_exactly_its_requirements(runs: dict[str, Run], faul
     others = {rid: v for rid, v in run.not_passed().items() if rid not in failed}
     assert not others, f"{fault} disturbed other verdicts: {others}"
     assert run.status == 1, run.output
+
+
+# The checks whose waits are lifetimes, under the fast-test profile: seconds, not minutes.
+REAL_TIME_SELECTION = (
+    "-m",
+    "EMAIL_OTP_LIFETIME or RESET_CODE_LIFETIME or LOCKOUT_DURATION or TRUST_BROWSER_EXPIRY",
+    "-k",
+    "not test_features",
+)
+
+
+@pytest.mark.slow
+def test_real_time_waits_run_concurrently(tmp_path: Path) -> None:
+    """The one test that waits in real time, to prove the waits overlap: against a portal
+    without a test clock, the run takes less than the sum of the waits it asked for, and the
+    lifetime checks still PASS when time really passes."""
+    server = Server(tmp_path / "server", profile="fast-test", test_clock=False).start()
+    try:
+        run = run_harness(tmp_path, server, "json", clock="real", select=REAL_TIME_SELECTION)
+    finally:
+        server.stop()
+    assert run.status == 0 and set(run.verdicts.values()) == {"PASS"}, run.output
+    timing = run.real_time
+    assert timing is not None and timing["waits"] >= 4, run.output
+    assert timing["wall_seconds"] >= timing["longest_seconds"], "a wait was cut short"
+    assert timing["wall_seconds"] < timing["sum_seconds"], f"the waits ran one after another: {timing}"
 
 
 @pytest.mark.slow
