@@ -103,7 +103,9 @@ def write_json(
 ) -> None:
     """``real_time``: the waits of a real-time run (count, longest, sum, wall), else None."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(as_document(rows, config, real_time), ensure_ascii=False, indent=2, default=str), "utf-8")
+    path.write_text(
+        json.dumps(as_document(rows, config, real_time), ensure_ascii=False, indent=2, default=str), "utf-8"
+    )
 
 
 def write_html(path: Path, rows: list[Summary], config: PortalConfig) -> None:

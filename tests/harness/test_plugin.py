@@ -50,7 +50,9 @@ def test_selection_by_level_and_area(pytester: pytest.Pytester) -> None:
 
 
 def test_a_fail_exits_1_and_names_the_requirement(pytester: pytest.Pytester) -> None:
-    result, document = run(pytester, "-m", "TOTP_WINDOW", "-k", "test_totp_window", "--portal-fault", "wide-window")
+    result, document = run(
+        pytester, "-m", "TOTP_WINDOW", "-k", "test_totp_window", "--portal-fault", "wide-window"
+    )
     assert result.ret == EXIT_FAIL
     row = document["requirements"][0]
     assert (row["id"], row["verdict"]) == ("TOTP_WINDOW", "FAIL")
@@ -65,7 +67,13 @@ def test_baseline_turns_a_known_failure_into_an_expected_one(pytester: pytest.Py
         '[[expected_failure]]\nrequirement = "TOTP_WINDOW"\nreason = "ticket 42: window ±3 until release 5"\n',
     )
     result, document = run(
-        pytester, "-k", "test_totp_window", "--portal-fault", "wide-window", "--ninsho-baseline", str(baseline)
+        pytester,
+        "-k",
+        "test_totp_window",
+        "--portal-fault",
+        "wide-window",
+        "--ninsho-baseline",
+        str(baseline),
     )
     assert result.ret == EXIT_OK
     assert document["requirements"][0]["expected_failure"] == "ticket 42: window ±3 until release 5"
