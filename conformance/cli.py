@@ -4,6 +4,11 @@ It is pytest underneath (``pytest --pyargs conformance.checks --portal PORTAL.to
 reports written to ``--report-dir`` by default and the exit status of the plugin: 0 conformant,
 1 a FAIL, 6 an ERROR, 7 SKIPPED or INCONCLUSIVE under ``--strict``; 2 a bad command line.
 Anything after ``--`` goes to pytest as it is.
+
+It loads only the plugins a conformance run needs (ninsho's and pytest-bdd), not every pytest
+plugin installed beside it: in a test environment that is hypothesis, anyio, pytest-benchmark
+and the like, whose import alone took longer than the embedded run's checks (benchmarks/README.md,
+item 2). ``--all-plugins`` restores pytest's auto-loading; ``-- -p NAME`` adds one plugin.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ import pytest
 from conformance import config as portal_config
 from reference.faults import FAULTS
 from reference.spec import profile_names
+
+# The entry point names (pytest11) of the plugins a run needs; pytest loads them by these names.
+NEEDED_PLUGINS = ("ninsho", "pytest-bdd")
+# Built-in plugins a conformance run does without: unraisableexception's clean-up runs five full
+# garbage collections at exit (0.3 s), to report exceptions raised in __del__ methods.
+UNNEEDED_PLUGINS = ("no:unraisableexception",)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,11 +54,20 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="show what would run against which portal; run nothing"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="less output")
+    p.add_argument(
+        "--all-plugins",
+        action="store_true",
+        help="load every installed pytest plugin, as plain pytest does (default: ninsho's and pytest-bdd)",
+    )
     return p
 
 
 def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     argv = ["--pyargs", "conformance.checks", "-p", "no:cacheprovider", "-ra"]
+    if not args.all_plugins:
+        argv.append("--disable-plugin-autoload")
+        for plugin in (*NEEDED_PLUGINS, *UNNEEDED_PLUGINS):
+            argv += ["-p", plugin]
     options = {
         "--portal": args.portal,
         "--portal-url": args.url,
