@@ -22,19 +22,28 @@ from .common import (
     settings_requirement,
     sign_in,
 )
+from .wording import bilingual
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
 
 
-@given("a user with an ECS-ID/SPS-ID and a password and no second factor yet")
-@given("ECS-ID/SPS-ID とパスワードを持ち、第二要素をまだ設定していない利用者がいる")
+@given(
+    bilingual(
+        "a user with an ECS-ID/SPS-ID and a password and no second factor yet",
+        "ECS-ID/SPS-ID とパスワードを持ち、第二要素をまだ設定していない利用者がいる",
+    )
+)
 def new_user(world: World, operator: Operator) -> None:
     world.account = operator.new_account()
 
 
-@given("the user has registered a private address for email-authentication")
-@given("利用者はメール認証用アドレスにプライベートなアドレスを登録している")
+@given(
+    bilingual(
+        "the user has registered a private address for email-authentication",
+        "利用者はメール認証用アドレスにプライベートなアドレスを登録している",
+    )
+)
 def user_has_address(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -44,8 +53,9 @@ def user_has_address(
     expect_ok(browser(world, driver).logout(), "LOGOUT", "logging out after the set-up should succeed")
 
 
-@given("the user has registered the Authenticator app")
-@given("利用者は Authenticator アプリを登録している")
+@given(
+    bilingual("the user has registered the Authenticator app", "利用者は Authenticator アプリを登録している")
+)
 def user_has_app(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -54,8 +64,12 @@ def user_has_app(
     expect_ok(browser(world, driver).logout(), "LOGOUT", "logging out after the set-up should succeed")
 
 
-@given('the user has logged in and opened "One Time Password Settings"')
-@given("利用者はログインして『ワンタイムパスワードの設定』を開いている")
+@given(
+    bilingual(
+        'the user has logged in and opened "One Time Password Settings"',
+        "利用者はログインして『ワンタイムパスワードの設定』を開いている",
+    )
+)
 def user_in_settings(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -67,8 +81,12 @@ def user_in_settings(
     )
 
 
-@given("the app has shown several new one-time passwords since then")
-@given("その後、アプリのワンタイムパスワードが何度か新しくなった")
+@given(
+    bilingual(
+        "the app has shown several new one-time passwords since then",
+        "その後、アプリのワンタイムパスワードが何度か新しくなった",
+    )
+)
 def time_passes_since_registration(world: World, portal_clock: Clock, profile: Profile) -> None:
     """Far enough that every code of the window, and two steps beyond, is newer than the one
     that registration used: an old step must be refused for the window, not as a replay."""

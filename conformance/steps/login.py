@@ -29,18 +29,25 @@ from .common import (
     tagged,
     wrong_code,
 )
+from .wording import bilingual
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
 
 
 # --- first factor ----------------------------------------------------------------------------
-@step("I access the settings page and log in with my ECS-ID/SPS-ID and password")
 @step(
-    "多要素認証システムの設定ページにアクセスし、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする"
+    bilingual(
+        "I access the settings page and log in with my ECS-ID/SPS-ID and password",
+        "多要素認証システムの設定ページにアクセスし、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする",
+    )
 )
-@step("I log in again with my ECS-ID/SPS-ID and password")
-@step("もう一度 ECS-ID/SPS-ID とパスワードでログインする")
+@step(
+    bilingual(
+        "I log in again with my ECS-ID/SPS-ID and password",
+        "もう一度 ECS-ID/SPS-ID とパスワードでログインする",
+    )
+)
 def log_in(world: World, driver: Driver, portal_clock: Clock) -> None:
     """Manual ① and ②: the settings page opens on the login screen."""
     account = need(world.account, "account")
@@ -54,24 +61,23 @@ def log_in(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.entry, world.setup_link_clicked = "login", False
 
 
-@when("I log in with a wrong password")
-@when("誤ったパスワードでログインする")
+@when(bilingual("I log in with a wrong password", "誤ったパスワードでログインする"))
 def log_in_wrong_password(world: World, driver: Driver) -> None:
     account = need(world.account, "account")
     wrong = Account(account.login_id, account.password + "-wrong", account.address)
     world.answers.append(browser(world, driver).login(wrong))
 
 
-@when("I log in with an ECS-ID/SPS-ID that does not exist")
-@when("存在しない ECS-ID/SPS-ID でログインする")
+@when(
+    bilingual("I log in with an ECS-ID/SPS-ID that does not exist", "存在しない ECS-ID/SPS-ID でログインする")
+)
 def log_in_unknown_id(world: World, driver: Driver) -> None:
     account = need(world.account, "account")
     unknown = Account(account.login_id + "x9", account.password, account.address)
     world.answers.append(browser(world, driver).login(unknown))
 
 
-@then("both are refused with the same answer")
-@then("どちらも同じ応答で拒否される")
+@then(bilingual("both are refused with the same answer", "どちらも同じ応答で拒否される"))
 def same_refusal(world: World) -> None:
     """Telling "no such ID" from "wrong password" would let anyone list the IDs."""
     if len(world.answers) != 2:
@@ -95,8 +101,7 @@ def same_refusal(world: World) -> None:
         )
 
 
-@then("I am asked for a one-time password")
-@then("ワンタイムパスワードの入力を求められる")
+@then(bilingual("I am asked for a one-time password", "ワンタイムパスワードの入力を求められる"))
 def asked_for_second_factor(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     outcome = need(world.login_outcome, "login")
     if outcome.stage != "first_factor":
@@ -111,8 +116,11 @@ def asked_for_second_factor(world: World, driver: Driver, request: pytest.Fixtur
         )
 
 
-@then("I go to the initial setup without a one-time password")
-@then("ワンタイムパスワードなしで初回設定に進む")
+@then(
+    bilingual(
+        "I go to the initial setup without a one-time password", "ワンタイムパスワードなしで初回設定に進む"
+    )
+)
 def goes_to_setup(world: World, driver: Driver) -> None:
     outcome = need(world.login_outcome, "login")
     if outcome.stage != "setup":
@@ -127,8 +135,7 @@ def goes_to_setup(world: World, driver: Driver) -> None:
     )
 
 
-@then("I am logged in without a one-time password")
-@then("ワンタイムパスワードなしでログインできる")
+@then(bilingual("I am logged in without a one-time password", "ワンタイムパスワードなしでログインできる"))
 def logged_in_without_code(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     outcome = need(world.login_outcome, "login")
     rid = tagged(request, "second factor skipped")
@@ -143,28 +150,34 @@ def _submit_app(world: World, driver: Driver, code: str, *, trust: bool) -> None
     world.outcome = browser(world, driver).submit_app_code(code, trust_browser=trust)
 
 
-@when('I enter the one-time password the app shows and click "Login"')
-@when("アプリに表示されたワンタイムパスワードを入力して『ログイン』をクリックする")
+@when(
+    bilingual(
+        'I enter the one-time password the app shows and click "Login"',
+        "アプリに表示されたワンタイムパスワードを入力して『ログイン』をクリックする",
+    )
+)
 def enter_app_code(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     _submit_app(world, driver, fresh_app_code(world, portal_clock, profile), trust=False)
 
 
-@when('I tick "Trust this browser", enter the one-time password the app shows and click "Login"')
 @when(
-    "『このブラウザを信頼する』にチェックを入れ、アプリに表示されたワンタイムパスワードを入力して『ログイン』をクリックする"
+    bilingual(
+        'I tick "Trust this browser", enter the one-time password the app shows and click "Login"',
+        "『このブラウザを信頼する』にチェックを入れ、アプリに表示されたワンタイムパスワードを入力して『ログイン』をクリックする",
+    )
 )
 def enter_app_code_trusted(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     _submit_app(world, driver, fresh_app_code(world, portal_clock, profile), trust=True)
 
 
 @when(
-    parsers.parse(
-        'I enter the one-time password of an app whose clock is {offset} time steps off and click "Login"'
-    )
-)
-@when(
-    parsers.parse(
-        "時計が {offset} ステップずれたアプリのワンタイムパスワードを入力して『ログイン』をクリックする"
+    bilingual(
+        parsers.parse(
+            'I enter the one-time password of an app whose clock is {offset} time steps off and click "Login"'
+        ),
+        parsers.parse(
+            "時計が {offset} ステップずれたアプリのワンタイムパスワードを入力して『ログイン』をクリックする"
+        ),
     )
 )
 def enter_offset_app_code(
@@ -176,8 +189,12 @@ def enter_offset_app_code(
     _submit_app(world, driver, app.at(int(at)), trust=False)
 
 
-@then("the portal accepts it exactly when the offset is inside the profile's window")
-@then("ずれがプロファイルの許容範囲内のときに限り受け付けられる")
+@then(
+    bilingual(
+        "the portal accepts it exactly when the offset is inside the profile's window",
+        "ずれがプロファイルの許容範囲内のときに限り受け付けられる",
+    )
+)
 def accepted_inside_window(world: World, profile: Profile) -> None:
     outcome = need(world.outcome, "answer")
     low, high = -profile.totp_window_past_steps, profile.totp_window_future_steps
@@ -194,8 +211,12 @@ def accepted_inside_window(world: World, profile: Profile) -> None:
         )
 
 
-@when(parsers.parse("the device clock is {minutes:d} minutes fast"))
-@when(parsers.parse("端末の時計が {minutes:d} 分進んでいる"))
+@when(
+    bilingual(
+        parsers.parse("the device clock is {minutes:d} minutes fast"),
+        parsers.parse("端末の時計が {minutes:d} 分進んでいる"),
+    )
+)
 def device_clock_fast(world: World, profile: Profile, minutes: int) -> None:
     world.device_error_seconds = minutes * 60.0
     steps_off = int(world.device_error_seconds // profile.totp_period_seconds)
@@ -207,17 +228,24 @@ def device_clock_fast(world: World, profile: Profile, minutes: int) -> None:
         )
 
 
-@when("I set the device clock right")
-@when("端末の時計を正しく合わせる")
+@when(bilingual("I set the device clock right", "端末の時計を正しく合わせる"))
 def device_clock_right(world: World) -> None:
     world.device_error_seconds = 0.0
 
 
 # --- second factor by mail ----------------------------------------------------------------------
-@step('I click the "Multi-Factor Authentication : Email" login link')
-@step("『「多要素認証 : メール」 ログインはこちら』をクリックする")
-@step('I click the "Multi-Factor Authentication : Email" login link again')
-@step("もう一度『「多要素認証 : メール」 ログインはこちら』をクリックする")
+@step(
+    bilingual(
+        'I click the "Multi-Factor Authentication : Email" login link',
+        "『「多要素認証 : メール」 ログインはこちら』をクリックする",
+    )
+)
+@step(
+    bilingual(
+        'I click the "Multi-Factor Authentication : Email" login link again',
+        "もう一度『「多要素認証 : メール」 ログインはこちら』をクリックする",
+    )
+)
 def request_mail_code(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.code_requested_at, world.code_purpose = portal_clock.now(), "login"
     world.mail_to = need(world.registered_address, "registered address for email-authentication")
@@ -247,28 +275,42 @@ def _submit_mail_code(world: World, driver: Driver, code: str, *, trust: bool) -
     world.outcome = outcome
 
 
-@step('I enter the one-time password from the mail and click "Login"')
-@step("メールのワンタイムパスワードを入力して『ログイン』をクリックする")
+@step(
+    bilingual(
+        'I enter the one-time password from the mail and click "Login"',
+        "メールのワンタイムパスワードを入力して『ログイン』をクリックする",
+    )
+)
 def enter_mail_code(world: World, driver: Driver) -> None:
     _submit_mail_code(world, driver, need(world.code, "one-time password copied"), trust=False)
 
 
-@step('I tick "Trust this browser", enter the one-time password from the mail and click "Login"')
 @step(
-    "『このブラウザを信頼する』にチェックを入れ、メールのワンタイムパスワードを入力して『ログイン』をクリックする"
+    bilingual(
+        'I tick "Trust this browser", enter the one-time password from the mail and click "Login"',
+        "『このブラウザを信頼する』にチェックを入れ、メールのワンタイムパスワードを入力して『ログイン』をクリックする",
+    )
 )
 def enter_mail_code_trusted(world: World, driver: Driver) -> None:
     _submit_mail_code(world, driver, need(world.code, "one-time password copied"), trust=True)
 
 
-@step('I enter the one-time password from the first mail and click "Login"')
-@step("最初のメールのワンタイムパスワードを入力して『ログイン』をクリックする")
+@step(
+    bilingual(
+        'I enter the one-time password from the first mail and click "Login"',
+        "最初のメールのワンタイムパスワードを入力して『ログイン』をクリックする",
+    )
+)
 def enter_first_mail_code(world: World, driver: Driver) -> None:
     _submit_mail_code(world, driver, need(world.earlier_code, "code from an earlier mail"), trust=False)
 
 
-@step('I enter the same one-time password again and click "Login"')
-@step("同じワンタイムパスワードをもう一度入力して『ログイン』をクリックする")
+@step(
+    bilingual(
+        'I enter the same one-time password again and click "Login"',
+        "同じワンタイムパスワードをもう一度入力して『ログイン』をクリックする",
+    )
+)
 def enter_same_code_again(world: World, driver: Driver) -> None:
     method, code = need(world.last_submitted, "one-time password entered before")
     if method == "app":
@@ -277,14 +319,22 @@ def enter_same_code_again(world: World, driver: Driver) -> None:
         _submit_mail_code(world, driver, code, trust=False)
 
 
-@when('I enter a wrong one-time password and click "Login"')
-@when("誤ったワンタイムパスワードを入力して『ログイン』をクリックする")
+@when(
+    bilingual(
+        'I enter a wrong one-time password and click "Login"',
+        "誤ったワンタイムパスワードを入力して『ログイン』をクリックする",
+    )
+)
 def enter_wrong_app_code(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     _submit_app(world, driver, wrong_code(world, portal_clock, profile), trust=False)
 
 
-@when("I enter wrong one-time passwords as many times as the lockout threshold")
-@when("ロックアウトの回数だけ誤ったワンタイムパスワードを入力する")
+@when(
+    bilingual(
+        "I enter wrong one-time passwords as many times as the lockout threshold",
+        "ロックアウトの回数だけ誤ったワンタイムパスワードを入力する",
+    )
+)
 def enter_wrong_codes_to_lockout(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     for attempt in range(profile.lockout_threshold):
         _submit_app(world, driver, wrong_code(world, portal_clock, profile), trust=False)
@@ -294,8 +344,7 @@ def enter_wrong_codes_to_lockout(world: World, driver: Driver, portal_clock: Clo
         )
 
 
-@when("the lockout duration passes")
-@when("ロックアウト時間が過ぎる")
+@when(bilingual("the lockout duration passes", "ロックアウト時間が過ぎる"))
 def lockout_passes(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     """The first-factor page may time out meanwhile: the user logs in again after waiting."""
     portal_clock.advance(profile.lockout_duration_seconds)
@@ -303,8 +352,7 @@ def lockout_passes(world: World, driver: Driver, portal_clock: Clock, profile: P
 
 
 # --- outcomes of the second factor ----------------------------------------------------------
-@then("I am logged in")
-@then("ログインできる")
+@then(bilingual("I am logged in", "ログインできる"))
 def logged_in(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     rid = tagged(request, "code accepted")
     outcome = expect_ok(need(world.outcome, "answer"), rid, "the one-time password should be accepted")
@@ -313,8 +361,7 @@ def logged_in(world: World, driver: Driver, request: pytest.FixtureRequest) -> N
     expect_ok(browser(world, driver).settings(), rid, "the settings should open once logged in")
 
 
-@then("the one-time password is refused")
-@then("ワンタイムパスワードは拒否される")
+@then(bilingual("the one-time password is refused", "ワンタイムパスワードは拒否される"))
 def code_refused(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     expect_code_refused(
         need(world.outcome, "answer"),
@@ -325,8 +372,12 @@ def code_refused(world: World, driver: Driver, request: pytest.FixtureRequest) -
         fail("SECOND_FACTOR_REQUIRED", "after a refused one-time password the settings should stay closed")
 
 
-@then("the right one-time password the app shows is refused too")
-@then("アプリに表示された正しいワンタイムパスワードも拒否される")
+@then(
+    bilingual(
+        "the right one-time password the app shows is refused too",
+        "アプリに表示された正しいワンタイムパスワードも拒否される",
+    )
+)
 def right_code_refused_when_locked(
     world: World, driver: Driver, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -359,8 +410,7 @@ def code_lifetime(world: World, profile: Profile) -> int:
     return profile.email_otp_lifetime_seconds
 
 
-@step(parsers.parse("{age} passes"))
-@step(parsers.parse("{age} が経過する"))
+@step(bilingual(parsers.parse("{age} passes"), parsers.parse("{age} が経過する")))
 def age_passes(world: World, portal_clock: Clock, profile: Profile, age: str) -> None:
     """Time since the code was mailed, not since this step: the mail step took none."""
     lifetime = code_lifetime(world, profile)
@@ -389,8 +439,12 @@ def _check_session_outlives(world: World, profile: Profile, age: float) -> None:
         )
 
 
-@then("the code is accepted exactly while it is younger than its lifetime")
-@then("コードは有効期限内に限り受け付けられる")
+@then(
+    bilingual(
+        "the code is accepted exactly while it is younger than its lifetime",
+        "コードは有効期限内に限り受け付けられる",
+    )
+)
 def accepted_within_lifetime(world: World, profile: Profile) -> None:
     outcome: Outcome = need(world.outcome, "answer")
     age, lifetime = need(world.code_age, "age of the code"), code_lifetime(world, profile)
@@ -401,32 +455,37 @@ def accepted_within_lifetime(world: World, profile: Profile) -> None:
         expect_code_refused(outcome, rid, f"a code {age:.0f} s old has outlived its lifetime of {lifetime} s")
 
 
-@when("I use another browser")
-@when("別のブラウザを使う")
+@when(bilingual("I use another browser", "別のブラウザを使う"))
 def another_browser(world: World, driver: Driver) -> None:
     world.browser = driver.fresh()
 
 
-@when("the profile's trust period passes but for one minute")
-@when("プロファイルの信頼期間まであと1分のところまで時間が過ぎる")
+@when(
+    bilingual(
+        "the profile's trust period passes but for one minute",
+        "プロファイルの信頼期間まであと1分のところまで時間が過ぎる",
+    )
+)
 def trust_nearly_over(portal_clock: Clock, profile: Profile) -> None:
     portal_clock.advance(profile.trust_browser_duration_seconds - 60)
 
 
-@when("the profile's trust period passes")
-@when("プロファイルの信頼期間が過ぎる")
+@when(bilingual("the profile's trust period passes", "プロファイルの信頼期間が過ぎる"))
 def trust_over(portal_clock: Clock, profile: Profile) -> None:
     portal_clock.advance(profile.trust_browser_duration_seconds)
 
 
-@when("the browser is left idle for the profile's idle time")
-@when("プロファイルの無操作時間だけブラウザを放置する")
+@when(
+    bilingual(
+        "the browser is left idle for the profile's idle time",
+        "プロファイルの無操作時間だけブラウザを放置する",
+    )
+)
 def idle(portal_clock: Clock, profile: Profile) -> None:
     portal_clock.advance(profile.session_idle_seconds)
 
 
-@given("the browser is one the user trusted")
-@given("利用者はこのブラウザを信頼済みにしている")
+@given(bilingual("the browser is one the user trusted", "利用者はこのブラウザを信頼済みにしている"))
 def trusted_browser(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:

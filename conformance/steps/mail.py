@@ -12,6 +12,7 @@ from pytest_bdd import step
 from conformance.interfaces import Mailbox
 
 from .common import World, expect_ok, fail, need, read_mail
+from .wording import bilingual
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
@@ -32,22 +33,32 @@ def _copy_code(world: World, mailbox: Mailbox, profile: Profile, *, kind: str) -
     world.mail, world.earlier_code, world.code, world.code_kind = mail, world.code, code, kind
 
 
-@step("I open the one-time password mail whose subject and sender match and copy the one-time password")
 @step(
-    "件名と差出人が一致するワンタイムパスワードのお知らせメールを開き、本文のワンタイムパスワードをコピーする"
+    bilingual(
+        "I open the one-time password mail whose subject and sender match and copy the one-time password",
+        "件名と差出人が一致するワンタイムパスワードのお知らせメールを開き、本文のワンタイムパスワードをコピーする",
+    )
 )
 def copy_one_time_password(world: World, mailbox: Mailbox, profile: Profile) -> None:
     _copy_code(world, mailbox, profile, kind="otp")
 
 
-@step("I open the confirmation code mail whose subject and sender match and copy the confirmation code")
-@step("件名と差出人が一致する確認コードのお知らせメールを開き、本文の確認コードをコピーする")
+@step(
+    bilingual(
+        "I open the confirmation code mail whose subject and sender match and copy the confirmation code",
+        "件名と差出人が一致する確認コードのお知らせメールを開き、本文の確認コードをコピーする",
+    )
+)
 def copy_confirmation_code(world: World, mailbox: Mailbox, profile: Profile) -> None:
     _copy_code(world, mailbox, profile, kind="reset")
 
 
-@step('the message "An email has been sent to" the address appears')
-@step("『〇〇〇へメールを送信しました。』というメッセージが表示される")
+@step(
+    bilingual(
+        'the message "An email has been sent to" the address appears',
+        "『〇〇〇へメールを送信しました。』というメッセージが表示される",
+    )
+)
 def email_sent_message(world: World) -> None:
     """The message names the address the mail went to, so a typo is seen at once."""
     outcome = expect_ok(
@@ -59,8 +70,9 @@ def email_sent_message(world: World) -> None:
         fail("MESSAGE_EMAIL_SENT", f"the message should name the address {expected!r}; it names {shown!r}")
 
 
-@step("the portal explains it in Japanese and in English")
-@step("ポータルはその理由を日本語と英語で示す")
+@step(
+    bilingual("the portal explains it in Japanese and in English", "ポータルはその理由を日本語と英語で示す")
+)
 def explained_bilingually(world: World) -> None:
     """The manuals' screens are bilingual, so are the portal's messages."""
     outcome = need(world.outcome, "answer")

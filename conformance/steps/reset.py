@@ -13,13 +13,17 @@ from pytest_bdd import step, then, when
 from conformance.interfaces import Clock, Driver, Operator
 
 from .common import World, browser, describe, expect_code_refused, expect_ok, fail, need, tagged
+from .wording import bilingual
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
 
 
-@step('I click "Click here For Initial Setup or Setup Again"')
-@step("『初回設定・再設定はこちら』をクリックする")
+@step(
+    bilingual(
+        'I click "Click here For Initial Setup or Setup Again"', "『初回設定・再設定はこちら』をクリックする"
+    )
+)
 def click_setup_again(world: World) -> None:
     """③ The link is on the second-factor screen, which the password login of ② opened."""
     login = need(world.login_outcome, "password login (②)")
@@ -31,8 +35,12 @@ def click_setup_again(world: World) -> None:
     world.setup_link_clicked = True
 
 
-@step('I enter my ECS-ID/SPS-ID and password again and click "Login"')
-@step("再度、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする")
+@step(
+    bilingual(
+        'I enter my ECS-ID/SPS-ID and password again and click "Login"',
+        "再度、ECS-ID/SPS-ID とパスワードを入力して『ログイン』をクリックする",
+    )
+)
 def log_in_for_setup(world: World, driver: Driver, portal_clock: Clock) -> None:
     """④ The reset asks for the password again, not for a second factor the user has lost."""
     if not world.setup_link_clicked:
@@ -52,8 +60,7 @@ def log_in_for_setup(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.outcome, world.entry = outcome, "setup"
 
 
-@step('I click "Initialize"')
-@step("『初期化』をクリックする")
+@step(bilingual('I click "Initialize"', "『初期化』をクリックする"))
 def click_initialize(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.code_requested_at, world.code_purpose = portal_clock.now(), "reset"
     world.mail_to = world.registered_address
@@ -63,16 +70,19 @@ def click_initialize(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.code_issued_at = portal_clock.now()
 
 
-@step('I click "Resend"')
-@step("『再送信』をクリックする")
+@step(bilingual('I click "Resend"', "『再送信』をクリックする"))
 def click_resend(world: World, driver: Driver, portal_clock: Clock) -> None:
     world.code_requested_at, world.code_purpose = portal_clock.now(), "reset"
     world.outcome = expect_ok(browser(world, driver).resend(), "RESET_SCREEN", '"Resend" should be accepted')
     world.code_issued_at = portal_clock.now()
 
 
-@then('the screen shows my login ID and my masked address, and "An email has been sent."')
-@then("ログインIDとマスクされたメール認証用アドレスが表示され、『メールを送信しました。』と表示される")
+@then(
+    bilingual(
+        'the screen shows my login ID and my masked address, and "An email has been sent."',
+        "ログインIDとマスクされたメール認証用アドレスが表示され、『メールを送信しました。』と表示される",
+    )
+)
 def reset_screen_masked(world: World) -> None:
     outcome = need(world.outcome, "answer")
     account = need(world.account, "account")
@@ -103,8 +113,12 @@ def reset_screen_masked(world: World) -> None:
         )
 
 
-@then("the screen shows, as the address for email-authentication, the placeholder for none registered")
-@then("メール認証用アドレスに、未設定を示す代わりのアドレスが表示される")
+@then(
+    bilingual(
+        "the screen shows, as the address for email-authentication, the placeholder for none registered",
+        "メール認証用アドレスに、未設定を示す代わりのアドレスが表示される",
+    )
+)
 def reset_screen_placeholder(world: World, profile: Profile) -> None:
     shown = need(world.outcome, "answer").data.get("shown_address")
     if shown != profile.reset_placeholder_address:
@@ -115,8 +129,12 @@ def reset_screen_placeholder(world: World, profile: Profile) -> None:
         )
 
 
-@step("I call the ICT Support Center, who confirm my identity and read out the confirmation code")
-@step("画面はそのままで情報環境支援センターに電話し、本人確認のうえ確認コードを伝えてもらう")
+@step(
+    bilingual(
+        "I call the ICT Support Center, who confirm my identity and read out the confirmation code",
+        "画面はそのままで情報環境支援センターに電話し、本人確認のうえ確認コードを伝えてもらう",
+    )
+)
 def helpdesk_reads_code(world: World, operator: Operator, portal_clock: Clock, profile: Profile) -> None:
     world.code_requested_at, world.code_purpose = portal_clock.now(), "reset"
     outcome = expect_ok(
@@ -134,14 +152,22 @@ def helpdesk_reads_code(world: World, operator: Operator, portal_clock: Clock, p
     world.earlier_code, world.code, world.code_kind = world.code, code, "reset"
 
 
-@when("the ICT Support Center is asked for a confirmation code")
-@when("情報環境支援センターに確認コードを依頼する")
+@when(
+    bilingual(
+        "the ICT Support Center is asked for a confirmation code",
+        "情報環境支援センターに確認コードを依頼する",
+    )
+)
 def helpdesk_asked(world: World, operator: Operator) -> None:
     world.outcome = operator.helpdesk_code(need(world.account, "account").login_id)
 
 
-@then("the ICT Support Center cannot issue a confirmation code")
-@then("情報環境支援センターは確認コードを発行できない")
+@then(
+    bilingual(
+        "the ICT Support Center cannot issue a confirmation code",
+        "情報環境支援センターは確認コードを発行できない",
+    )
+)
 def helpdesk_refuses(world: World) -> None:
     outcome = need(world.outcome, "answer")
     if outcome.ok:
@@ -167,22 +193,38 @@ def _confirm(world: World, driver: Driver, code: str) -> None:
     world.outcome = outcome
 
 
-@step('I paste the confirmation code and click "Confirm"')
-@step("コピーした確認コードをペーストして『確認』をクリックする")
-@step('I enter the confirmation code read out and click "Confirm"')
-@step("伝えられた確認コードを入力して『確認』をクリックする")
+@step(
+    bilingual(
+        'I paste the confirmation code and click "Confirm"',
+        "コピーした確認コードをペーストして『確認』をクリックする",
+    )
+)
+@step(
+    bilingual(
+        'I enter the confirmation code read out and click "Confirm"',
+        "伝えられた確認コードを入力して『確認』をクリックする",
+    )
+)
 def confirm_reset(world: World, driver: Driver) -> None:
     _confirm(world, driver, need(world.code, "confirmation code"))
 
 
-@step('I enter the confirmation code from the first mail and click "Confirm"')
-@step("最初のメールの確認コードを入力して『確認』をクリックする")
+@step(
+    bilingual(
+        'I enter the confirmation code from the first mail and click "Confirm"',
+        "最初のメールの確認コードを入力して『確認』をクリックする",
+    )
+)
 def confirm_first_code(world: World, driver: Driver) -> None:
     _confirm(world, driver, need(world.earlier_code, "code from an earlier mail"))
 
 
-@step('I enter a wrong confirmation code and click "Confirm"')
-@step("誤った確認コードを入力して『確認』をクリックする")
+@step(
+    bilingual(
+        'I enter a wrong confirmation code and click "Confirm"',
+        "誤った確認コードを入力して『確認』をクリックする",
+    )
+)
 def confirm_wrong_code(world: World, driver: Driver, profile: Profile) -> None:
     right = need(world.code, "confirmation code")
     wrong = str((int(right) + 1) % 10**profile.confirmation_code_digits).zfill(
@@ -191,8 +233,12 @@ def confirm_wrong_code(world: World, driver: Driver, profile: Profile) -> None:
     _confirm(world, driver, wrong)
 
 
-@then("the settings are initialized and a second factor can be set up anew")
-@then("設定が初期化され、第二要素を新たに設定できる")
+@then(
+    bilingual(
+        "the settings are initialized and a second factor can be set up anew",
+        "設定が初期化され、第二要素を新たに設定できる",
+    )
+)
 def initialized(world: World, driver: Driver) -> None:
     outcome = expect_ok(
         need(world.outcome, "answer"),
@@ -211,8 +257,7 @@ def initialized(world: World, driver: Driver) -> None:
     )
 
 
-@then("the confirmation code is refused")
-@then("確認コードは拒否される")
+@then(bilingual("the confirmation code is refused", "確認コードは拒否される"))
 def confirmation_refused(world: World, request: pytest.FixtureRequest) -> None:
     outcome = need(world.outcome, "answer")
     rid = tagged(request, "code refused")
@@ -221,14 +266,17 @@ def confirmation_refused(world: World, request: pytest.FixtureRequest) -> None:
         fail(rid, f"a refused confirmation code must not initialize anything ({describe(outcome)})")
 
 
-@when("I go back to the first browser")
-@when("最初のブラウザに戻る")
+@when(bilingual("I go back to the first browser", "最初のブラウザに戻る"))
 def first_browser(world: World) -> None:
     world.browser = None
 
 
-@step("I enter wrong confirmation codes one time fewer than the lockout threshold")
-@step("ロックアウトの回数より1回少なく誤った確認コードを入力する")
+@step(
+    bilingual(
+        "I enter wrong confirmation codes one time fewer than the lockout threshold",
+        "ロックアウトの回数より1回少なく誤った確認コードを入力する",
+    )
+)
 def wrong_codes_below_lockout(
     world: World, driver: Driver, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
@@ -241,8 +289,12 @@ def wrong_codes_below_lockout(
         )
 
 
-@then("even the right confirmation code from the latest mail is refused")
-@then("最新のメールの正しい確認コードも拒否される")
+@then(
+    bilingual(
+        "even the right confirmation code from the latest mail is refused",
+        "最新のメールの正しい確認コードも拒否される",
+    )
+)
 def right_code_refused_locked(world: World, driver: Driver) -> None:
     """A "Resend" gives a new code, not new attempts: the failures before it still count."""
     _confirm(world, driver, need(world.code, "confirmation code"))

@@ -34,6 +34,7 @@ from .common import (
     wrong_code,
 )
 from .vectors import address_case, expected_verdict, requirement_of
+from .wording import bilingual
 
 if TYPE_CHECKING:
     from reference.core.profile import Profile
@@ -42,8 +43,12 @@ _REFUSAL_ERRORS = {"blocked": "blocked_address", "invalid": "invalid_address"}
 
 
 # --- ② ③ ⑧ ⑨: the "☰" menu ---------------------------------------------------------------------
-@step('I click "☰" and then "One Time Password Settings"')
-@step("右上の『☰』をクリックし、『ワンタイムパスワードの設定』をクリックする")
+@step(
+    bilingual(
+        'I click "☰" and then "One Time Password Settings"',
+        "右上の『☰』をクリックし、『ワンタイムパスワードの設定』をクリックする",
+    )
+)
 def open_settings(world: World, driver: Driver) -> None:
     world.outcome = expect_ok(
         browser(world, driver).settings(),
@@ -52,14 +57,17 @@ def open_settings(world: World, driver: Driver) -> None:
     )
 
 
-@step('I click "☰" and then "Logout"')
-@step("右上の『☰』をクリックし、『ログアウト』をクリックする")
+@step(bilingual('I click "☰" and then "Logout"', "右上の『☰』をクリックし、『ログアウト』をクリックする"))
 def log_out(world: World, driver: Driver) -> None:
     world.outcome = expect_ok(browser(world, driver).logout(), "LOGOUT", "Logout should succeed")
 
 
-@then("I am logged out: the settings ask me to log in again")
-@then("ログアウトされ、設定を開くには再度ログインが必要になる")
+@then(
+    bilingual(
+        "I am logged out: the settings ask me to log in again",
+        "ログアウトされ、設定を開くには再度ログインが必要になる",
+    )
+)
 def logged_out(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     answer = browser(world, driver).settings()
     if answer.ok:
@@ -77,22 +85,34 @@ def _send_to(world: World, driver: Driver, portal_clock: Clock, typed: str, expe
     world.code_issued_at = portal_clock.now()
 
 
-@step('I enter my private address and click "Send One-Time Password"')
-@step("メールアドレスを入力し『ワンタイムパスワードを送信』をクリックする")
+@step(
+    bilingual(
+        'I enter my private address and click "Send One-Time Password"',
+        "メールアドレスを入力し『ワンタイムパスワードを送信』をクリックする",
+    )
+)
 def enter_private_address(world: World, driver: Driver, portal_clock: Clock) -> None:
     address = need(need(world.account, "account").address, "test inbox")
     _send_to(world, driver, portal_clock, address, address)
 
 
-@step('I enter a new private address and click "Send One-Time Password"')
-@step("送信先のメールアドレスに新しいアドレスを入力して『ワンタイムパスワードを送信』をクリックする")
+@step(
+    bilingual(
+        'I enter a new private address and click "Send One-Time Password"',
+        "送信先のメールアドレスに新しいアドレスを入力して『ワンタイムパスワードを送信』をクリックする",
+    )
+)
 def enter_new_address(world: World, driver: Driver, portal_clock: Clock) -> None:
     address = plus_address(need(need(world.account, "account").address, "test inbox"), "new")
     _send_to(world, driver, portal_clock, address, address)
 
 
-@step('I paste the one-time password and click "Confirm"')
-@step("コピーしたワンタイムパスワードをペーストして『確認』をクリックする")
+@step(
+    bilingual(
+        'I paste the one-time password and click "Confirm"',
+        "コピーしたワンタイムパスワードをペーストして『確認』をクリックする",
+    )
+)
 def confirm_address(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -106,16 +126,24 @@ def confirm_address(
     world.outcome = outcome
 
 
-@step('I paste the one-time password from the first mail and click "Confirm"')
-@step("最初のメールのワンタイムパスワードをペーストして『確認』をクリックする")
+@step(
+    bilingual(
+        'I paste the one-time password from the first mail and click "Confirm"',
+        "最初のメールのワンタイムパスワードをペーストして『確認』をクリックする",
+    )
+)
 def confirm_address_first_code(world: World, driver: Driver) -> None:
     world.outcome = browser(world, driver).confirm_email(
         need(world.earlier_code, "code from an earlier mail")
     )
 
 
-@then("the one-time password is refused and the address is not registered")
-@then("ワンタイムパスワードは拒否され、アドレスは登録されない")
+@then(
+    bilingual(
+        "the one-time password is refused and the address is not registered",
+        "ワンタイムパスワードは拒否され、アドレスは登録されない",
+    )
+)
 def address_not_registered(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     expect_code_refused(
         need(world.outcome, "answer"),
@@ -133,8 +161,7 @@ def address_not_registered(world: World, driver: Driver, request: pytest.Fixture
         )
 
 
-@then("the address for email-authentication is registered")
-@then("メール認証用アドレスが登録される")
+@then(bilingual("the address for email-authentication is registered", "メール認証用アドレスが登録される"))
 def address_registered(world: World, driver: Driver) -> None:
     expected = need(world.mail_to, "address entered")
     expect_ok(
@@ -154,8 +181,12 @@ def address_registered(world: World, driver: Driver) -> None:
     world.old_address, world.registered_address = world.registered_address, expected
 
 
-@then("the next login asks for the one-time password mailed to the registered address")
-@then("次回のログインでは登録したアドレスに送られたワンタイムパスワードを求められる")
+@then(
+    bilingual(
+        "the next login asks for the one-time password mailed to the registered address",
+        "次回のログインでは登録したアドレスに送られたワンタイムパスワードを求められる",
+    )
+)
 def next_login_by_mail(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -176,8 +207,12 @@ def next_login_by_mail(
     )
 
 
-@then("the next login mails the one-time password to the new address and not to the old one")
-@then("次回のログインではワンタイムパスワードが新しいアドレスにだけ送られ、古いアドレスには送られない")
+@then(
+    bilingual(
+        "the next login mails the one-time password to the new address and not to the old one",
+        "次回のログインではワンタイムパスワードが新しいアドレスにだけ送られ、古いアドレスには送られない",
+    )
+)
 def next_login_new_address_only(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -196,8 +231,9 @@ def next_login_new_address_only(
     )
 
 
-@then("the next login goes straight to the initial setup")
-@then("次回のログインはそのまま初回設定に進む")
+@then(
+    bilingual("the next login goes straight to the initial setup", "次回のログインはそのまま初回設定に進む")
+)
 def next_login_setup(
     world: World, driver: Driver, portal_clock: Clock, profile: Profile, request: pytest.FixtureRequest
 ) -> None:
@@ -235,8 +271,7 @@ def _factor_left_by_reset(world: World, b: Driver, portal_clock: Clock, profile:
     return None
 
 
-@step("I register my private address again")
-@step("プライベートなアドレスを再び登録する")
+@step(bilingual("I register my private address again", "プライベートなアドレスを再び登録する"))
 def register_again(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile
 ) -> None:
@@ -246,12 +281,14 @@ def register_again(
 
 # --- the address rule (Note; ④ and ⑨ "The following addresses cannot be registered") ----------
 @when(
-    parsers.parse(
-        'I enter the address of case "{case}", written "{address}", and click "Send One-Time Password"'
+    bilingual(
+        parsers.parse(
+            'I enter the address of case "{case}", written "{address}", and click "Send One-Time Password"'
+        ),
+        parsers.parse(
+            "事例「{case}」のアドレス「{address}」を入力し『ワンタイムパスワードを送信』をクリックする"
+        ),
     )
-)
-@when(
-    parsers.parse("事例「{case}」のアドレス「{address}」を入力し『ワンタイムパスワードを送信』をクリックする")
 )
 def enter_case_address(world: World, driver: Driver, portal_clock: Clock, case: str, address: str) -> None:
     vector = address_case(case, address)
@@ -259,8 +296,12 @@ def enter_case_address(world: World, driver: Driver, portal_clock: Clock, case: 
     _send_to(world, driver, portal_clock, vector["input"], str(vector.get("normalized", "")))
 
 
-@then("the portal gives the verdict the address vectors give for that case")
-@then("ポータルの判定がアドレスの試験ベクトルの判定と一致する")
+@then(
+    bilingual(
+        "the portal gives the verdict the address vectors give for that case",
+        "ポータルの判定がアドレスの試験ベクトルの判定と一致する",
+    )
+)
 def verdict_as_vectors(world: World, profile: Profile) -> None:
     case = need(world.address_case, "address case")
     outcome = need(world.outcome, "answer")
@@ -285,8 +326,12 @@ def verdict_as_vectors(world: World, profile: Profile) -> None:
         fail(rid, f"{what} should be refused as {verdict}; the portal refused it with {describe(outcome)}")
 
 
-@then("a one-time password is mailed only for an accepted address, to its normalized form")
-@then("ワンタイムパスワードは受け付けられたアドレスにだけ、正規化された形で送られる")
+@then(
+    bilingual(
+        "a one-time password is mailed only for an accepted address, to its normalized form",
+        "ワンタイムパスワードは受け付けられたアドレスにだけ、正規化された形で送られる",
+    )
+)
 def mailed_only_if_accepted(world: World, mailbox: Mailbox, profile: Profile) -> None:
     case = need(world.address_case, "address case")
     target = str(case.get("normalized") or case["input"])
@@ -314,8 +359,7 @@ def mailed_only_if_accepted(world: World, mailbox: Mailbox, profile: Profile) ->
 
 
 # --- the App tab ⑨–⑪ -----------------------------------------------------------------------------
-@step('I click "App"')
-@step("『アプリ』をクリックする")
+@step(bilingual('I click "App"', "『アプリ』をクリックする"))
 def open_app_tab(world: World, driver: Driver) -> None:
     """⑨ The App tab is part of the settings page: it must be open to the user."""
     world.outcome = expect_ok(
@@ -325,8 +369,12 @@ def open_app_tab(world: World, driver: Driver) -> None:
     )
 
 
-@step("I scan the QR code with the Authenticator app")
-@step("スマートフォンの Authenticator アプリで QR コードを読み込む")
+@step(
+    bilingual(
+        "I scan the QR code with the Authenticator app",
+        "スマートフォンの Authenticator アプリで QR コードを読み込む",
+    )
+)
 def scan_qr(world: World, driver: Driver) -> None:
     provisioning = browser(world, driver).start_app_registration()
     if world.app is not None:
@@ -334,8 +382,12 @@ def scan_qr(world: World, driver: Driver) -> None:
     world.provisioning, world.app, world.last_app_step = provisioning, app_from_uri(provisioning.uri), None
 
 
-@then("the QR code gives the app a key with the profile's digits, period and algorithm")
-@then("QR コードからプロファイルどおりの桁数・周期・アルゴリズムの鍵がアプリに登録される")
+@then(
+    bilingual(
+        "the QR code gives the app a key with the profile's digits, period and algorithm",
+        "QR コードからプロファイルどおりの桁数・周期・アルゴリズムの鍵がアプリに登録される",
+    )
+)
 def qr_parameters(world: World, profile: Profile) -> None:
     uri = need(world.provisioning, "QR code").uri
     parts = urlsplit(uri)
@@ -366,8 +418,12 @@ def qr_parameters(world: World, profile: Profile) -> None:
 _KEY_URI_DEFAULTS = {"digits": "6", "period": "30", "algorithm": "SHA1"}
 
 
-@step('I cannot scan the QR code and type the key shown under "If you cannot scan the QR code" into the app')
-@step("QR コードを読み込めないため、『QRコードを読み込めない場合』に表示されるキーをアプリに手入力する")
+@step(
+    bilingual(
+        'I cannot scan the QR code and type the key shown under "If you cannot scan the QR code" into the app',
+        "QR コードを読み込めないため、『QRコードを読み込めない場合』に表示されるキーをアプリに手入力する",
+    )
+)
 def type_manual_key(world: World, driver: Driver, profile: Profile) -> None:
     provisioning = browser(world, driver).start_app_registration()
     world.provisioning, world.last_app_step = provisioning, None
@@ -380,8 +436,9 @@ def type_manual_key(world: World, driver: Driver, profile: Profile) -> None:
     )
 
 
-@then("the key typed by hand is the key of the QR code")
-@then("手入力したキーは QR コードの鍵と同じである")
+@then(
+    bilingual("the key typed by hand is the key of the QR code", "手入力したキーは QR コードの鍵と同じである")
+)
 def manual_key_matches(world: World) -> None:
     provisioning = need(world.provisioning, "QR code")
     qr_secret = app_from_uri(provisioning.uri).secret.upper()
@@ -390,20 +447,27 @@ def manual_key_matches(world: World) -> None:
         fail("APP_MANUAL_KEY", "the key shown for typing should be the QR code's key")
 
 
-@step('I enter the one-time password the app shows and click "Register"')
-@step("アプリに表示されたワンタイムパスワードを入力して『登録』をクリックする")
+@step(
+    bilingual(
+        'I enter the one-time password the app shows and click "Register"',
+        "アプリに表示されたワンタイムパスワードを入力して『登録』をクリックする",
+    )
+)
 def click_register(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     world.outcome = browser(world, driver).register_app(fresh_app_code(world, portal_clock, profile))
 
 
-@step('I enter a wrong one-time password and click "Register"')
-@step("誤ったワンタイムパスワードを入力して『登録』をクリックする")
+@step(
+    bilingual(
+        'I enter a wrong one-time password and click "Register"',
+        "誤ったワンタイムパスワードを入力して『登録』をクリックする",
+    )
+)
 def click_register_wrong(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     world.outcome = browser(world, driver).register_app(wrong_code(world, portal_clock, profile))
 
 
-@then("the app is registered")
-@then("アプリが登録される")
+@then(bilingual("the app is registered", "アプリが登録される"))
 def app_registered(world: World) -> None:
     expect_ok(
         need(world.outcome, "answer"),
@@ -412,8 +476,7 @@ def app_registered(world: World) -> None:
     )
 
 
-@then("the registration is refused")
-@then("登録は拒否される")
+@then(bilingual("the registration is refused", "登録は拒否される"))
 def registration_refused(world: World) -> None:
     expect_code_refused(
         need(world.outcome, "answer"),
@@ -437,16 +500,24 @@ def _login_with(world: World, driver: Driver, app: pyotp.TOTP, portal_clock: Clo
     return answer.ok
 
 
-@then("the next login accepts the app's one-time password")
-@then("次回のログインではアプリのワンタイムパスワードが受け付けられる")
+@then(
+    bilingual(
+        "the next login accepts the app's one-time password",
+        "次回のログインではアプリのワンタイムパスワードが受け付けられる",
+    )
+)
 def next_login_app_accepted(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     app = need(world.app, "Authenticator app")
     if not _login_with(world, driver, app, portal_clock, profile):
         fail("SECOND_FACTOR_METHODS", "the registered app's one-time password should log in")
 
 
-@then("the next login does not accept the app's one-time password")
-@then("次回のログインではアプリのワンタイムパスワードは受け付けられない")
+@then(
+    bilingual(
+        "the next login does not accept the app's one-time password",
+        "次回のログインではアプリのワンタイムパスワードは受け付けられない",
+    )
+)
 def next_login_app_refused(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     app = need(world.app, "Authenticator app")
     if _login_with(world, driver, app, portal_clock, profile):
@@ -456,8 +527,12 @@ def next_login_app_refused(world: World, driver: Driver, portal_clock: Clock, pr
         )
 
 
-@then("the next login accepts only the new app's one-time password, not the old app's")
-@then("次回のログインでは新しいアプリのワンタイムパスワードだけが受け付けられ、古いアプリのものは拒否される")
+@then(
+    bilingual(
+        "the next login accepts only the new app's one-time password, not the old app's",
+        "次回のログインでは新しいアプリのワンタイムパスワードだけが受け付けられ、古いアプリのものは拒否される",
+    )
+)
 def next_login_only_new_app(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     old = need(world.old_apps[-1] if world.old_apps else None, "app registered before the reset")
     b = browser(world, driver)

@@ -6,7 +6,8 @@ the same tags, be of the same kind (Scenario or Scenario Outline), have the same
 steps with the same keyword types, and the same Examples blocks: same tags, same header, same
 rows. Examples values are data, not prose, so they are written identically in both languages.
 The titles and step texts differ, as translations do; that they mean the same is what the
-shared step functions (one function, an English and a Japanese decorator) guarantee.
+shared step functions (one function, one decorator with the English and the Japanese wording)
+guarantee.
 """
 
 from __future__ import annotations
