@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--save", type=Path, help="also write the merged pstats here (for pstats/snakeviz)")
     args = parser.parse_args(argv)
     print_machine()
     with tempfile.TemporaryDirectory(prefix="ninsho-bench-prof-") as tmp:
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     stats = pstats.Stats(profilers[0], stream=text)
     for p in profilers[1:]:
         stats.add(p)
+    if args.save:
+        stats.dump_stats(args.save)
     stats.strip_dirs().sort_stats("tottime").print_stats(args.top)
     print(f"threads profiled (event loop and workers): {len(profilers)}; top {args.top} by own time:")
     for line in text.getvalue().splitlines():
