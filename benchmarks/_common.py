@@ -11,6 +11,7 @@ import contextlib
 import os
 import platform
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,13 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+def ninsho_command() -> list[str]:
+    """The ``ninsho`` console script beside this interpreter (not a pyenv shim, which would add
+    its own start-up to every timing)."""
+    beside = Path(PYTHON).with_name("ninsho")
+    return [str(beside)] if beside.exists() else [shutil.which("ninsho") or "ninsho"]
 
 
 def free_port() -> int:

@@ -1,18 +1,19 @@
-"""Item 2: the embedded run (``ninsho check``, virtual time) against the same flows as raw core calls.
+"""Item 2: the embedded run (``ninsho check``, virtual time) against the same core work made raw.
 
-Both sides run as fresh processes, interleaved, ``--repeat`` times; medians are reported:
+The yardstick is a tape of the run itself (benchmarks/core_tape.py): every call the run made on
+reference.core.Portal, with the clock readings and random bytes the core took, replayed on a
+fresh core with no pytest, driver, transcript, verdicts or reports, and checked answer for
+answer. Two selections, each taped once: the main job (probes and the bilingual features) and
+the probes alone (``-k "not test_features"``). Then, interleaved, ``--repeat`` times each, medians:
 
-- ``ninsho check`` (the main job: the bundled checks against the embedded reference): the whole
-  process's wall time, and pytest's own session time ("98 passed in X s");
-- ``python -m benchmarks.raw_core``: the same portal operations on reference.core.Portal with the
-  in-memory store and the virtual clock, no pytest (benchmarks/raw_core.py): the process's wall
-  time, and the flows' own time.
+- ``ninsho check`` as a user runs it (the console script, from an empty folder): the whole
+  process's wall time, and pytest's own session time ("274 passed in X s");
+- ``python -m benchmarks.raw_core replay``: the process's wall time, and the replay's own time.
 
 Two environments, because this machine sets PYTHONDONTWRITEBYTECODE=1 (no ``__pycache__``, so
-every run compiles every module, and pytest rewrites the asserts of every module of the ninsho
-distribution again): as found, and with bytecode cached under a temporary PYTHONPYCACHEPREFIX
-(outside the tree; one warm-up run first). Then cProfile's top entries for one ``ninsho check``.
-Peak RSS of each process comes from wait4 (item 5).
+every run compiles every module again): as found, and with bytecode cached under a temporary
+PYTHONPYCACHEPREFIX (outside the tree; one warm-up run first). Then cProfile's top entries for
+one ``ninsho check``. Peak RSS of each process comes from wait4 (item 5).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import io
 import os
 import pstats
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,11 +34,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import PYTHON, ROOT, print_machine
+from benchmarks._common import PYTHON, ROOT, ninsho_command, print_machine
+from benchmarks.raw_core import record
 
 GOAL = 2.0
 SESSION = re.compile(r"(\d+) passed.* in ([0-9.]+)s")
-RAW = re.compile(r"raw core: (\d+) flows in ([0-9.]+) s")
+RAW = re.compile(r"raw core: (\d+) portals, (\d+) calls in ([0-9.]+) s")
+SELECTIONS = {"main job": [], "probes alone": ["-k", "not test_features"]}
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
@@ -54,70 +56,67 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, s
     return time.monotonic() - started, usage.ru_maxrss, out.decode(errors="replace")
 
 
-def check_command(reports: Path, *, features: bool) -> list[str]:
-    """``ninsho check`` as a user runs it (the console script); without the features: the 98
-    checks that benchmarks/raw_core.py replays."""
-    beside = Path(sys.executable).with_name("ninsho")  # the console script itself, not a pyenv shim
-    ninsho = str(beside) if beside.exists() else (shutil.which("ninsho") or "ninsho")
-    only_checks = [] if features else ["-k", "not test_features"]
-    return [ninsho, "check", "-q", "--report-dir", str(reports), *only_checks]
+def check_command(reports: Path, selection: list[str]) -> list[str]:
+    return [*ninsho_command(), "check", "-q", "--report-dir", str(reports), *selection]
 
 
-def one_environment(label: str, env: dict[str, str], repeat: int, reports: Path) -> dict[str, float]:
-    check = check_command(reports, features=False)
-    full = check_command(reports, features=True)
-    raw = [PYTHON, "-m", "benchmarks.raw_core"]
-    keys = ("check_wall", "check_session", "check_rss", "raw_wall", "raw_flows", "raw_rss")
-    rows: dict[str, list[float]] = {k: [] for k in (*keys, "full_wall", "full_session", "full_rss")}
-    full_count = "?"
+def record_tapes(reports: Path) -> dict[str, Path]:
+    tapes = {}
+    for name, selection in SELECTIONS.items():
+        tape = reports / f"{name.replace(' ', '-')}.tape"
+        if record(tape, ["--report-dir", str(reports), *selection], quiet=True) != 0:
+            raise SystemExit(f"the taped run of the {name} did not pass")
+        tapes[name] = tape
+    return tapes
+
+
+def one_environment(
+    label: str, env: dict[str, str], repeat: int, reports: Path, tapes: dict[str, Path]
+) -> None:
+    rows: dict[tuple[str, str], list[float]] = {}
+    counts: dict[str, str] = {}
     for _ in range(repeat):
-        wall, rss, out = timed(full, env, reports)
-        found = SESSION.search(out)
-        if found is None:
-            raise SystemExit(f"ninsho check (the main job) did not pass:\n{out[-3000:]}")
-        rows["full_wall"].append(wall)
-        rows["full_session"].append(float(found.group(2)))
-        rows["full_rss"].append(rss / 1024)
-        full_count = found.group(1)
-        wall, rss, out = timed(check, env, reports)
-        found = SESSION.search(out)
-        if found is None:
-            raise SystemExit(f"ninsho check did not pass:\n{out[-3000:]}")
-        rows["check_wall"].append(wall)
-        rows["check_session"].append(float(found.group(2)))
-        rows["check_rss"].append(rss / 1024)
-        wall, rss, out = timed(raw, env, reports)
-        found = RAW.search(out)
-        if found is None:
-            raise SystemExit(f"raw_core failed:\n{out[-3000:]}")
-        rows["raw_wall"].append(wall)
-        rows["raw_flows"].append(float(found.group(2)))
-        rows["raw_rss"].append(rss / 1024)
+        for name, selection in SELECTIONS.items():
+            wall, rss, out = timed(check_command(reports, selection), env, reports)
+            found = SESSION.search(out)
+            if found is None:
+                raise SystemExit(f"ninsho check ({name}) did not pass:\n{out[-3000:]}")
+            for key, value in (("wall", wall), ("session", float(found.group(2))), ("rss", rss / 1024)):
+                rows.setdefault((name, "check_" + key), []).append(value)
+            wall, rss, out = timed(
+                [PYTHON, "-m", "benchmarks.raw_core", "replay", str(tapes[name])], env, reports
+            )
+            replayed = RAW.search(out)
+            if replayed is None or "DIFFERS" in out:
+                raise SystemExit(f"the replay of the {name} failed:\n{out[-3000:]}")
+            for key, value in (("wall", wall), ("calls", float(replayed.group(3))), ("rss", rss / 1024)):
+                rows.setdefault((name, "raw_" + key), []).append(value)
+            counts[name] = (
+                f"{found.group(1)} items; {replayed.group(1)} portals, {replayed.group(2)} core calls"
+            )
     m = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\n== {label} (median of {repeat}) ==")
-    print(
-        f"  ninsho check, the main job ({full_count} items, features included): process {m['full_wall']:.2f} s, "
-        f"pytest session {m['full_session']:.2f} s, peak RSS {m['full_rss']:.0f} MiB (no raw counterpart for the features)"
-    )
-    print(
-        f"  ninsho check -k 'not test_features' (the 98 checks): process {m['check_wall']:.2f} s, pytest session {m['check_session']:.2f} s, "
-        f"peak RSS {m['check_rss']:.0f} MiB"
-    )
-    print(
-        f"  raw core:     process {m['raw_wall']:.2f} s, flows {m['raw_flows']:.3f} s, "
-        f"peak RSS {m['raw_rss']:.0f} MiB"
-    )
-    print(
-        f"  ratio, whole processes: {m['check_wall'] / m['raw_wall']:.1f} x; "
-        f"pytest session / raw flows: {m['check_session'] / m['raw_flows']:.1f} x (goal <= {GOAL} x)"
-    )
-    return m
+    for name in SELECTIONS:
+        session, calls = m[(name, "check_session")], m[(name, "raw_calls")]
+        print(f"  {name} ({counts[name]}):")
+        print(
+            f"    ninsho check   process {m[(name, 'check_wall')]:.2f} s, pytest session {session:.2f} s, "
+            f"peak RSS {m[(name, 'check_rss')]:.0f} MiB"
+        )
+        print(
+            f"    raw core       process {m[(name, 'raw_wall')]:.2f} s, the calls {calls:.3f} s, "
+            f"peak RSS {m[(name, 'raw_rss')]:.0f} MiB"
+        )
+        print(
+            f"    ratio          session / calls {session / calls:.1f} x (goal <= {GOAL} x); "
+            f"whole processes {m[(name, 'check_wall')] / m[(name, 'raw_wall')]:.1f} x"
+        )
 
 
-def profile(env: dict[str, str], reports: Path, top: int, *, features: bool) -> None:
+def profile(env: dict[str, str], reports: Path, top: int, selection: list[str]) -> None:
     """cProfile of one ``ninsho check``: the top entries by own time and by cumulative time."""
     out = reports / "check.prof"
-    ninsho = check_command(reports, features=features)
+    ninsho = check_command(reports, selection)
     cmd = [PYTHON, "-m", "cProfile", "-o", str(out), *ninsho]
     print(f"\n  cProfile of: ninsho {' '.join(ninsho[1:])}")
     subprocess.run(cmd, cwd=reports, env=env, capture_output=True, check=False)
@@ -136,7 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--profile-features", action="store_true", help="profile the main job (features) too")
     parser.add_argument("--only-profile", action="store_true", help="skip the timed runs")
     args = parser.parse_args(argv)
     print_machine()
@@ -145,19 +143,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="ninsho-bench-emb-") as tmp:
         reports = Path(tmp)
+        tapes = record_tapes(reports)
         as_found = dict(os.environ)
         if not args.only_profile:
-            one_environment("environment as found", as_found, args.repeat, reports)
+            one_environment("environment as found", as_found, args.repeat, reports, tapes)
         cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         cached["PYTHONPYCACHEPREFIX"] = str(reports / "pycache")
-        timed(check_command(reports, features=True), cached, reports)  # warm-up: fills the bytecode cache
-        timed([PYTHON, "-m", "benchmarks.raw_core"], cached, reports)
+        timed(check_command(reports, []), cached, reports)  # warm-up: fills the bytecode cache
+        timed([PYTHON, "-m", "benchmarks.raw_core", "replay", str(tapes["main job"])], cached, reports)
         if not args.only_profile:
-            one_environment("bytecode cached (PYTHONPYCACHEPREFIX, warm)", cached, args.repeat, reports)
+            one_environment(
+                "bytecode cached (PYTHONPYCACHEPREFIX, warm)", cached, args.repeat, reports, tapes
+            )
         if not args.no_profile:
-            profile(cached, reports, args.top, features=False)
-            if args.profile_features:
-                profile(cached, reports, args.top, features=True)
+            profile(cached, reports, args.top, SELECTIONS["main job"])
     return 0
 
 
