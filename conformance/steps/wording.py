@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_bdd.parsers import StepParser, get_parser
+from pytest_bdd.parsers import StepParser, get_parser, string
 
 
 class Bilingual(StepParser):
@@ -20,8 +20,14 @@ class Bilingual(StepParser):
     def __init__(self, english: str | StepParser, japanese: str | StepParser) -> None:
         self.wordings = (get_parser(english), get_parser(japanese))
         super().__init__(" / ".join(wording.name for wording in self.wordings))
+        # pytest-bdd asks every definition about every step it runs: plain wordings answer by a
+        # set lookup.
+        plain = all(type(wording) is string for wording in self.wordings)
+        self._exact = frozenset(wording.name for wording in self.wordings) if plain else None
 
     def is_matching(self, name: str) -> bool:
+        if self._exact is not None:
+            return name in self._exact
         return any(wording.is_matching(name) for wording in self.wordings)
 
     def parse_arguments(self, name: str) -> dict[str, Any] | None:
