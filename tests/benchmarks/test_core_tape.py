@@ -7,6 +7,7 @@ import re
 import pytest
 
 from benchmarks.core_tape import Recorder, Tape, replay
+from reference.clocks import VirtualClock
 from reference.core.errors import NinshoError
 from reference.spec import load_profile
 
@@ -24,6 +25,7 @@ def taped_flow() -> list[Tape]:
     code = re.findall(r"\b\d{8}\b", mail.body)[0]
     with pytest.raises(NinshoError):
         portal.confirm_email_registration(session, "00000000" if code != "00000000" else "11111111")
+    assert isinstance(embedded.clock, VirtualClock)
     embedded.clock.advance(30)  # the harness's clock: not the core's work, so not on the tape
     portal.confirm_email_registration(session, code)
     return recorder.tapes
