@@ -196,5 +196,10 @@ class SQLiteStore:
         return result
 
 
+# Built once: json.dumps with options builds a new JSONEncoder on every call, and every
+# transaction encodes its record. The text is the same as json.dumps(..., same options).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def _dump(state: AccountState) -> str:
-    return json.dumps(state.to_json(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(state.to_json())

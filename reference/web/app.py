@@ -51,7 +51,9 @@ _PAGE_CSP = (
 
 def error_response(request: Request, exc: NinshoError) -> Response:
     """The one mapping from the exception tree to HTTP."""
-    if request.url.path.startswith("/api/"):
+    # scope["path"], not request.url.path: the same prefix (URL only percent-escapes "?", "#" and
+    # backslashes), without building and re-parsing the whole URL on every refusal.
+    if request.scope["path"].startswith("/api/"):
         return JSONResponse(exc.as_dict(), status_code=exc.status_hint)
     return pages.error_page(request, exc)
 
