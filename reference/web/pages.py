@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +30,7 @@ from reference.core.state import Stage
 from reference.web import messages
 from reference.web.config import Runtime
 from reference.web.errors import MalformedBody, UnsupportedMediaType, csrf_rejected
+from reference.web.workers import run_blocking
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -54,7 +54,7 @@ def _runtime(request: Request) -> Runtime:
 
 async def _call(request: Request, action: Callable[[Portal], T]) -> T:
     """Runs one core action in a worker thread: scrypt and SQLite block."""
-    return await run_in_threadpool(action, _runtime(request).portal)
+    return await run_blocking(action, _runtime(request).portal)
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -261,7 +261,9 @@ def _mfa(request: Request, template: str, *, status: int = 200, **context: Any) 
         template,
         status=status,
         login_id=request.session.get("login_id", ""),
+        # Each page links to the other factor only if the account has it [SECOND_FACTOR_METHODS].
         has_app="app" in request.session.get("methods", []),
+        has_email="email" in request.session.get("methods", []),
         **context,
     )
 

@@ -37,6 +37,8 @@ APP_LABELS = [
     "このブラウザを信頼する / Trust this browser",
     "初回設定・再設定はこちら",
     "Click here For Initial Setup or Setup Again",
+]
+EMAIL_LINK = [
     "「多要素認証 : メール」 ログインはこちら",
     'Click Here for "Multi-Factor Authentication : Email" Login',
 ]
@@ -180,7 +182,30 @@ async def test_app_page_labels_and_qr_registration(portal: WebPortal, profile: P
     assert mfa.url.path == "/mfa/app"
     for label in APP_LABELS:
         assert label in text(mfa), label
+    for label in EMAIL_LINK:  # mia has no address: no way to a code by email [SECOND_FACTOR_METHODS]
+        assert label not in text(mfa), label
     assert settings.status_code == 200
+
+
+async def test_app_page_links_to_email_login_when_an_address_is_registered(
+    portal: WebPortal, profile: Profile
+) -> None:
+    await portal.user_with_email("owen", "owen@example.org")
+    session = (await portal.login("owen"))["session"]
+    assert (await portal.api("POST", "/second-factor/email-code", {}, token=session)).status_code == 200
+    code = portal.last_code("owen@example.org", profile.email_otp_digits)
+    assert (
+        await portal.api("POST", "/second-factor/email", {"code": code}, token=session)
+    ).status_code == 200
+    uri = (await portal.api("POST", "/settings/app", {}, token=session)).json()["uri"]
+    now_code = pyotp.parse_uri(uri).at(portal.runtime.clock.now())
+    registered = await portal.api("POST", "/settings/app/register", {"code": now_code}, token=session)
+    assert registered.status_code == 200, registered.text
+
+    mfa = await log_in(portal, "owen")
+    assert mfa.url.path == "/mfa/app"  # the app first, and the way to email beside it
+    for label in EMAIL_LINK:
+        assert label in text(mfa), label
 
 
 async def test_reset_page_without_address_shows_placeholder_and_helpdesk(
