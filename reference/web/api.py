@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -24,6 +23,7 @@ from reference.core.portal import LoginResult, Portal, ResetScreen, Verified
 from reference.web import messages
 from reference.web.config import Runtime
 from reference.web.errors import AdminRefused, MalformedBody, TestClockDisabled, UnsupportedMediaType
+from reference.web.workers import run_blocking
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ def runtime(request: Request) -> Runtime:
 
 async def call(request: Request, action: Callable[[Portal], T]) -> T:
     portal = runtime(request).portal
-    return await run_in_threadpool(action, portal)
+    return await run_blocking(action, portal)
 
 
 # --- input -------------------------------------------------------------------------------
