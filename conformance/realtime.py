@@ -3,9 +3,21 @@
 Against a deployed portal without the test-clock extension, a lifetime check must really wait
 out the lifetime. Run one after another, a suite of such checks pays the sum of the waits. So
 before pytest's run loop starts, every selected check that needs only the ``portal`` fixture
-runs at once in its own thread, on its own accounts (a fresh target each); pytest's loop then
-reports each stored outcome in order, as if it had just run. Checks with other fixtures (the
-features) run normally afterwards.
+runs in its own thread, on its own accounts (a fresh target each), concurrently with the others;
+pytest's loop then reports each stored outcome in order, as if it had just run. Checks with other
+fixtures (the features) run normally afterwards.
+
+*The critical path first.* A run cannot end before its longest chain of waits (one check's
+waits, one after the other) has been waited out, so that chain should begin as early as possible.
+A check declares the waits it will ask for with :func:`waits`; the checks then start in waves,
+the longest declared chain first, and each wave starts only when every check of the wave before
+has begun its first real wait (or ended): the work a check does before its first wait (accounts,
+logins, a password hash each on the portal) never competes with that of a check whose chain is
+longer, and the checks with shorter chains do theirs while the longer ones wait. A wave is held
+back at most the difference between the longest chain and its own, so a slow or stuck check
+cannot make the ones behind it end last. Checks that declare nothing start in the last wave
+(most never wait); when no check declares a wait, all start at once, as before. The declaration
+only orders the start: every wait is still the check's own, never shortened.
 """
 
 from __future__ import annotations
@@ -13,9 +25,11 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +37,11 @@ from conformance.target import Target
 
 MAX_THREADS = 32
 _current = threading.local()
+_WAITS_ATTRIBUTE = "ninsho_real_time_waits"
+
+Check = TypeVar("Check", bound=Callable[..., Any])
+Key = TypeVar("Key", bound=Hashable)
+WaitsHint = Callable[[Target], float]
 
 
 @dataclass
@@ -39,8 +58,10 @@ class WaitLedger:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, seconds: float) -> None:
+        """A wait begins, in the calling thread: checks held back for this one may start."""
         with self.lock:
             self.waits.append(seconds)
+        began_waiting()
 
     @property
     def longest(self) -> float:
@@ -54,6 +75,25 @@ class WaitLedger:
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 
 
+def waits(hint: WaitsHint) -> Callable[[Check], Check]:
+    """Declare the real-time waits a check asks for, one after the other, as their sum from its
+    target (``lambda portal: <lifetime> + portal.margin_seconds``). Only the order in which
+    :func:`prerun` starts the checks depends on it; tests/harness compares it with the waits the
+    check really asks for."""
+
+    def declare(check: Check) -> Check:
+        setattr(check, _WAITS_ATTRIBUTE, hint)
+        return check
+
+    return declare
+
+
+def declared_waits(function: Callable[..., Any], target: Target) -> float:
+    """The chain of waits ``function`` declares for ``target``; 0.0 when it declares none."""
+    hint: WaitsHint | None = getattr(function, _WAITS_ATTRIBUTE, None)
+    return float(hint(target)) if hint is not None else 0.0
+
+
 def in_prerun() -> bool:
     """True in the threads of :func:`prerun`."""
     return hasattr(_current, "nodeid")
@@ -64,12 +104,58 @@ def current_check() -> str:
     return str(getattr(_current, "nodeid", "harness"))
 
 
+def began_waiting() -> None:
+    """The calling thread's check begins a real wait (the real clock's ``on_wait``, through the
+    ledger): the next wave may start. Outside :func:`run_in_waves` it does nothing."""
+    event: threading.Event | None = getattr(_current, "waiting", None)
+    if event is not None:
+        event.set()
+
+
 def runnable(item: pytest.Item) -> bool:
     """Only the harness's own checks whose one fixture is ``portal`` (parameters aside)."""
     if not isinstance(item, pytest.Function) or "conformance/checks" not in str(item.path).replace("\\", "/"):
         return False
     params = set(getattr(getattr(item, "callspec", None), "params", {}))
     return set(inspect.signature(item.function).parameters) - params == {"portal"}
+
+
+def waves(chains: Mapping[Key, float]) -> list[list[Key]]:
+    """The start order: one wave per declared chain length, longest first (order kept within a
+    wave); checks that declare no wait (0) make the last wave. Nothing declared: one wave."""
+    lengths = sorted({seconds for seconds in chains.values()}, reverse=True)
+    return [[key for key, seconds in chains.items() if seconds == length] for length in lengths]
+
+
+def run_in_waves(jobs: Mapping[Key, tuple[float, Callable[[], Outcome]]]) -> dict[Key, Outcome]:
+    """Run every job in its own thread, wave after wave (:func:`waves` of their declared chains):
+    a wave starts once every job of the one before has begun waiting or ended, and at the latest
+    when the longest chain less its own has passed since the first wave started, so that holding
+    a job back (behind a job that is slow to reach its wait, or stuck) never makes it end last."""
+    chains = {key: chain for key, (chain, _) in jobs.items()}
+    longest = max(chains.values(), default=0.0)
+    futures: dict[Key, Future[Outcome]] = {}
+    before: list[threading.Event] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_THREADS, len(jobs)))) as pool:
+        began = time.monotonic()
+        for wave in waves(chains):
+            latest = began + longest - chains[wave[0]]
+            for event in before:
+                event.wait(max(0.0, latest - time.monotonic()))
+            before = []
+            for key in wave:
+                before.append(threading.Event())
+                futures[key] = pool.submit(_flagged, jobs[key][1], before[-1])
+    return {key: futures[key].result() for key in jobs}
+
+
+def _flagged(job: Callable[[], Outcome], waiting: threading.Event) -> Outcome:
+    _current.waiting = waiting
+    try:
+        return job()
+    finally:
+        del _current.waiting
+        waiting.set()  # ended without waiting (or raised): the next wave must not wait for it
 
 
 def _run(item: pytest.Function, target: Target) -> Outcome:
@@ -83,11 +169,14 @@ def _run(item: pytest.Function, target: Target) -> Outcome:
 
 
 def prerun(items: list[pytest.Item], new_target: Any) -> float:
-    """Run the runnable items concurrently; returns the wall time taken."""
-    chosen = [i for i in items if isinstance(i, pytest.Function) and runnable(i)]
+    """Run the runnable items concurrently, the longest declared chain first; returns the wall
+    time taken."""
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_THREADS, len(chosen)))) as pool:
-        futures = {item: pool.submit(_run, item, new_target()) for item in chosen}
-    for item, future in futures.items():
-        item.stash[OUTCOME_KEY] = future.result()
+    jobs: dict[pytest.Function, tuple[float, Callable[[], Outcome]]] = {}
+    for item in items:
+        if isinstance(item, pytest.Function) and runnable(item):
+            target = new_target()
+            jobs[item] = (declared_waits(item.function, target), partial(_run, item, target))
+    for item, outcome in run_in_waves(jobs).items():
+        item.stash[OUTCOME_KEY] = outcome
     return time.monotonic() - started

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conformance import realtime
 from conformance.interfaces import Driver
 from conformance.probes.enrol import Enrolled, enrol_email, mailed_code, wrong_mailed_code
 from conformance.target import Target
@@ -39,6 +40,7 @@ def _fresh_session(portal: Target, enrolled: Enrolled) -> Driver:
 
 
 @pytest.mark.EMAIL_OTP_LIFETIME
+@realtime.waits(lambda portal: portal.profile.email_otp_lifetime_seconds - portal.margin_seconds)
 def test_email_code_accepted_just_before_lifetime(portal: Target) -> None:
     """A code submitted ``margin`` seconds before its lifetime ends is accepted."""
     enrolled = enrol_email(portal)
@@ -49,6 +51,7 @@ def test_email_code_accepted_just_before_lifetime(portal: Target) -> None:
 
 
 @pytest.mark.EMAIL_OTP_LIFETIME
+@realtime.waits(lambda portal: portal.profile.email_otp_lifetime_seconds + portal.margin_seconds)
 def test_email_code_refused_just_after_lifetime(portal: Target) -> None:
     """A code submitted ``margin`` seconds after its lifetime is refused."""
     enrolled = enrol_email(portal)
@@ -84,6 +87,7 @@ def test_email_code_concurrent_submissions(portal: Target) -> None:
 
 
 @pytest.mark.RESEND_VOIDS_PREVIOUS
+@realtime.waits(lambda portal: portal.margin_seconds)
 def test_resend_voids_previous_code(portal: Target) -> None:
     """After a second code is sent, the first is refused and the second accepted."""
     enrolled = enrol_email(portal)
@@ -100,6 +104,7 @@ def test_resend_voids_previous_code(portal: Target) -> None:
 
 
 @pytest.mark.RESEND_KEEPS_FAILURE_COUNT
+@realtime.waits(lambda portal: portal.margin_seconds)
 def test_resend_keeps_failure_count(portal: Target) -> None:
     """threshold-1 wrong codes, a resend, one more wrong code: locked, so even the right
     newest code is refused. A resend that resets the count would let it in."""
@@ -139,6 +144,11 @@ def test_lockout_threshold(portal: Target) -> None:
 
 
 @pytest.mark.LOCKOUT_DURATION
+@realtime.waits(
+    lambda portal: (
+        (portal.profile.lockout_duration_seconds - portal.margin_seconds) + 2 * portal.margin_seconds
+    )
+)
 def test_lockout_duration(portal: Target) -> None:
     """Locked just before the duration ends; usable just after."""
     p = portal.profile

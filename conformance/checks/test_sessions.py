@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance import realtime
 from conformance.probes.enrol import enrol_app, enrol_email, mailed_code, reset_by_mail, second_factor_by_mail
 from conformance.target import Target
 from conformance.verdicts import NotApplicable, expect
@@ -26,6 +27,7 @@ def test_offered_second_factors_follow_registrations(portal: Target) -> None:
 
 
 @pytest.mark.SESSION_EXPIRY
+@realtime.waits(lambda portal: portal.profile.session_first_factor_seconds + portal.margin_seconds)
 def test_first_factor_session_expires(portal: Target) -> None:
     """A session that passed only the password ends after session.first_factor_seconds."""
     enrolled = enrol_email(portal)
@@ -37,6 +39,12 @@ def test_first_factor_session_expires(portal: Target) -> None:
 
 
 @pytest.mark.SESSION_EXPIRY
+@realtime.waits(
+    lambda portal: (
+        (portal.profile.session_idle_seconds - portal.margin_seconds)
+        + (portal.profile.session_idle_seconds + portal.margin_seconds)
+    )
+)
 def test_idle_session_expires(portal: Target) -> None:
     """An authenticated session ends after session.idle_seconds without a request."""
     enrolled = enrol_email(portal)
