@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import free_port, ninsho_server, print_machine
+from benchmarks._common import free_port, ninsho_command, ninsho_server, print_machine
 
 SELECTION = "EMAIL_OTP_LIFETIME or RESET_CODE_LIFETIME or LOCKOUT_DURATION or TRUST_BROWSER_EXPIRY"
 WAIT_LINE = re.compile(r"waiting ([0-9.]+) s of real time: (\S+)")
@@ -74,7 +73,7 @@ def run_harness(
     portal = workdir / "portal.toml"
     portal.write_text(PORTAL_TOML.format(base_url=base_url, smtp_port=smtp_port))
     cmd = [
-        shutil.which("ninsho") or "ninsho",  # the console script, as a user runs it
+        *ninsho_command(),  # the console script, as a user runs it
         "check",
         str(portal),
         "-m",
