@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -40,9 +41,14 @@ _Job = tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], contextvars.Context
 
 class _Pool:
     def __init__(self, max_threads: int) -> None:
+        self._max = max_threads
+        self._reset()
+        # A forked child has none of the parent's threads: it starts with an empty pool.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._max = max_threads
         self._threads = 0
         self._idle = 0  # threads done with their last job and not yet promised another one
 
