@@ -50,11 +50,16 @@ class Tape:
     calls: list[Call] = field(default_factory=list)
 
 
+def refusal(exc: NinshoError) -> tuple[str, str, str]:
+    """How a refused call is taped and compared: its error class and code."""
+    return ("refused", type(exc).__name__, exc.code)
+
+
 def outcome_of(action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return action(*args, **kwargs)
     except NinshoError as exc:
-        return ("refused", type(exc).__name__, exc.code)
+        return refusal(exc)
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -118,7 +123,7 @@ class _TappedPortal:
                 call.outcome = result
                 return result
             except NinshoError as exc:
-                call.outcome = ("refused", type(exc).__name__, exc.code)
+                call.outcome = refusal(exc)
                 raise
             finally:
                 _local.call = None
