@@ -23,6 +23,16 @@ class DriverError(Exception):
     verdict, never a FAIL."""
 
 
+class ServerError(DriverError):
+    """The portal answered with a server error (5xx), or, in process, raised something that is
+    not a refusal. An ERROR where a check did not provoke it; the concurrency checks count it,
+    since a crash is how a lost race in a check-then-write usually shows (privacyIDEA's did)."""
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class NotSupported(DriverError):
     """The driver cannot perform this action for this portal: NOT_APPLICABLE, with a reason."""
 

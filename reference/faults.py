@@ -19,7 +19,7 @@ from reference.core.errors import AccountLocked, BlockedAddress, CodeRejected
 from reference.core.portal import Portal, Verified
 from reference.core.profile import Profile
 from reference.core.rules import Rules
-from reference.core.state import AccountState, AppRegistration, IssuedCode
+from reference.core.state import AccountState, AppRegistration, IssuedCode, Purpose
 from reference.embedded import Embedded, embedded_portal
 
 
@@ -79,10 +79,11 @@ class _NoLockout(Rules):
         state.failures += 1
 
 
+RACE_WINDOW_SECONDS = 0.05  # the gap a real check-then-write leaves open
+
+
 class _RacyPortal(Portal):
     """Check, then write, in two steps: concurrent submissions of one code all pass the check."""
-
-    RACE_WINDOW_SECONDS = 0.05
 
     def verify_app_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
         login_id = self._split(session)[0]
@@ -92,7 +93,7 @@ class _RacyPortal(Portal):
             and (a.last_step is None or step > a.last_step)
             for a in snapshot.apps
         )
-        time.sleep(self.RACE_WINDOW_SECONDS)  # the gap a real check-then-write leaves open
+        time.sleep(RACE_WINDOW_SECONDS)
         if not fresh:
             return super().verify_app_code(session, code, trust_browser=trust_browser)
 
@@ -107,6 +108,25 @@ class _RacyPortal(Portal):
             return self._pass(state, s, now, trust_browser)
 
         return self._act(session, ("first_factor",), accept)  # type: ignore[arg-type]
+
+
+class _CrashOnLostRace(Portal):
+    """Check the mailed code, then use it, in two steps; a submission that passed the check and
+    then finds the code used crashes, as an insert does on a unique key. Single use holds, but
+    the losers get a 500 instead of a refusal (privacyIDEA's email token, measured)."""
+
+    def verify_email_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
+        snapshot = self.store.load(self._split(session)[0])  # a copy: what the check does to it is not kept
+        passed = snapshot is not None and isinstance(
+            self.rules.consume_code(snapshot, Purpose.LOGIN, code, self.clock.now()), IssuedCode
+        )
+        time.sleep(RACE_WINDOW_SECONDS)
+        try:
+            return super().verify_email_code(session, code, trust_browser=trust_browser)
+        except CodeRejected:
+            if passed:
+                raise RuntimeError("UNIQUE constraint failed: used_codes.code") from None
+            raise
 
 
 @dataclass(frozen=True)
@@ -136,6 +156,12 @@ FAULTS: dict[str, Fault] = {
         "accepts a TOTP step again", ("TOTP_REPLAY",), {}, rules=_NoReplayProtection
     ),
     "replay-race": Fault("checks, then records, the TOTP step", ("TOTP_REPLAY",), {}, portal=_RacyPortal),
+    "crash-on-lost-race": Fault(
+        "checks, then uses, a mailed code; the loser of a race crashes (500)",
+        ("EMAIL_OTP_SINGLE_USE",),
+        {},
+        portal=_CrashOnLostRace,
+    ),
     "no-expiry": Fault(
         "mailed codes never expire", ("EMAIL_OTP_LIFETIME", "RESET_CODE_LIFETIME"), {}, rules=_NoExpiry
     ),

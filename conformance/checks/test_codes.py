@@ -6,17 +6,14 @@ clock makes that exact, a real clock makes the margin cover the clock offset and
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from conformance import realtime
 from conformance.interfaces import Driver
+from conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from conformance.probes.enrol import Enrolled, enrol_email, mailed_code, wrong_mailed_code
 from conformance.target import Target
 from conformance.verdicts import expect
-
-CONCURRENT_SUBMISSIONS = 8
 
 
 def _login_code(portal: Target, enrolled: Enrolled, driver: Driver | None = None) -> tuple[Driver, str]:
@@ -75,15 +72,12 @@ def test_email_code_single_use(portal: Target) -> None:
 def test_email_code_concurrent_submissions(portal: Target) -> None:
     """One code, N browsers of the same account at the same moment: exactly one gets in."""
     enrolled = enrol_email(portal)
-    browsers = [portal.browser() for _ in range(CONCURRENT_SUBMISSIONS)]
+    browsers = [portal.browser() for _ in range(SUBMISSIONS)]
     for browser in browsers:
         browser.login(enrolled.account)
     _, code = _login_code(portal, enrolled, browsers[0].fresh())
-    with ThreadPoolExecutor(max_workers=CONCURRENT_SUBMISSIONS) as pool:
-        outcomes = list(pool.map(lambda b: b.submit_email_code(code), browsers))
-    accepted = sum(o.ok for o in outcomes)
-    portal.measure("concurrent_accepted", f"{accepted} of {CONCURRENT_SUBMISSIONS}")
-    expect(accepted == 1, "EMAIL_OTP_SINGLE_USE", f"{accepted} of {CONCURRENT_SUBMISSIONS} accepted")
+    burst = submit_at_once(portal, browsers, lambda b: b.submit_email_code(code))
+    expect(burst.exactly_one_succeeded, "EMAIL_OTP_SINGLE_USE", str(burst))
 
 
 @pytest.mark.RESEND_VOIDS_PREVIOUS

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
+from conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from conformance.probes.enrol import code_for_step, enrol_app, scan, settle_in_step, step_of, wait_for_step
 from conformance.probes.totp_window import measure_window
 from conformance.target import Target
 from conformance.verdicts import Advisory, expect
-
-CONCURRENT_SUBMISSIONS = 8
 
 
 @pytest.mark.TOTP_WINDOW
@@ -73,21 +70,14 @@ def test_totp_concurrent_submissions(portal: Target) -> None:
     """N browsers submit one valid code at the same moment: exactly one is accepted."""
     enrolled = enrol_app(portal)
     assert enrolled.totp is not None
-    browsers = [portal.browser() for _ in range(CONCURRENT_SUBMISSIONS)]
+    browsers = [portal.browser() for _ in range(SUBMISSIONS)]
     for browser in browsers:
         browser.login(enrolled.account)
     wait_for_step(portal, enrolled.registered_step + 1)
     settle_in_step(portal, needed_seconds=4 * portal.margin_seconds)
     code = code_for_step(enrolled.totp, step_of(portal))
-    with ThreadPoolExecutor(max_workers=CONCURRENT_SUBMISSIONS) as pool:
-        outcomes = list(pool.map(lambda b: b.submit_app_code(code), browsers))
-    accepted = sum(o.ok for o in outcomes)
-    portal.measure("concurrent_accepted", f"{accepted} of {CONCURRENT_SUBMISSIONS}")
-    expect(
-        accepted == 1,
-        "TOTP_REPLAY",
-        f"{accepted} of {CONCURRENT_SUBMISSIONS} concurrent submissions accepted",
-    )
+    burst = submit_at_once(portal, browsers, lambda b: b.submit_app_code(code))
+    expect(burst.exactly_one_succeeded, "TOTP_REPLAY", f"concurrent submissions of one code: {burst}")
 
 
 @pytest.mark.TOTP_DIGITS

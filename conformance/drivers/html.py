@@ -42,7 +42,16 @@ from PIL import Image, UnidentifiedImageError
 from conformance.clocks import RealClock
 from conformance.config import ConfigError, PortalConfig
 from conformance.drivers.json_api import TIMEOUT_SECONDS, HttpConnection
-from conformance.interfaces import Account, Driver, DriverError, Exchange, NotSupported, Outcome, Provisioning
+from conformance.interfaces import (
+    Account,
+    Driver,
+    DriverError,
+    Exchange,
+    NotSupported,
+    Outcome,
+    Provisioning,
+    ServerError,
+)
 from reference.core.profile import Profile
 
 # The selectors: every text the driver looks for, by name. Override any of them in the portal
@@ -442,7 +451,9 @@ class HtmlDriver:
         except httpx.HTTPError as exc:
             raise DriverError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 500:
-            raise DriverError(f"{method} {url}: {response.status_code} {response.text[:300]}")
+            raise ServerError(
+                f"{method} {url}: {response.status_code} {response.text[:300]}", response.status_code
+            )
         if response.status_code < 400 and "html" not in response.headers.get("content-type", ""):
             raise DriverError(
                 f"{method} {url}: {response.status_code}, not a page ({response.headers.get('content-type')})"

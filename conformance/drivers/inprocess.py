@@ -11,7 +11,16 @@ from dataclasses import fields, is_dataclass
 from itertools import count
 from typing import Any
 
-from conformance.interfaces import Account, DriverError, Exchange, Mail, MailTimeout, Outcome, Provisioning
+from conformance.interfaces import (
+    Account,
+    DriverError,
+    Exchange,
+    Mail,
+    MailTimeout,
+    Outcome,
+    Provisioning,
+    ServerError,
+)
 from reference.clocks import VirtualClock
 from reference.core.errors import NinshoError
 from reference.core.portal import Portal
@@ -60,6 +69,10 @@ class InProcessDriver:
                 data={"field": exc.field, "status": exc.status_hint},
                 evidence=[Exchange(action, request, f"{exc.status_hint} {exc.code} [{exc.requirement}]")],
             )
+        except DriverError:
+            raise
+        except Exception as exc:  # what the HTTP edge would answer with a 500 (a faulty portal's crash)
+            raise ServerError(f"{action}: the portal raised {type(exc).__name__}: {exc}") from exc
         data = _plain(result)
         stage = (
             data.get("stage") if "stage" in data else (data["value"] if action == "confirm_reset" else None)

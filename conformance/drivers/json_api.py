@@ -16,7 +16,16 @@ import httpx
 
 from conformance.clocks import RealClock, TestClock
 from conformance.config import PortalConfig
-from conformance.interfaces import Account, Driver, DriverError, Exchange, Operator, Outcome, Provisioning
+from conformance.interfaces import (
+    Account,
+    Driver,
+    DriverError,
+    Exchange,
+    Operator,
+    Outcome,
+    Provisioning,
+    ServerError,
+)
 from conformance.mailboxes import mailbox_for
 from conformance.target import Target
 from conformance.verdicts import NotApplicable
@@ -41,12 +50,17 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
 def call(
     client: httpx.Client, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
 ) -> Outcome:
-    """One request, as an :class:`Outcome`: a 4xx is the portal's refusal, a 5xx or no answer
-    is an infrastructure error (ERROR, not FAIL)."""
+    """One request, as an :class:`Outcome`: a 4xx is the portal's refusal, a 5xx a
+    :class:`ServerError` and no answer a :class:`DriverError` (ERROR, not FAIL, unless a check
+    provoked the 5xx on purpose)."""
     try:
         response = client.request(method, path, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise DriverError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+    if response.status_code >= 500:  # before the body: a crash seldom answers in JSON
+        raise ServerError(
+            f"{method} {path}: {response.status_code} {response.text[:300]}", response.status_code
+        )
     data = _answer(response)
     evidence = [
         Exchange(
@@ -55,8 +69,6 @@ def call(
             f"{response.status_code} {json.dumps(data, ensure_ascii=False)[:600]}",
         )
     ]
-    if response.status_code >= 500:
-        raise DriverError(f"{method} {path}: {response.status_code} {response.text[:300]}")
     if response.status_code >= 400:
         message = data.get("message") or {}
         return Outcome(
