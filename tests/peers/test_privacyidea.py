@@ -129,9 +129,10 @@ def own_run(
 def test_privacyidea_under_its_own_profile(
     privacyidea: pi_server.Server, own_run: tuple[int, dict[str, dict[str, Any]], str]
 ) -> None:
-    """The measured window is the one privacyIDEA's config implies; replay, single use, the code
-    lifetime and the lockout threshold PASS; nothing ERRORs, and nothing FAILs but the baseline's
-    departures (privacyIDEA's own behaviour, which no profile value describes)."""
+    """The measured window is the one privacyIDEA's config implies; sequential replay and single
+    use, the code lifetime and the lockout threshold PASS; nothing ERRORs (a 500 under concurrent
+    submissions is counted, not raised), and nothing FAILs but the baseline's departures
+    (privacyIDEA's own behaviour, which no profile value describes)."""
     _, rows, output = own_run
     unexpected = {
         rid: why for rid, why in verdicts(rows, "FAIL").items() if not rows[rid]["expected_failure"]
@@ -142,14 +143,22 @@ def test_privacyidea_under_its_own_profile(
     probe = next(c for c in rows["TOTP_WINDOW"]["checks"] if c["check"].endswith("::test_totp_window"))
     window = probe["measured"]["window"]
     assert window == expected_window(privacyidea), output
-    for judged in ("EMAIL_OTP_SINGLE_USE", "EMAIL_OTP_LIFETIME", "LOCKOUT_THRESHOLD"):
+    for judged in ("EMAIL_OTP_LIFETIME", "LOCKOUT_THRESHOLD"):
         assert applied(rows[judged]) == "PASS", (judged, rows[judged]["checks"])
-    replay = {c["check"].rpartition("::")[2]: c for c in rows["TOTP_REPLAY"]["checks"]}
-    for sequential in ("test_totp_same_code_twice", "test_totp_older_step_after_newer"):
-        assert replay[sequential]["verdict"] == "PASS", replay[sequential]
-    # The concurrent one races in privacyIDEA (baseline.toml): its figure is reported, either way.
-    accepted = replay["test_totp_concurrent_submissions"]["measured"]["concurrent_accepted"]
-    assert int(accepted.split(" of ")[0]) >= 1, accepted
+    for rid, sequential, concurrent in (
+        ("TOTP_REPLAY", ("test_totp_same_code_twice", "test_totp_older_step_after_newer"), "test_totp"),
+        ("EMAIL_OTP_SINGLE_USE", ("test_email_code_single_use",), "test_email_code"),
+    ):
+        checks = {c["check"].rpartition("::")[2]: c for c in rows[rid]["checks"]}
+        for name in sequential:
+            assert checks[name]["verdict"] == "PASS", checks[name]
+        # The concurrent ones race in privacyIDEA (baseline.toml): their figures are reported,
+        # and a FAIL says why (more than one accepted, or a loser crashed).
+        burst = checks[f"{concurrent}_concurrent_submissions"]
+        accepted = int(burst["measured"]["concurrent_accepted"].split(" of ")[0])
+        crashed = "concurrent_server_errors" in burst["measured"]
+        assert accepted >= 1, burst
+        assert burst["verdict"] == ("PASS" if accepted == 1 and not crashed else "FAIL"), burst
     # The malformed-code departure is deterministic (the lockout duration's is not: see baseline.toml).
     assert rows["INPUT_ERRORS_PRECISE"]["verdict"] == "FAIL", rows["INPUT_ERRORS_PRECISE"]["checks"]
 

@@ -38,7 +38,15 @@ import httpx
 
 from conformance.clocks import RealClock
 from conformance.config import ConfigError, PortalConfig
-from conformance.interfaces import Account, DriverError, Exchange, NotSupported, Outcome, Provisioning
+from conformance.interfaces import (
+    Account,
+    DriverError,
+    Exchange,
+    NotSupported,
+    Outcome,
+    Provisioning,
+    ServerError,
+)
 from conformance.mailboxes import ImapMailbox, SmtpSinkMailbox, mailbox_for
 from conformance.target import Target
 from conformance.verdicts import Inconclusive
@@ -137,7 +145,8 @@ class Api:
         admin: bool = False,
         shown: str = "",
     ) -> tuple[dict[str, Any], Exchange]:
-        """The JSON answer of a 2xx; a 5xx or no answer is a DriverError (ERROR, never FAIL)."""
+        """The JSON answer of a 2xx; a 5xx is a ServerError, no answer or a refusal of the
+        admin's set-up a DriverError (ERROR, never FAIL, unless a check provoked the 5xx)."""
         headers = self._admin_headers() if admin else {}
         try:
             response = self.client.request(method, path, json=body, headers=headers)
@@ -147,6 +156,10 @@ class Api:
                 )
         except httpx.HTTPError as exc:
             raise DriverError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if response.status_code >= 500:
+            raise ServerError(
+                f"{method} {path}: {response.status_code} {response.text[:200]}", response.status_code
+            )
         try:
             answer = response.json()
         except json.JSONDecodeError:
