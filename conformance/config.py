@@ -33,6 +33,7 @@ Example (``portal.toml``)::
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -114,6 +115,7 @@ ENVIRONMENT = {
     "NINSHO_PROFILE": "portal.profile",
     "NINSHO_MAILBOX": "mailbox.kind",
     "NINSHO_MAILBOX_PORT": "mailbox.port",
+    "NINSHO_MAILBOX_TIMEOUT": "mailbox.timeout_seconds",
     "NINSHO_CLOCK": "clock.mode",
 }
 
@@ -166,6 +168,8 @@ def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> 
     value: Any = raw
     if isinstance(raw, str) and kind in (int, float):  # from the environment
         try:
+            if not raw.isascii():  # int() and float() would take full-width and other digits
+                raise ValueError(raw)
             value = kind(raw)
         except ValueError:
             raise ConfigError(key, f"must be a number, got {raw!r}") from None
@@ -189,6 +193,8 @@ def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> 
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(key, f"must be an http(s) URL, got {value!r}")
+    if kind is float and not (math.isfinite(value) and value > 0):
+        raise ConfigError(key, f"must be a number of seconds above 0, got {raw!r}")
     if key == "mailbox.port" and not 0 <= value <= 65535:
         raise ConfigError(key, f"must be a TCP port, got {value}")
     return value
