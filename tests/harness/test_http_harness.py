@@ -18,10 +18,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,10 +36,10 @@ from conformance.drivers.html import SELECTORS, HtmlDriver, connect, selectors_f
 from conformance.interfaces import Account, DriverError, Provisioning
 from reference.faults import FAULTS
 from reference.spec import load_profile, requirements
+from tests.web.support import ServerProcess, cli_env, free_port
 
 TOKEN_ENV = "NINSHO_HTTP_HARNESS_TOKEN"
 ADMIN_TOKEN = "http-harness-admin-token-0123456789"
-START_TIMEOUT = 30.0
 RUN_TIMEOUT = 600.0  # the checks and the bilingual features: about 30 s a run on a quiet machine
 MAIL_TIMEOUT = 10.0
 MAIL_QUIET = 0.2  # ninsho serve relays a mail before it answers: absence shows at once
@@ -58,99 +56,25 @@ HTML_NOT_APPLICABLE = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """No NINSHO_* override and no PYTEST_ADDOPTS from the outer run leaks into a subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NINSHO_") and k != "PYTEST_ADDOPTS"}
-    env.update(extra)
-    return env
-
-
-class Server:
-    """``ninsho serve`` on 127.0.0.1 with the test clock, relaying mail to ``smtp_port``."""
-
-    def __init__(
-        self, workdir: Path, fault: str | None = None, *, profile: str = "iimc", test_clock: bool = True
-    ) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.workdir, self.fault = workdir, fault
-        self.profile, self.test_clock = profile, test_clock
-        self.log_path = workdir / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = self.smtp_port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, attempts: int = 3) -> Server:
-        """A port taken between choosing and binding it gets another try."""
-        for _ in range(attempts):
-            self.port, self.smtp_port = free_port(), free_port()
-            args = [
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--db",
-                str(self.workdir / "n.sqlite"),
-            ]
-            args += ["--smtp", f"127.0.0.1:{self.smtp_port}", "--admin-token-env", TOKEN_ENV]
-            args += ["--profile", self.profile] + (["--test-clock"] if self.test_clock else [])
-            args += ["--hash-cost", "4", "--log-level", "info"]
-            args += ["--fault", self.fault] if self.fault else []
-            with self.log_path.open("ab") as log:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "reference.cli", *args],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=clean_env(**{TOKEN_ENV: ADMIN_TOKEN}),
-                )
-            if self._ready():
-                return self
-            self.stop()
-            if "address already in use" not in self.log().lower():
-                break
-        raise AssertionError(f"ninsho serve did not start:\n{self.log()[-3000:]}")
-
-    def _ready(self) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(timeout=1.0) as client:
-            while time.monotonic() < deadline and self.process.poll() is None:
-                try:
-                    if client.get(self.url + "/healthz").status_code == 200:
-                        return True
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)  # polling for readiness, not waiting on portal time
-        return False
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+def harness_server(
+    workdir: Path, fault: str | None = None, *, profile: str = "iimc", test_clock: bool = True
+) -> ServerProcess:
+    """``ninsho serve`` relaying mail to a port of its own, where ``ninsho check``'s SMTP sink
+    will listen; the admin token under a name of the harness's own, as a deployment would."""
+    return ServerProcess(
+        workdir,
+        smtp_port=free_port(),
+        test_clock=test_clock,
+        profile=profile,
+        fault=fault,
+        log_level="info",  # the tests count the requests in the access log
+        admin_token=(TOKEN_ENV, ADMIN_TOKEN),
+    )
 
 
 def portal_toml(
     path: Path,
-    server: Server,
+    server: ServerProcess,
     driver: str,
     *,
     provision: str = "admin-api",
@@ -189,7 +113,12 @@ class Run:
 
 
 def run_harness(
-    workdir: Path, server: Server, driver: str, *, clock: str = "test-clock", select: tuple[str, ...] = ()
+    workdir: Path,
+    server: ServerProcess,
+    driver: str,
+    *,
+    clock: str = "test-clock",
+    select: tuple[str, ...] = (),
 ) -> Run:
     """The bundled checks against ``server`` through ``driver``, as ``ninsho check`` runs them."""
     config = portal_toml(workdir / "portal.toml", server, driver, clock=clock, profile=server.profile)
@@ -200,7 +129,7 @@ def run_harness(
         done = subprocess.run(
             command,
             cwd=workdir,
-            env=clean_env(**{TOKEN_ENV: ADMIN_TOKEN}),
+            env=cli_env(**{TOKEN_ENV: ADMIN_TOKEN}),
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT,
@@ -226,11 +155,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     """Every run of this module, concurrently, each against its own server; all stopped after."""
     plan: dict[str, tuple[str, str | None]] = {"json": ("json", None), "html": ("html", None)}
     plan |= {f"fault:{name}": ("json", name) for name in FAULTS_OVER_HTTP}
-    servers: list[Server] = []
+    servers: list[ServerProcess] = []
     try:
         started = {}
         for key, (driver, fault) in plan.items():
-            server = Server(tmp_path_factory.mktemp(key.replace(":", "-")), fault)
+            server = harness_server(tmp_path_factory.mktemp(key.replace(":", "-")), fault)
             servers.append(server)
             started[key] = (server.start(), driver)
         # No more runs at once than cores: a slower portal widens the checks' time races (see report).
@@ -288,7 +217,7 @@ def test_real_time_waits_run_concurrently(tmp_path: Path) -> None:
     """The one test that waits in real time, to prove the waits overlap: against a portal
     without a test clock, the run takes less than the sum of the waits it asked for, and the
     lifetime checks still PASS when time really passes."""
-    server = Server(tmp_path / "server", profile="fast-test", test_clock=False).start()
+    server = harness_server(tmp_path / "server", profile="fast-test", test_clock=False).start()
     try:
         run = run_harness(tmp_path, server, "json", clock="real", select=REAL_TIME_SELECTION)
     finally:
@@ -304,7 +233,7 @@ def test_real_time_waits_run_concurrently(tmp_path: Path) -> None:
 def test_pages_only_config_requests_no_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``provision = "pool"`` and ``clock = "real"``: set-up by mail through the pages, and the
     server's access log shows page requests and not one ``/api/`` request from the harness."""
-    server = Server(tmp_path / "server").start()
+    server = harness_server(tmp_path / "server").start()
     try:
         login_id, password = "pool0001", "pool-password-0123456789"
         created = httpx.post(

@@ -166,7 +166,8 @@ def free_port() -> int:
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NINSHO_")}
+    """No NINSHO_* override and no PYTEST_ADDOPTS from the outer run leaks into a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NINSHO_") and k != "PYTEST_ADDOPTS"}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
@@ -191,13 +192,27 @@ class PortTaken(Exception):
 
 
 class ServerProcess:
-    """``ninsho serve`` in a subprocess on 127.0.0.1, on a port found free just before."""
+    """``ninsho serve`` in a subprocess on 127.0.0.1, on a port found free just before. The web
+    tests and tests/harness (which runs ``ninsho check`` against it) share it."""
 
-    def __init__(self, workdir: Path, *, smtp_port: int | None = None, test_clock: bool = True) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        smtp_port: int | None = None,
+        test_clock: bool = True,
+        profile: str = "iimc",
+        fault: str | None = None,
+        log_level: str = "warning",
+        admin_token: tuple[str, str] = ("NINSHO_ADMIN_TOKEN", ADMIN_TOKEN),  # (variable, value)
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.db = workdir / "portal.sqlite"
         self.smtp_port = smtp_port
         self.test_clock = test_clock
+        self.profile, self.fault, self.log_level = profile, fault, log_level
+        self.admin_token = admin_token
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "server.log"
@@ -222,17 +237,20 @@ class ServerProcess:
         assert self.process is None
         self.port = free_port()
         args = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db)]
-        args += ["--hash-cost", "4", "--log-level", "warning"]
+        args += ["--hash-cost", "4", "--log-level", self.log_level, "--profile", self.profile]
+        args += ["--admin-token-env", self.admin_token[0]]
         if self.smtp_port is not None:
             args += ["--smtp", f"127.0.0.1:{self.smtp_port}"]
         if self.test_clock:
             args.append("--test-clock")
+        if self.fault:
+            args += ["--fault", self.fault]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "reference.cli", *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=cli_env(NINSHO_ADMIN_TOKEN=ADMIN_TOKEN),
+            env=cli_env(**dict([self.admin_token])),
         )
         self.starts += 1
         self._wait_ready()
