@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
-from benchmarks.core_tape import Recorder, Tape, replay
+from benchmarks.core_tape import Recorder, Tape, outcome_of, replay
 from reference.clocks import VirtualClock
 from reference.core.errors import NinshoError
 from reference.spec import load_profile
@@ -47,3 +50,53 @@ def test_a_tape_that_does_not_match_the_core_is_reported() -> None:
     result = replay(tapes)
     assert len(result.differences) == 1
     assert "confirm_email_registration" in result.differences[0]
+
+
+def taped_race() -> list[Tape]:
+    """Two browsers of one session confirm the same mailed code at once: both calls are in the
+    portal together (a barrier holds each until the other arrives), and the account's lock
+    decides which one uses the code."""
+    recorder = Recorder()
+    embedded = recorder.embedded_portal(load_profile("iimc"))
+    portal = embedded.portal
+    portal.add_user("u1", "correct horse battery")
+    session = portal.login("u1", "correct horse battery").session
+    portal.start_email_registration(session, "u1@example.com")
+    mail = embedded.outbox.latest("u1@example.com")
+    assert mail is not None
+    code = re.findall(r"\b\d{8}\b", mail.body)[0]
+    inner = portal._portal  # the untaped portal: the barrier must hold calls already on the tape
+    confirm, both_in = inner.confirm_email_registration, threading.Barrier(2, timeout=10)
+
+    def held(*args: Any) -> Any:
+        both_in.wait()
+        return confirm(*args)
+
+    inner.confirm_email_registration = held
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda _: outcome_of(portal.confirm_email_registration, session, code), range(2)))
+    return recorder.tapes
+
+
+def test_calls_in_flight_together_are_compared_as_a_group() -> None:
+    tapes = taped_race()
+    calls = tapes[0].calls
+    assert [c.overlapped for c in calls] == [False, False, False, True, True]
+    outcomes = sorted(repr(c.outcome) for c in calls[3:])
+    assert sum("refused" in o for o in outcomes) == 1, outcomes  # one used the code, one was refused
+    # Replayed one after the other, the first on the tape wins, whichever won the recording.
+    result = replay(tapes)
+    assert result.differences == []
+    assert (result.identical, result.grouped) == (3, 2)
+    # The group's answers in the other order are the same group.
+    calls[3].outcome, calls[4].outcome = calls[4].outcome, calls[3].outcome
+    assert replay(tapes).differences == []
+
+
+def test_a_group_that_replays_other_answers_is_reported() -> None:
+    tapes = taped_race()
+    winner = next(c for c in tapes[0].calls[3:] if not repr(c.outcome).startswith("('refused'"))
+    winner.outcome = ("refused", "CodeRejected", "code_rejected")  # as if neither had got in
+    result = replay(tapes)
+    assert len(result.differences) == 1
+    assert result.differences[0].startswith("portal 0, concurrent calls: recorded")
