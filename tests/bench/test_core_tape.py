@@ -12,12 +12,13 @@ import pytest
 from benchmarks.core_tape import Recorder, Tape, outcome_of, replay
 from reference.clocks import VirtualClock
 from reference.core.errors import NinshoError
+from reference.embedded import Embedded
 from reference.spec import load_profile
 
 
-def taped_flow() -> list[Tape]:
-    """A short life of one embedded portal: a user, a login, a refused and an accepted code."""
-    recorder = Recorder()
+def code_mailed(recorder: Recorder) -> tuple[Embedded, str, str]:
+    """On a taped portal: a user, a login, and an address to register: the portal, the
+    session and the mailed code (three calls on the tape)."""
     embedded = recorder.embedded_portal(load_profile("iimc"))
     portal = embedded.portal
     portal.add_user("u1", "correct horse battery")
@@ -25,7 +26,14 @@ def taped_flow() -> list[Tape]:
     portal.start_email_registration(session, "u1@example.com")
     mail = embedded.outbox.latest("u1@example.com")
     assert mail is not None
-    code = re.findall(r"\b\d{8}\b", mail.body)[0]
+    return embedded, session, re.findall(r"\b\d{8}\b", mail.body)[0]
+
+
+def taped_flow() -> list[Tape]:
+    """A short life of one embedded portal: a user, a login, a refused and an accepted code."""
+    recorder = Recorder()
+    embedded, session, code = code_mailed(recorder)
+    portal = embedded.portal
     with pytest.raises(NinshoError):
         portal.confirm_email_registration(session, "00000000" if code != "00000000" else "11111111")
     assert isinstance(embedded.clock, VirtualClock)
@@ -57,14 +65,8 @@ def taped_race() -> list[Tape]:
     portal together (a barrier holds each until the other arrives), and the account's lock
     decides which one uses the code."""
     recorder = Recorder()
-    embedded = recorder.embedded_portal(load_profile("iimc"))
+    embedded, session, code = code_mailed(recorder)
     portal = embedded.portal
-    portal.add_user("u1", "correct horse battery")
-    session = portal.login("u1", "correct horse battery").session
-    portal.start_email_registration(session, "u1@example.com")
-    mail = embedded.outbox.latest("u1@example.com")
-    assert mail is not None
-    code = re.findall(r"\b\d{8}\b", mail.body)[0]
     inner = portal._portal  # the untaped portal: the barrier must hold calls already on the tape
     confirm, both_in = inner.confirm_email_registration, threading.Barrier(2, timeout=10)
 
