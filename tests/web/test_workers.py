@@ -23,7 +23,7 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST_ID", d
 
 def test_result_and_exception_come_back() -> None:
     class Refused(Exception):
-        pass
+        """Raised in the worker thread; the caller must get this very exception back."""
 
     def refuse(_: int) -> int:
         raise Refused("no")
