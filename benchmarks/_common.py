@@ -88,7 +88,7 @@ def ninsho_server(
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="ninsho-bench-", dir=db_dir) as tmp:
         db = Path(tmp) / "bench.sqlite"
-        cmd = [PYTHON, "-m", "reference.cli", "serve", "--port", str(port), "--db", str(db)]
+        cmd = [PYTHON, "-m", "ninsho.reference.cli", "serve", "--port", str(port), "--db", str(db)]
         cmd += [
             "--profile",
             profile,

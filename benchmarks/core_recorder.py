@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import conformance.fixtures
+import ninsho.conformance.fixtures
 from benchmarks.core_tape import Recorder
 
 ENV = "NINSHO_CORE_TAPE"
@@ -26,7 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"benchmarks.core_recorder needs {ENV}=FILE: where to write the tape")
     recorder, patch = Recorder(), pytest.MonkeyPatch()
     # The embedded factory fixture looks the builder up there when a session starts.
-    patch.setattr(conformance.fixtures, "embedded_portal", recorder.embedded_portal)
+    patch.setattr(ninsho.conformance.fixtures, "embedded_portal", recorder.embedded_portal)
     config.stash[_RECORDER] = (recorder, Path(path), patch)
 
 

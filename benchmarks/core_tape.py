@@ -1,4 +1,4 @@
-"""A tape of the core work a harness run causes: every call on ``reference.core.Portal``, with
+"""A tape of the core work a harness run causes: every call on ``ninsho.reference.core.Portal``, with
 the clock readings and random bytes the core took during it.
 
 Item 2 compares the harness with "the same checks made as direct core calls". Writing those
@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference.clocks import SeededRandom, SystemRandom, VirtualClock
-from reference.core.errors import NinshoError
-from reference.core.profile import Profile
-from reference.embedded import Embedded, embedded_portal
+from ninsho.reference.clocks import SeededRandom, SystemRandom, VirtualClock
+from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.embedded import Embedded, embedded_portal
+from ninsho.spec.profile import Profile
 
 _local = threading.local()
 
@@ -134,7 +134,7 @@ class _TappedPortal:
 
 
 class Recorder:
-    """Builds embedded portals as :func:`reference.embedded.embedded_portal` does, taped."""
+    """Builds embedded portals as :func:`ninsho.reference.embedded.embedded_portal` does, taped."""
 
     def __init__(self) -> None:
         self.tapes: list[Tape] = []

@@ -24,11 +24,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conformance.connect import embedded_target
-from conformance.probes.totp_window import measure_window
-from conformance.target import Target
-from reference.embedded import embedded_portal
-from reference.spec import load_profile
+from ninsho.conformance.connect import embedded_target
+from ninsho.conformance.probes.totp_window import measure_window
+from ninsho.conformance.target import Target
+from ninsho.reference.embedded import embedded_portal
+from ninsho.spec.registry import load_profile
 
 GOAL = "2k+3"
 

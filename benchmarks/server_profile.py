@@ -31,9 +31,9 @@ if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the packa
 
 from benchmarks._common import free_port, print_machine
 from benchmarks.totp_load import THRESHOLD, prepare_ninsho_sessions, wrk
-from reference.spec import load_profile
-from reference.web.app import create_app
-from reference.web.config import ServerConfig
+from ninsho.reference.web.app import create_app
+from ninsho.reference.web.config import ServerConfig
+from ninsho.spec.registry import load_profile
 
 _profilers: list[cProfile.Profile] = []
 _lock = threading.Lock()

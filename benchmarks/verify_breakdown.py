@@ -32,14 +32,14 @@ if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the packa
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import print_machine
-from reference.clocks import SystemClock, SystemRandom
-from reference.core.errors import CodeRejected
-from reference.core.passwords import PasswordHasher
-from reference.core.portal import Portal
-from reference.core.ports import OutgoingMail
-from reference.spec import load_profile
-from reference.stores.memory import MemoryStore
-from reference.stores.sqlite import SQLiteStore
+from ninsho.reference.clocks import SystemClock, SystemRandom
+from ninsho.reference.core.errors import CodeRejected
+from ninsho.reference.core.passwords import PasswordHasher
+from ninsho.reference.core.portal import Portal
+from ninsho.reference.core.ports import OutgoingMail
+from ninsho.reference.stores.memory import MemoryStore
+from ninsho.reference.stores.sqlite import SQLiteStore
+from ninsho.spec.registry import load_profile
 
 
 class NoMail:

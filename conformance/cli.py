@@ -1,6 +1,6 @@
 """``ninsho check [PORTAL.toml]``: the harness in one command, for people and CI.
 
-It is pytest underneath (``pytest --pyargs conformance.checks --portal PORTAL.toml``), with the
+It is pytest underneath (``pytest --pyargs ninsho.conformance.checks --portal PORTAL.toml``), with the
 reports written to ``--report-dir`` by default and the exit status of the plugin: 0 conformant,
 1 a FAIL, 6 an ERROR, 7 SKIPPED or INCONCLUSIVE under ``--strict``; 2 a bad command line.
 Anything after ``--`` goes to pytest as it is.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import config as portal_config
-from reference.faults import FAULTS
-from reference.spec import profile_names
+from ninsho.conformance import config as portal_config
+from ninsho.reference.faults import FAULTS
+from ninsho.spec.registry import profile_names
 
 # The entry point names (pytest11) of the plugins a run needs; pytest loads them by these names.
 NEEDED_PLUGINS = ("ninsho", "pytest-bdd")
@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
-    argv = ["--pyargs", "conformance.checks", "-p", "no:cacheprovider", "-ra"]
+    argv = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider", "-ra"]
     if not args.all_plugins:
         argv.append("--disable-plugin-autoload")
         for plugin in (*NEEDED_PLUGINS, *UNNEEDED_PLUGINS):

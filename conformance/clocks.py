@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from conformance.interfaces import DriverError
+from ninsho.conformance.interfaces import DriverError
 
 
 class TestClock:

@@ -14,20 +14,20 @@ from typing import Protocol
 
 import pytest
 
-from conformance.config import ConfigError, PortalConfig
-from conformance.drivers.inprocess import inprocess_parts
-from conformance.interfaces import DriverError
-from conformance.keys import CONFIG_KEY, CONNECTION_KEY
-from conformance.results import EXIT_ERROR
-from conformance.target import Target
-from reference.core.profile import Profile
-from reference.embedded import Embedded
-from reference.spec import load_profile
+from ninsho.conformance.config import ConfigError, PortalConfig
+from ninsho.conformance.drivers.inprocess import inprocess_parts
+from ninsho.conformance.interfaces import DriverError
+from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY
+from ninsho.conformance.results import EXIT_ERROR
+from ninsho.conformance.target import Target
+from ninsho.reference.embedded import Embedded
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import load_profile
 
 ENTRY_POINT_GROUP = "ninsho.drivers"
 BUILTIN = {
-    "json": "conformance.drivers.json_api:connect",
-    "html": "conformance.drivers.html:connect",
+    "json": "ninsho.conformance.drivers.json_api:connect",
+    "html": "ninsho.conformance.drivers.html:connect",
 }
 
 

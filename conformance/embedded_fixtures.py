@@ -1,6 +1,6 @@
 """Fixtures that put the embedded reference portal behind the harness's interfaces.
 
-The steps of ``conformance.steps`` ask for five fixtures, and only these: ``driver``,
+The steps of ``ninsho.conformance.steps`` ask for five fixtures, and only these: ``driver``,
 ``operator``, ``mailbox``, ``portal_clock`` and ``profile``. This plugin provides them for the
 embedded reference, on virtual time, with a fresh portal for every scenario so that no scenario
 sees another's accounts, codes or clock. The full harness plugin provides the same names for a
@@ -22,17 +22,17 @@ import zlib
 
 import pytest
 
-from conformance.drivers.inprocess import (
+from ninsho.conformance.drivers.inprocess import (
     InProcessDriver,
     InProcessOperator,
     OutboxMailbox,
     VirtualPortalClock,
     inprocess_parts,
 )
-from reference.core.profile import Profile
-from reference.core.rules import Rules
-from reference.embedded import Embedded, embedded_portal
-from reference.spec import load_profile
+from ninsho.reference.core.rules import Rules
+from ninsho.reference.embedded import Embedded, embedded_portal
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import load_profile
 
 PROFILE_NAME = "iimc"  # the portal of the manuals, the project's default profile
 

@@ -11,16 +11,16 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.config import PortalConfig
-from conformance.connect import Connection, connection_for, embedded_target
-from conformance.interfaces import Clock, Driver, Mailbox, Operator
-from conformance.keys import CONFIG_KEY, TARGET_KEY
-from conformance.target import Target
-from conformance.transcript import RecordingMailbox
-from reference.core.profile import Profile
-from reference.embedded import Embedded, embedded_portal
-from reference.faults import faulty_portal
-from reference.spec import load_profile
+from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.connect import Connection, connection_for, embedded_target
+from ninsho.conformance.interfaces import Clock, Driver, Mailbox, Operator
+from ninsho.conformance.keys import CONFIG_KEY, TARGET_KEY
+from ninsho.conformance.target import Target
+from ninsho.conformance.transcript import RecordingMailbox
+from ninsho.reference.embedded import Embedded, embedded_portal
+from ninsho.reference.faults import faulty_portal
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import load_profile
 
 EmbeddedFactory = Callable[[Profile], Embedded]
 

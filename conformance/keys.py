@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from conformance.config import PortalConfig
-from conformance.target import Target
+from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.target import Target
 
 CONFIG_KEY = pytest.StashKey[PortalConfig]()
 CONNECTION_KEY = pytest.StashKey[Any]()  # the deployed portal's Connection, opened once per run

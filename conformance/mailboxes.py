@@ -20,8 +20,8 @@ from email.utils import getaddresses, parseaddr
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from conformance.config import PortalConfig
-from conformance.interfaces import DriverError, Mail, MailTimeout
+from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.interfaces import DriverError, Mail, MailTimeout
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 POLL_SECONDS = 0.5

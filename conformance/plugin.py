@@ -2,7 +2,7 @@
 
 It is inert in a pytest run that collects no Ninsho check: it registers markers and fixtures and
 nothing else happens. With ``--portal FILE`` and no test paths, it runs the bundled checks
-(``conformance.checks``) against that portal.
+(``ninsho.conformance.checks``) against that portal.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from typing import Any
 
 import pytest
 
-from conformance import config as portal_config
-from conformance import realtime, reports
-from conformance.connect import connection_for
-from conformance.keys import CONFIG_KEY, CONNECTION_KEY, TARGET_KEY
-from conformance.results import Baseline, exit_status, summarise, verdicts_for
-from conformance.target import Target
-from conformance.verdicts import CheckResult, Verdict
-from reference.core.errors import ProfileError
-from reference.faults import FAULTS
-from reference.spec import Requirement, load_profile, requirements
+from ninsho.conformance import config as portal_config
+from ninsho.conformance import realtime, reports
+from ninsho.conformance.connect import connection_for
+from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY, TARGET_KEY
+from ninsho.conformance.results import Baseline, exit_status, summarise, verdicts_for
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import CheckResult, Verdict
+from ninsho.reference.faults import FAULTS
+from ninsho.spec.errors import SpecError
+from ninsho.spec.registry import Requirement, load_profile, requirements
 
-pytest_plugins = ["conformance.fixtures", "conformance.steps"]
+pytest_plugins = ["ninsho.conformance.fixtures", "ninsho.conformance.steps"]
 
 RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
 LEDGER_KEY = pytest.StashKey[realtime.WaitLedger]()
@@ -84,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_fault(config)
         baseline = config.getoption("ninsho_baseline")
         config.stash[BASELINE_KEY] = Baseline.load(Path(baseline), registry) if baseline else Baseline()
-    except (portal_config.ConfigError, ProfileError, ValueError) as exc:
+    except (portal_config.ConfigError, SpecError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("portal") and config.args_source is not pytest.Config.ArgsSource.ARGS:
         config.args = [str(CHECKS_DIR)]

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conformance.target import Target
+from ninsho.conformance.target import Target
 
 MAX_THREADS = 32
 _current = threading.local()

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from conformance.config import PortalConfig
-from conformance.results import Summary
-from conformance.verdicts import Verdict
-from reference.spec import Requirement
+from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.results import Summary
+from ninsho.conformance.verdicts import Verdict
+from ninsho.spec.registry import Requirement
 
 _COLOUR = {
     Verdict.PASS: "#1a7f37",

@@ -13,8 +13,8 @@ from typing import Any
 
 from _pytest.outcomes import Skipped
 
-from conformance.interfaces import DriverError, NotSupported
-from conformance.verdicts import (
+from ninsho.conformance.interfaces import DriverError, NotSupported
+from ninsho.conformance.verdicts import (
     Advisory,
     CheckResult,
     Inconclusive,
@@ -23,7 +23,7 @@ from conformance.verdicts import (
     Verdict,
     worst,
 )
-from reference.spec import Requirement
+from ninsho.spec.registry import Requirement
 
 # Exit statuses: pytest's own 0–5, then ours. Documented in README.md.
 EXIT_OK = 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, MailTimeout, Operator
-from conformance.transcript import RecordingDriver, RecordingMailbox, Transcript
-from reference.core.profile import Profile
+from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, MailTimeout, Operator
+from ninsho.conformance.transcript import RecordingDriver, RecordingMailbox, Transcript
+from ninsho.spec.profile import Profile
 
 
 @dataclass

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from conformance.interfaces import Driver, Mail, Mailbox, Outcome, Provisioning
+from ninsho.conformance.interfaces import Driver, Mail, Mailbox, Outcome, Provisioning
 
 _CODE = re.compile(r"(?<![0-9A-Za-z])\d{6,10}(?![0-9A-Za-z])")
 _SECRET = re.compile(r"(secret=|manual_key['\"]?[:=]\s*['\"]?)[A-Z2-7]+", re.IGNORECASE)

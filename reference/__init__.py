@@ -1,1 +1,1 @@
-"""The Ninsho reference portal: a pure core (``reference.core``) and thin edges around it."""
+"""The Ninsho reference portal: a pure core (``ninsho.reference.core``) and thin edges around it."""

@@ -5,25 +5,31 @@ environment variable named with ``--password-env``, or from standard input. Bad 
 with status 2 and a one-line reason; a refusal by the portal prints its bilingual message and
 exits 1. Never a traceback for either.
 
-``ninsho check`` belongs to the conformance harness: it is looked up lazily in
-``conformance.cli`` (``main(argv: list[str]) -> int``), so the reference works without it.
+``ninsho check`` belongs to the conformance harness; :mod:`ninsho.cli` dispatches it, so this
+module never imports the layer above it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from reference.core.errors import NinshoError
-from reference.faults import FAULTS
-from reference.spec import load_profile
-from reference.web.config import DEFAULT_HASH_COST, Runtime, ServerConfig, build_runtime, resolve_pepper
+from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.faults import FAULTS
+from ninsho.reference.web.config import (
+    DEFAULT_HASH_COST,
+    Runtime,
+    ServerConfig,
+    build_runtime,
+    resolve_pepper,
+)
+from ninsho.spec.errors import SpecError
+from ninsho.spec.registry import load_profile
 
 DEFAULT_DB = "ninsho.sqlite"
 Command = Callable[[argparse.Namespace], int]
@@ -101,7 +107,7 @@ def _operator(args: argparse.Namespace) -> Runtime:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # only the server needs the web stack
 
-    from reference.web.app import create_app
+    from ninsho.reference.web.app import create_app
 
     token = os.environ.get(args.admin_token_env) or None
     config = _config(
@@ -188,21 +194,10 @@ def cmd_helpdesk_issue_code(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    try:
-        module = importlib.import_module("conformance.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("conformance", "conformance.cli"):
-            raise
-        raise UsageError(
-            "'ninsho check' is not available: the conformance harness (conformance.cli) is missing"
-        ) from None
-    result: int = module.main(list(args.check_args))
-    return result
-
-
 # --- the parser ----------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(also: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The reference's commands; ``also`` lists commands that :mod:`ninsho.cli` runs itself,
+    so that ``ninsho --help`` shows them without this module importing the harness."""
     parser = argparse.ArgumentParser(
         prog="ninsho", description="The Ninsho reference portal and its operators."
     )
@@ -263,25 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("login_id", metavar="LOGIN_ID")
     issue.set_defaults(run=cmd_helpdesk_issue_code)
 
-    check = commands.add_parser("check", help="run the conformance checks (conformance.cli)", add_help=False)
-    check.add_argument("check_args", nargs=argparse.REMAINDER)
-    check.set_defaults(run=cmd_check)
+    for name, summary in (also or {}).items():
+        commands.add_parser(name, help=summary, add_help=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, also: Mapping[str, str] | None = None) -> int:
+    parser = build_parser(also)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["check"]:
-        # Everything after "check" is the harness's own (argparse's REMAINDER would still try
-        # to read options such as --portal itself).
-        args = argparse.Namespace(run=cmd_check, check_args=argv[1:])
-    else:
-        args = parser.parse_args(argv)  # exits 2 with a message on bad arguments
+    args = parser.parse_args(argv)  # exits 2 with a message on bad arguments
     command: Command = args.run
     try:
         return command(args)
     except UsageError as exc:
+        parser.exit(2, f"ninsho: error: {exc}\n")
+    except SpecError as exc:  # a bad --profile: one line, exit 2 like any bad argument
         parser.exit(2, f"ninsho: error: {exc}\n")
     except NinshoError as exc:
         print(f"ninsho: {exc.message_ja}\nninsho: {exc.message_en}", file=sys.stderr)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reference.clocks import SeededRandom, SystemRandom, VirtualClock
-from reference.core.otp import RandomSource
-from reference.core.passwords import PasswordHasher
-from reference.core.portal import Portal
-from reference.core.ports import Clock, Store
-from reference.core.profile import Profile
-from reference.core.rules import Rules
-from reference.outbox import Outbox
-from reference.stores.memory import MemoryStore
+from ninsho.reference.clocks import SeededRandom, SystemRandom, VirtualClock
+from ninsho.reference.core.otp import RandomSource
+from ninsho.reference.core.passwords import PasswordHasher
+from ninsho.reference.core.portal import Portal
+from ninsho.reference.core.ports import Clock, Store
+from ninsho.reference.core.rules import Rules
+from ninsho.reference.outbox import Outbox
+from ninsho.reference.stores.memory import MemoryStore
+from ninsho.spec.profile import Profile
 
 FAST_HASHER = PasswordHasher(n=2**4, r=8, p=1)
 

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reference.core import addresses
-from reference.core.errors import AccountLocked, BlockedAddress, CodeRejected
-from reference.core.portal import Portal, Verified
-from reference.core.profile import Profile
-from reference.core.rules import Rules
-from reference.core.state import AccountState, AppRegistration, IssuedCode, Purpose
-from reference.embedded import Embedded, embedded_portal
+from ninsho.reference.core import addresses
+from ninsho.reference.core.errors import AccountLocked, BlockedAddress, CodeRejected
+from ninsho.reference.core.portal import Portal, Verified
+from ninsho.reference.core.rules import Rules
+from ninsho.reference.core.state import AccountState, AppRegistration, IssuedCode, Purpose
+from ninsho.reference.embedded import Embedded, embedded_portal
+from ninsho.spec.profile import Profile
 
 
 class _NoReplayProtection(Rules):

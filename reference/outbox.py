@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from reference.core.ports import Clock, OutgoingMail
+from ninsho.reference.core.ports import Clock, OutgoingMail
 
 
 class Outbox:

@@ -14,9 +14,9 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from reference.clocks import SystemClock
-from reference.core.errors import MailNotSent
-from reference.core.ports import Clock, OutgoingMail
+from ninsho.reference.clocks import SystemClock
+from ninsho.reference.core.errors import MailNotSent
+from ninsho.reference.core.ports import Clock, OutgoingMail
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 _POLICY = policy.SMTP.clone(utf8=False, max_line_length=78)

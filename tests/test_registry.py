@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reference.spec import requirements
+from ninsho.spec.registry import requirements
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = requirements()

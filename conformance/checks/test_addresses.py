@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from conformance.probes.addresses import address_cases, expected_verdict, requirement_of
-from conformance.target import Target
-from conformance.verdicts import expect
+from ninsho.conformance.probes.addresses import address_cases, expected_verdict, requirement_of
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import expect
 
 VECTORS = address_cases()
 

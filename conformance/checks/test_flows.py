@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import realtime
-from conformance.interfaces import Account
-from conformance.probes.enrol import (
+from ninsho.conformance import realtime
+from ninsho.conformance.interfaces import Account
+from ninsho.conformance.probes.enrol import (
     Enrolled,
     code_for_step,
     enrol_app,
@@ -21,8 +21,8 @@ from conformance.probes.enrol import (
     wait_for_step,
     wrong_code,
 )
-from conformance.target import Target
-from conformance.verdicts import expect
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import expect
 
 
 @pytest.mark.SETUP_WITHOUT_FACTOR

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import realtime
-from conformance.probes.enrol import enrol_app, enrol_email, mailed_code, reset_by_mail, second_factor_by_mail
-from conformance.target import Target
-from conformance.verdicts import NotApplicable, expect
+from ninsho.conformance import realtime
+from ninsho.conformance.probes.enrol import (
+    enrol_app,
+    enrol_email,
+    mailed_code,
+    reset_by_mail,
+    second_factor_by_mail,
+)
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import NotApplicable, expect
 
 
 @pytest.mark.SECOND_FACTOR_METHODS

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.probes.concurrent import SUBMISSIONS, submit_at_once
-from conformance.probes.enrol import code_for_step, enrol_app, scan, settle_in_step, step_of, wait_for_step
-from conformance.probes.totp_window import measure_window
-from conformance.target import Target
-from conformance.verdicts import Advisory, expect
+from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
+from ninsho.conformance.probes.enrol import (
+    code_for_step,
+    enrol_app,
+    scan,
+    settle_in_step,
+    step_of,
+    wait_for_step,
+)
+from ninsho.conformance.probes.totp_window import measure_window
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import Advisory, expect
 
 
 @pytest.mark.TOTP_WINDOW

@@ -39,10 +39,10 @@ import httpx
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
-from conformance.clocks import RealClock
-from conformance.config import ConfigError, PortalConfig
-from conformance.drivers.json_api import TIMEOUT_SECONDS, HttpConnection
-from conformance.interfaces import (
+from ninsho.conformance.clocks import RealClock
+from ninsho.conformance.config import ConfigError, PortalConfig
+from ninsho.conformance.drivers.json_api import TIMEOUT_SECONDS, HttpConnection
+from ninsho.conformance.interfaces import (
     Account,
     Driver,
     DriverError,
@@ -52,7 +52,7 @@ from conformance.interfaces import (
     Provisioning,
     ServerError,
 )
-from reference.core.profile import Profile
+from ninsho.spec.profile import Profile
 
 # The selectors: every text the driver looks for, by name. Override any of them in the portal
 # config, e.g. ``[html] selectors = { otp = "One-time code" }``. Kinds of names:
@@ -895,7 +895,7 @@ def _ticked(page: Page, ticks: Mapping[str, bool]) -> Iterator[tuple[Node, bool]
 # --- the connection ------------------------------------------------------------------------
 class PageClock(RealClock):
     """Real time from the ``Date`` header of a page: a portal with pages only has no API noop
-    (the estimate is the one of :func:`conformance.clocks.measure_offset`)."""
+    (the estimate is the one of :func:`ninsho.conformance.clocks.measure_offset`)."""
 
     def __init__(self, client: httpx.Client, path: str, samples: int = 3) -> None:
         self.on_wait = None

@@ -1,7 +1,7 @@
 """The in-process driver: the embedded reference portal, called directly, with virtual time.
 
 It is the only part of the harness that imports ``reference``; everything above it sees the
-interfaces of :mod:`conformance.interfaces`, as with any other portal.
+interfaces of :mod:`ninsho.conformance.interfaces`, as with any other portal.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import fields, is_dataclass
 from itertools import count
 from typing import Any
 
-from conformance.interfaces import (
+from ninsho.conformance.interfaces import (
     Account,
     DriverError,
     Exchange,
@@ -21,11 +21,11 @@ from conformance.interfaces import (
     Provisioning,
     ServerError,
 )
-from reference.clocks import VirtualClock
-from reference.core.errors import NinshoError
-from reference.core.portal import Portal
-from reference.embedded import Embedded
-from reference.outbox import Outbox
+from ninsho.reference.clocks import VirtualClock
+from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.core.portal import Portal
+from ninsho.reference.embedded import Embedded
+from ninsho.reference.outbox import Outbox
 
 
 def _plain(value: Any) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from conformance.clocks import RealClock, TestClock
-from conformance.config import PortalConfig
-from conformance.interfaces import (
+from ninsho.conformance.clocks import RealClock, TestClock
+from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.interfaces import (
     Account,
     Driver,
     DriverError,
@@ -26,10 +26,10 @@ from conformance.interfaces import (
     Provisioning,
     ServerError,
 )
-from conformance.mailboxes import mailbox_for
-from conformance.target import Target
-from conformance.verdicts import NotApplicable
-from reference.core.profile import Profile
+from ninsho.conformance.mailboxes import mailbox_for
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import NotApplicable
+from ninsho.spec.profile import Profile
 
 API_PREFIX = "/api/v1/"
 TIMEOUT_SECONDS = 15.0

@@ -2,5 +2,5 @@
 
 A probe does what a user of the manuals would do (enrol an address, scan the QR code, log in)
 through a :class:`~conformance.target.Target`, and measures. Judging against the profile is
-left to the checks in ``conformance.checks``.
+left to the checks in ``ninsho.conformance.checks``.
 """

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.verdicts import NotApplicable
-from reference.core.profile import Profile
-from reference.spec import read_toml
+from ninsho.conformance.verdicts import NotApplicable
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import read_toml
 
 VECTOR_DOMAINS = ("st.kyoto-u.ac.jp", "kyoto-u.ac.jp", "ms.c.kyoto-u.ac.jp")
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from conformance.interfaces import Driver, Outcome, ServerError
-from conformance.target import Target
+from ninsho.conformance.interfaces import Driver, Outcome, ServerError
+from ninsho.conformance.target import Target
 
 SUBMISSIONS = 8  # browsers of one account, each submitting the same valid code
 

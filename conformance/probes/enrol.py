@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pyotp
 
-from conformance.interfaces import Account, Driver, DriverError
-from conformance.target import Target
-from conformance.verdicts import expect
+from ninsho.conformance.interfaces import Account, Driver, DriverError
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import expect
 
 
 @dataclass

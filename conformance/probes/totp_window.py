@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conformance.probes.enrol import (
+from ninsho.conformance.probes.enrol import (
     code_for_step,
     enrol_app,
     settle_in_step,
     step_of,
     wait_for_step,
 )
-from conformance.target import Target
+from ninsho.conformance.target import Target
 
 EXTRA_STEPS = 4  # how far past the profile's window a wider window is followed
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from pytest_bdd import given
 
-from conformance.interfaces import Clock, Driver, Mailbox, Operator
+from ninsho.conformance.interfaces import Clock, Driver, Mailbox, Operator
 
 from .common import (
     World,
@@ -25,7 +25,7 @@ from .common import (
 from .wording import bilingual
 
 if TYPE_CHECKING:
-    from reference.core.profile import Profile
+    from ninsho.spec.profile import Profile
 
 
 @given(

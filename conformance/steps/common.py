@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 import pyotp
 import pytest
 
-from conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
-from conformance.verdicts import RequirementFailed
+from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
+from ninsho.conformance.verdicts import RequirementFailed
 
 from .markers import requirement_ids
 
 if TYPE_CHECKING:
-    from reference.core.profile import Profile
+    from ninsho.spec.profile import Profile
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_bdd import given, parsers, step, then, when
 
-from conformance.interfaces import Account, Clock, Driver, Mailbox, Outcome
+from ninsho.conformance.interfaces import Account, Clock, Driver, Mailbox, Outcome
 
 from .common import (
     World,
@@ -32,7 +32,7 @@ from .common import (
 from .wording import bilingual
 
 if TYPE_CHECKING:
-    from reference.core.profile import Profile
+    from ninsho.spec.profile import Profile
 
 
 # --- first factor ----------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 from pytest_bdd import step
 
-from conformance.interfaces import Mailbox
+from ninsho.conformance.interfaces import Mailbox
 
 from .common import World, expect_ok, fail, need, read_mail
 from .wording import bilingual
 
 if TYPE_CHECKING:
-    from reference.core.profile import Profile
+    from ninsho.spec.profile import Profile
 
 
 def _copy_code(world: World, mailbox: Mailbox, profile: Profile, *, kind: str) -> None:

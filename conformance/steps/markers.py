@@ -3,7 +3,7 @@
 A scenario carries two kinds of tags, and nothing else:
 
 * the requirement IDs it checks, e.g. ``@TOTP_WINDOW``: exactly the IDs of the registry
-  ``spec/requirements.toml`` (shipped as ``ninsho_spec``), so a misspelt or retired ID fails
+  ``spec/requirements.toml`` (shipped as ``ninsho.spec``), so a misspelt or retired ID fails
   collection instead of silently selecting nothing;
 * its manual source, ``@manual_<manual>`` with the manual's file stem in snake case, e.g.
   ``@manual_app_reset`` for ``app-reset.en.txt``. (A colon, as in ``manual:app-reset``, cannot
@@ -31,10 +31,10 @@ def manual_tag(stem: str) -> str:
 
 def requirement_ids() -> dict[str, str]:
     """The registry's IDs with their one-line statements."""
-    registry = files("ninsho_spec") / "requirements.toml"
+    registry = files("ninsho.spec") / "requirements.toml"
     if not registry.is_file():
         raise pytest.UsageError(
-            "spec/requirements.toml (package ninsho_spec) is missing: the feature tags cannot be "
+            "spec/requirements.toml (package ninsho.spec) is missing: the feature tags cannot be "
             "checked against the requirement registry"
         )
     table = tomllib.loads(registry.read_text(encoding="utf-8"))["requirements"]

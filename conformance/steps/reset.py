@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_bdd import step, then, when
 
-from conformance.interfaces import Clock, Driver, Operator
+from ninsho.conformance.interfaces import Clock, Driver, Operator
 
 from .common import World, browser, describe, expect_code_refused, expect_ok, fail, need, tagged
 from .wording import bilingual
 
 if TYPE_CHECKING:
-    from reference.core.profile import Profile
+    from ninsho.spec.profile import Profile
 
 
 @step(

@@ -11,8 +11,8 @@ import pyotp
 import pytest
 from pytest_bdd import parsers, step, then, when
 
-from conformance.interfaces import Clock, Driver, Mailbox, MailTimeout
-from conformance.transcript import quiet_seconds
+from ninsho.conformance.interfaces import Clock, Driver, Mailbox, MailTimeout
+from ninsho.conformance.transcript import quiet_seconds
 
 from .common import (
     World,
@@ -37,7 +37,7 @@ from .vectors import address_case, expected_verdict, requirement_of
 from .wording import bilingual
 
 if TYPE_CHECKING:
-    from reference.core.profile import Profile
+    from ninsho.spec.profile import Profile
 
 _REFUSAL_ERRORS = {"blocked": "blocked_address", "invalid": "invalid_address"}
 

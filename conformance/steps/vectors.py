@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conformance.probes.addresses import address_cases, expected_verdict, requirement_of
+from ninsho.conformance.probes.addresses import address_cases, expected_verdict, requirement_of
 
 __all__ = ["address_case", "display", "expected_verdict", "requirement_of"]
 

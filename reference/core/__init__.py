@@ -4,6 +4,8 @@ It imports no HTTP, SMTP, database, clock or random module: every effect goes th
 in :mod:`.ports`, and a test (tests/test_core_purity.py) keeps it that way.
 """
 
+from ninsho.spec.profile import Profile, parse_profile
+
 from .errors import NinshoError
 from .portal import (
     AppProvisioning,
@@ -14,7 +16,6 @@ from .portal import (
     SettingsView,
     Verified,
 )
-from .profile import Profile, parse_profile
 from .state import Stage
 
 __all__ = [

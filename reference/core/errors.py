@@ -48,12 +48,6 @@ class NinshoError(Exception):
         }
 
 
-class ProfileError(NinshoError):
-    """A profile file is malformed: the message names the key."""
-
-    requirement = "INPUT_ERRORS_PRECISE"
-
-
 class InvalidInput(NinshoError):
     """Syntactically bad input (a login ID, a code with letters, an oversized value)."""
 

@@ -9,8 +9,9 @@ profile changes them without touching code.
 
 from __future__ import annotations
 
+from ninsho.spec.profile import Profile
+
 from .ports import OutgoingMail
-from .profile import Profile
 from .state import Purpose
 
 

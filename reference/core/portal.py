@@ -15,6 +15,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ninsho.spec.profile import Profile
+
 from . import addresses, otp
 from .errors import (
     AccountLocked,
@@ -30,7 +32,6 @@ from .errors import (
 from .mail import compose
 from .passwords import MAX_PASSWORD_CHARS, PasswordHasher
 from .ports import Clock, Mailer, RandomSource, Store
-from .profile import Profile
 from .rules import Rules
 from .state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage, TrustedBrowser
 

@@ -4,7 +4,7 @@ Each function runs inside ``Store.transact``, so it sees and changes one consist
 A refused code is *returned* as a :class:`CodeRejected` rather than raised: the failure count it
 adds must be committed, and raising would discard it.
 
-:class:`Rules` is a class, not a bag of functions, so that ``reference.faults`` can build the
+:class:`Rules` is a class, not a bag of functions, so that ``ninsho.reference.faults`` can build the
 faulty portals that prove the harness by overriding one rule at a time.
 """
 
@@ -14,9 +14,10 @@ import hmac
 import unicodedata
 from dataclasses import dataclass
 
+from ninsho.spec.profile import Profile
+
 from . import addresses, otp
 from .errors import AccountLocked, CodeRejected, InvalidInput, NothingPending
-from .profile import Profile
 from .state import AccountState, AppRegistration, IssuedCode, Purpose
 
 # Which requirement a refusal speaks for, by purpose and reason.

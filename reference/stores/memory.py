@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from reference.core.errors import Conflict, UnknownAccount
-from reference.core.state import AccountState
+from ninsho.reference.core.errors import Conflict, UnknownAccount
+from ninsho.reference.core.state import AccountState
 
 T = TypeVar("T")
 

@@ -43,8 +43,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from reference.core.errors import Conflict, UnknownAccount
-from reference.core.state import AccountState
+from ninsho.reference.core.errors import Conflict, UnknownAccount
+from ninsho.reference.core.state import AccountState
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 Handlers are thin on purpose: read and type-check the body, call one core method in a worker
 thread (scrypt and SQLite block), shape the outcome. Refusals are raised as the core's errors
-and mapped to HTTP by :func:`reference.web.app.error_response`.
+and mapped to HTTP by :func:`ninsho.reference.web.app.error_response`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from reference.clocks import ShiftedClock
-from reference.core.errors import SessionExpired
-from reference.core.portal import LoginResult, Portal, ResetScreen, Verified
-from reference.web import messages
-from reference.web.config import Runtime
-from reference.web.errors import AdminRefused, MalformedBody, TestClockDisabled, UnsupportedMediaType
-from reference.web.workers import run_blocking
+from ninsho.reference.clocks import ShiftedClock
+from ninsho.reference.core.errors import SessionExpired
+from ninsho.reference.core.portal import LoginResult, Portal, ResetScreen, Verified
+from ninsho.reference.web import messages
+from ninsho.reference.web.config import Runtime
+from ninsho.reference.web.errors import AdminRefused, MalformedBody, TestClockDisabled, UnsupportedMediaType
+from ninsho.reference.web.workers import run_blocking
 
 T = TypeVar("T")
 

@@ -24,10 +24,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reference.core.errors import NinshoError
-from reference.web import api, pages
-from reference.web.config import Runtime, ServerConfig, build_runtime
-from reference.web.errors import (
+from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.web import api, pages
+from ninsho.reference.web.config import Runtime, ServerConfig, build_runtime
+from ninsho.reference.web.errors import (
     MalformedBody,
     body_too_large,
     internal_error,

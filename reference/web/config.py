@@ -20,18 +20,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reference.clocks import ShiftedClock, SystemClock, SystemRandom
-from reference.core.errors import InvalidInput
-from reference.core.passwords import PasswordHasher
-from reference.core.portal import Portal
-from reference.core.ports import Clock, Mailer, OutgoingMail, Store
-from reference.core.profile import Profile
-from reference.core.rules import Rules
-from reference.faults import FAULTS
-from reference.outbox import Outbox
-from reference.smtp import SmtpMailer
-from reference.stores.memory import MemoryStore
-from reference.stores.sqlite import SQLiteStore
+from ninsho.reference.clocks import ShiftedClock, SystemClock, SystemRandom
+from ninsho.reference.core.errors import InvalidInput
+from ninsho.reference.core.passwords import PasswordHasher
+from ninsho.reference.core.portal import Portal
+from ninsho.reference.core.ports import Clock, Mailer, OutgoingMail, Store
+from ninsho.reference.core.rules import Rules
+from ninsho.reference.faults import FAULTS
+from ninsho.reference.outbox import Outbox
+from ninsho.reference.smtp import SmtpMailer
+from ninsho.reference.stores.memory import MemoryStore
+from ninsho.reference.stores.sqlite import SQLiteStore
+from ninsho.spec.profile import Profile
 
 log = logging.getLogger("ninsho")
 

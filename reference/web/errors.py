@@ -1,12 +1,12 @@
 """Errors only the HTTP edge can detect, in the core's one exception tree.
 
 They subclass :class:`~reference.core.errors.NinshoError`, so the single mapping in
-:mod:`reference.web.app` turns them into the same JSON shape and status as the core's own.
+:mod:`ninsho.reference.web.app` turns them into the same JSON shape and status as the core's own.
 """
 
 from __future__ import annotations
 
-from reference.core.errors import InvalidInput, NinshoError, NotPermitted
+from ninsho.reference.core.errors import InvalidInput, NinshoError, NotPermitted
 
 
 class MalformedBody(InvalidInput):

@@ -24,13 +24,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from reference.core.errors import NinshoError, NotPermitted, SessionExpired
-from reference.core.portal import Portal
-from reference.core.state import Stage
-from reference.web import messages
-from reference.web.config import Runtime
-from reference.web.errors import MalformedBody, UnsupportedMediaType, csrf_rejected
-from reference.web.workers import run_blocking
+from ninsho.reference.core.errors import NinshoError, NotPermitted, SessionExpired
+from ninsho.reference.core.portal import Portal
+from ninsho.reference.core.state import Stage
+from ninsho.reference.web import messages
+from ninsho.reference.web.config import Runtime
+from ninsho.reference.web.errors import MalformedBody, UnsupportedMediaType, csrf_rejected
+from ninsho.reference.web.workers import run_blocking
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

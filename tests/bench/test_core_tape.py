@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from benchmarks.core_tape import Recorder, Tape, outcome_of, replay
-from reference.clocks import VirtualClock
-from reference.core.errors import NinshoError
-from reference.embedded import Embedded
-from reference.spec import load_profile
+from ninsho.reference.clocks import VirtualClock
+from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.embedded import Embedded
+from ninsho.spec.registry import load_profile
 
 
 def code_mailed(recorder: Recorder) -> tuple[Embedded, str, str]:

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from reference.clocks import VirtualClock
-from reference.core import otp
-from reference.core.errors import NinshoError
-from reference.core.portal import LoginResult, Portal
-from reference.core.profile import Profile
-from reference.core.state import AccountState
-from reference.embedded import Embedded, embedded_portal
-from reference.outbox import Outbox
-from reference.spec import load_profile, profile_names, read_toml, requirements
+from ninsho.reference.clocks import VirtualClock
+from ninsho.reference.core import otp
+from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.core.portal import LoginResult, Portal
+from ninsho.reference.core.state import AccountState
+from ninsho.reference.embedded import Embedded, embedded_portal
+from ninsho.reference.outbox import Outbox
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import load_profile, profile_names, read_toml, requirements
 
 PROFILE_NAMES = profile_names()
 ADDRESS_CASES: list[dict[str, Any]] = read_toml("vectors/addresses.toml")["case"]

@@ -10,9 +10,9 @@ from collections import Counter
 import pyotp
 import pytest
 
-from reference.clocks import SeededRandom
-from reference.core import otp
-from reference.core.profile import ALGORITHMS, Profile
+from ninsho.reference.clocks import SeededRandom
+from ninsho.reference.core import otp
+from ninsho.spec.profile import ALGORITHMS, Profile
 
 from .conftest import base32_decode
 

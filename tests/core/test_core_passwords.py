@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reference.clocks import SeededRandom
-from reference.core.passwords import PasswordHasher
-from reference.embedded import FAST_HASHER
+from ninsho.reference.clocks import SeededRandom
+from ninsho.reference.core.passwords import PasswordHasher
+from ninsho.reference.embedded import FAST_HASHER
 
 PASSWORDS = [
     "correct horse battery staple",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from reference.core import otp
-from reference.core.errors import AccountLocked, CodeRejected, NothingPending
-from reference.core.profile import Profile
-from reference.core.state import Stage
+from ninsho.reference.core import otp
+from ninsho.reference.core.errors import AccountLocked, CodeRejected, NothingPending
+from ninsho.reference.core.state import Stage
+from ninsho.spec.profile import Profile
 
 from .conftest import Harness, base32_decode, make_harness, refused
 

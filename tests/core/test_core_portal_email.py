@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reference.core.errors import (
+from ninsho.reference.core.errors import (
     AccountLocked,
     BlockedAddress,
     CodeRejected,
@@ -16,10 +16,10 @@ from reference.core.errors import (
     MailNotSent,
     NothingPending,
 )
-from reference.core.ports import OutgoingMail
-from reference.core.profile import Profile
-from reference.core.state import Purpose, Stage
-from reference.outbox import Outbox
+from ninsho.reference.core.ports import OutgoingMail
+from ninsho.reference.core.state import Purpose, Stage
+from ninsho.reference.outbox import Outbox
+from ninsho.spec.profile import Profile
 
 from .conftest import ADDRESS_CASES, Harness, code_in, make_harness, refused
 

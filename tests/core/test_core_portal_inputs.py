@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference.core.errors import InvalidAddress, InvalidInput, NinshoError, SessionExpired
-from reference.core.passwords import MAX_PASSWORD_CHARS
-from reference.core.profile import Profile
-from reference.core.state import Stage
-from reference.spec import load_profile
+from ninsho.reference.core.errors import InvalidAddress, InvalidInput, NinshoError, SessionExpired
+from ninsho.reference.core.passwords import MAX_PASSWORD_CHARS
+from ninsho.reference.core.state import Stage
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import load_profile
 
 from .conftest import PASSWORD, Harness, make_harness, refused
 

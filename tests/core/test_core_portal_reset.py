@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from reference.core import addresses
-from reference.core.errors import (
+from ninsho.reference.core import addresses
+from ninsho.reference.core.errors import (
     CodeRejected,
     InvalidInput,
     NothingPending,
     SessionExpired,
     UnknownAccount,
 )
-from reference.core.profile import Profile
-from reference.core.state import Stage
+from ninsho.reference.core.state import Stage
+from ninsho.spec.profile import Profile
 
 from .conftest import Harness, make_harness, refused
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reference.core.errors import AuthenticationFailed, NotPermitted, SessionExpired
-from reference.core.profile import Profile
-from reference.core.state import Stage
+from ninsho.reference.core.errors import AuthenticationFailed, NotPermitted, SessionExpired
+from ninsho.reference.core.state import Stage
+from ninsho.spec.profile import Profile
 
 from .conftest import PASSWORD, Harness, make_harness, refused
 

@@ -1,5 +1,5 @@
 """profile.parse_profile and reference.spec.load_profile: every bundled profile parses, and
-every malformed one is refused with a ProfileError naming the key at fault."""
+every malformed one is refused with a SpecError naming the key at fault."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from reference.core.errors import ProfileError
-from reference.core.profile import Profile, parse_profile
-from reference.spec import MAX_PROFILE_BYTES, load_profile, read_toml
+from ninsho.spec.errors import SpecError
+from ninsho.spec.profile import Profile, parse_profile
+from ninsho.spec.registry import MAX_PROFILE_BYTES, load_profile, read_toml
 
 from .conftest import PROFILE_NAMES
 
@@ -127,7 +127,7 @@ def test_malformed_profile_names_the_key(
 ) -> None:
     parse_profile(document, origin="probe")  # the unmodified document is fine
     mutate(document)
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         parse_profile(document, origin="probe")
     assert info.value.field == key
     assert words in str(info.value)
@@ -137,7 +137,7 @@ def test_malformed_profile_names_the_key(
 
 def test_a_section_that_is_not_a_table_is_a_missing_key(document: Document) -> None:
     document["totp"] = "six digits"
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         parse_profile(document)
     assert info.value.field == "totp.digits"
 
@@ -163,7 +163,7 @@ def test_load_profile_by_path(tmp_path: Path) -> None:
 
 def test_load_profile_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         load_profile(missing)
     assert info.value.field == "profile"
     assert f"no profile {str(missing)!r}" in str(info.value)
@@ -172,7 +172,7 @@ def test_load_profile_missing_file(tmp_path: Path) -> None:
 
 
 def test_load_profile_directory_is_not_a_profile(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match="no profile") as info:
+    with pytest.raises(SpecError, match="no profile") as info:
         load_profile(tmp_path)
     assert info.value.field == "profile"
 
@@ -180,7 +180,7 @@ def test_load_profile_directory_is_not_a_profile(tmp_path: Path) -> None:
 def test_load_profile_not_toml(tmp_path: Path) -> None:
     path = tmp_path / "profile.toml"
     path.write_text("[profile\nname = 'x'\n", encoding="utf-8")
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         load_profile(path)
     assert info.value.field == "profile"
     assert str(info.value).startswith(f"{path}: not valid UTF-8 TOML: ")
@@ -190,7 +190,7 @@ def test_load_profile_not_toml(tmp_path: Path) -> None:
 def test_load_profile_invalid_utf8(tmp_path: Path) -> None:
     path = tmp_path / "profile.toml"
     path.write_bytes(b'[profile]\nname = "\xff\xfe"\n')
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         load_profile(path)
     assert info.value.field == "profile"
     assert str(info.value).startswith(f"{path}: not valid UTF-8 TOML: ")
@@ -201,7 +201,7 @@ def test_load_profile_oversized(tmp_path: Path) -> None:
     path = tmp_path / "profile.toml"
     path.write_bytes(b"# padding\n" * (MAX_PROFILE_BYTES // 10 + 1))
     assert path.stat().st_size > MAX_PROFILE_BYTES
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         load_profile(path)
     assert info.value.field == "profile"
     assert str(info.value) == f"{path}: larger than {MAX_PROFILE_BYTES} bytes"
@@ -210,7 +210,7 @@ def test_load_profile_oversized(tmp_path: Path) -> None:
 def test_load_profile_valid_toml_bad_profile_names_key_and_file(tmp_path: Path) -> None:
     path = tmp_path / "profile.toml"
     path.write_text('[profile]\nname = "x"\n', encoding="utf-8")
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         load_profile(path)
     assert info.value.field == "totp.digits"
     assert str(info.value).startswith(f"{path}: [totp.digits]")
@@ -238,7 +238,7 @@ def test_a_vendor_profile_extends_a_bundled_one(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("extends", "words"), [('"nope"', "not one of"), ('"fast-test"', "extends another")])
 def test_extends_only_a_bundled_base_profile(tmp_path: Path, extends: str, words: str) -> None:
     path = _write(tmp_path, f'[profile]\nname = "vendor"\nextends = {extends}\n')
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         load_profile(path)
     assert info.value.field == "profile.extends"
     assert words in str(info.value) and str(info.value).startswith(f"{path}: ")
@@ -248,6 +248,6 @@ def test_an_extending_profile_is_still_checked(tmp_path: Path) -> None:
     path = _write(
         tmp_path, '[profile]\nname = "v"\nextends = "iimc"\n[lockout.threshold]\nvalue = 101\nsource = "x"\n'
     )
-    with pytest.raises(ProfileError) as info:
+    with pytest.raises(SpecError) as info:
         load_profile(path)
     assert info.value.field == "lockout.threshold"

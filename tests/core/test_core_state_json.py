@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.core import state as state_module
-from reference.core.state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage
+from ninsho.reference.core import state as state_module
+from ninsho.reference.core.state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage
 
 TEXT = st.text(max_size=12)
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from reference.core import addresses, otp
-from reference.core.errors import NinshoError
-from reference.core.state import Purpose, Stage
-from reference.spec import load_profile
+from ninsho.reference.core import addresses, otp
+from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.core.state import Purpose, Stage
+from ninsho.spec.registry import load_profile
 
 from .conftest import ADDRESS_CASES, Harness, code_in, make_harness
 

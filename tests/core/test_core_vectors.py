@@ -11,9 +11,9 @@ from typing import Any
 import pyotp
 import pytest
 
-from reference.core import addresses, otp
-from reference.core.errors import BlockedAddress, InvalidAddress
-from reference.core.profile import Profile
+from ninsho.reference.core import addresses, otp
+from ninsho.reference.core.errors import BlockedAddress, InvalidAddress
+from ninsho.spec.profile import Profile
 
 from .conftest import ADDRESS_CASES, RFC6238
 

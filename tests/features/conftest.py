@@ -3,14 +3,14 @@
 The fixtures are imported into this conftest (rather than registered as plugins) so that they
 take precedence, inside this folder, over the same names that an installed harness plugin
 provides for a configured portal. The step definitions and the tag markers are a plugin,
-``conformance.steps``, registered once for the session.
+``ninsho.conformance.steps``, registered once for the session.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from conformance.embedded_fixtures import (
+from ninsho.conformance.embedded_fixtures import (
     driver,
     embedded,
     inprocess,
@@ -36,5 +36,5 @@ __all__ = [
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not config.pluginmanager.has_plugin("conformance.steps"):
-        config.pluginmanager.import_plugin("conformance.steps")
+    if not config.pluginmanager.has_plugin("ninsho.conformance.steps"):
+        config.pluginmanager.import_plugin("ninsho.conformance.steps")

@@ -30,18 +30,18 @@ from typing import Any
 
 import pytest
 
-from conformance.embedded_fixtures import (
+from ninsho.conformance.embedded_fixtures import (
     driver, embedded, inprocess, mailbox, operator, portal_clock, portal_profile, portal_rules, profile,
 )
-from reference.core import addresses
-from reference.core.rules import Rules
+from ninsho.reference.core import addresses
+from ninsho.reference.core.rules import Rules
 
 FAILED = Path(__file__).parent / "failed.jsonl"
 
 
 def pytest_configure(config):
-    if not config.pluginmanager.has_plugin("conformance.steps"):
-        config.pluginmanager.import_plugin("conformance.steps")
+    if not config.pluginmanager.has_plugin("ninsho.conformance.steps"):
+        config.pluginmanager.import_plugin("ninsho.conformance.steps")
 
 
 def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):

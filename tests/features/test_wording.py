@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import parsers
 
-from conformance.steps.wording import bilingual
+from ninsho.conformance.steps.wording import bilingual
 
 
 def test_plain_wordings_match_either_language_only() -> None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.cli import NEEDED_PLUGINS, parser, pytest_args
+from ninsho.conformance.cli import NEEDED_PLUGINS, parser, pytest_args
 
 NINSHO = str(Path(sys.executable).with_name("ninsho"))
 

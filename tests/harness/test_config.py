@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.config import ConfigError, load
+from ninsho.conformance.config import ConfigError, load
 
 
 def test_the_environment_sets_the_mail_timeout_over_the_file(tmp_path: Path) -> None:

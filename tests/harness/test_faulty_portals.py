@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from reference.faults import FAULTS
+from ninsho.reference.faults import FAULTS
 
 
 def run_checks(pytester: pytest.Pytester, fault: str | None) -> tuple[int, dict[str, str]]:
-    args = ["--pyargs", "conformance.checks", "-p", "no:cacheprovider", "-q"]
+    args = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider", "-q"]
     if fault is not None:
         args += ["--portal-fault", fault]
     report = Path(pytester.path) / "ninsho.json"

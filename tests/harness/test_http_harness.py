@@ -9,7 +9,7 @@ portal's test clock, and the bundled checks run by pytest as a user runs them.
 
 Each run has its own server, test clock and SMTP port, so the runs go concurrently, as many at
 once as there are cores. The runs are
-``python -m pytest --pyargs conformance.checks --portal FILE`` subprocesses rather than
+``python -m pytest --pyargs ninsho.conformance.checks --portal FILE`` subprocesses rather than
 ``pytester.runpytest_subprocess`` (the same command) because pytester runs one at a time.
 """
 
@@ -31,11 +31,11 @@ import pyotp
 import pytest
 import segno
 
-from conformance.config import ENVIRONMENT, ConfigError, PortalConfig, load
-from conformance.drivers.html import SELECTORS, HtmlDriver, connect, selectors_for
-from conformance.interfaces import Account, DriverError, Provisioning
-from reference.faults import FAULTS
-from reference.spec import load_profile, requirements
+from ninsho.conformance.config import ENVIRONMENT, ConfigError, PortalConfig, load
+from ninsho.conformance.drivers.html import SELECTORS, HtmlDriver, connect, selectors_for
+from ninsho.conformance.interfaces import Account, DriverError, Provisioning
+from ninsho.reference.faults import FAULTS
+from ninsho.spec.registry import load_profile, requirements
 from tests.web.support import ServerProcess, cli_env, free_port
 
 TOKEN_ENV = "NINSHO_HTTP_HARNESS_TOKEN"
@@ -123,7 +123,15 @@ def run_harness(
     """The bundled checks against ``server`` through ``driver``, as ``ninsho check`` runs them."""
     config = portal_toml(workdir / "portal.toml", server, driver, clock=clock, profile=server.profile)
     report = workdir / "ninsho.json"
-    command = [sys.executable, "-m", "pytest", "--pyargs", "conformance.checks", "--portal", str(config)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "ninsho.conformance.checks",
+        "--portal",
+        str(config),
+    ]
     command += ["--ninsho-json", str(report), "-p", "no:cacheprovider", "-q", *select]
     try:
         done = subprocess.run(

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from conformance.results import EXIT_FAIL, EXIT_OK, EXIT_STRICT
+from ninsho.conformance.results import EXIT_FAIL, EXIT_OK, EXIT_STRICT
 
-CHECKS = ["--pyargs", "conformance.checks", "-p", "no:cacheprovider"]
+CHECKS = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider"]
 
 
 def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from conformance import realtime
-from conformance.connect import embedded_target
-from conformance.target import Target
-from reference.embedded import embedded_portal
-from reference.spec import load_profile
+from ninsho.conformance import realtime
+from ninsho.conformance.connect import embedded_target
+from ninsho.conformance.target import Target
+from ninsho.reference.embedded import embedded_portal
+from ninsho.spec.registry import load_profile
 
 CHECK_MODULES = ["test_codes", "test_flows", "test_sessions", "test_addresses", "test_totp"]
 
@@ -116,7 +116,7 @@ def test_without_declarations_all_checks_run_at_once() -> None:
 
 def declared_checks() -> Iterator[Callable[..., None]]:
     for name in CHECK_MODULES:
-        module = importlib.import_module(f"conformance.checks.{name}")
+        module = importlib.import_module(f"ninsho.conformance.checks.{name}")
         for _, function in inspect.getmembers(module, inspect.isfunction):
             if hasattr(function, "ninsho_real_time_waits"):
                 yield function

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.verdicts import Verdict
-from reference.spec import load_profile, requirements
+from ninsho.conformance.verdicts import Verdict
+from ninsho.spec.registry import load_profile, requirements
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
@@ -77,7 +77,7 @@ def run_check(
             p for p in (str(shim), str(EXAMPLE), os.environ.get("PYTHONPATH")) if p
         ),
     }
-    command = [sys.executable, "-c", "import sys; from reference.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-c", "import sys; from ninsho.reference.cli import main; sys.exit(main())"]
     argv = ["check", str(server.portal_config()), "--report-dir", str(folder / "reports"), "-q", *options]
     done = subprocess.run(
         command + argv, cwd=folder, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reference.core.profile import Profile
-from reference.spec import load_profile
-from reference.web.app import create_app
-from reference.web.config import Runtime, ServerConfig, build_runtime
+from ninsho.reference.web.app import create_app
+from ninsho.reference.web.config import Runtime, ServerConfig, build_runtime
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import load_profile
 
 from .support import ADMIN_TOKEN, OpenApi, ServerProcess, SmtpSink
 

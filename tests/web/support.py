@@ -35,7 +35,7 @@ class OpenApi:
     """Finds an operation by method and concrete path, and validates bodies against it."""
 
     def __init__(self) -> None:
-        self.doc: dict[str, Any] = yaml.safe_load((files("ninsho_spec") / "openapi.yaml").read_text("utf-8"))
+        self.doc: dict[str, Any] = yaml.safe_load((files("ninsho.spec") / "openapi.yaml").read_text("utf-8"))
         self.prefix = self.doc["servers"][0]["url"]
         self._paths = [
             (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t)) + "$"), t)
@@ -177,7 +177,7 @@ def run_cli(
     *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "reference.cli", *args],
+        [sys.executable, "-m", "ninsho.reference.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -247,7 +247,7 @@ class ServerProcess:
             args += ["--fault", self.fault]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "reference.cli", *args],
+            [sys.executable, "-m", "ninsho.reference.cli", *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=cli_env(**dict([self.admin_token])),

@@ -8,8 +8,8 @@ import email.utils
 import pyotp
 import pytest
 
-from reference.core.profile import Profile
-from reference.web.config import ServerConfig
+from ninsho.reference.web.config import ServerConfig
+from ninsho.spec.profile import Profile
 
 from .conftest import MakePortal, WebPortal
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference.core.profile import Profile
-from reference.web.app import create_app
-from reference.web.config import ServerConfig, build_runtime
+from ninsho.reference.web.app import create_app
+from ninsho.reference.web.config import ServerConfig, build_runtime
+from ninsho.spec.profile import Profile
 
 from .conftest import API, WebPortal
 from .support import ADMIN_TOKEN, OpenApi

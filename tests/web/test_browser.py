@@ -14,7 +14,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from reference.core.profile import Profile
+from ninsho.spec.profile import Profile
 
 from .support import ApiClient, OpenApi, ServerProcess, SmtpSink
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reference import cli
-from reference.core.profile import Profile
-from reference.web.config import ServerConfig, build_runtime, pepper_path, resolve_pepper
+from ninsho import cli
+from ninsho.reference.web.config import ServerConfig, build_runtime, pepper_path, resolve_pepper
+from ninsho.spec.profile import Profile
 
 from .support import cli_env, run_cli
 
@@ -94,7 +94,7 @@ def test_users_add_list_remove(
 
 
 def runtime_profile() -> Profile:
-    from reference.spec import load_profile
+    from ninsho.spec.registry import load_profile
 
     return load_profile("iimc")
 
@@ -134,9 +134,9 @@ def test_check_is_delegated_to_the_harness(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[list[str]] = []
-    fake = types.ModuleType("conformance.cli")
+    fake = types.ModuleType("ninsho.conformance.cli")
     fake.main = lambda argv: seen.append(argv) or 3  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "conformance.cli", fake)
+    monkeypatch.setitem(sys.modules, "ninsho.conformance.cli", fake)
     status, _, _ = run(capsys, "check", "--portal", "x.toml", "-k", "TOTP")
     assert status == 3 and seen == [["--portal", "x.toml", "-k", "TOTP"]]
 
@@ -144,9 +144,9 @@ def test_check_is_delegated_to_the_harness(
 def test_check_without_the_harness_says_so(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "conformance.cli", None)  # as if the module did not exist
+    monkeypatch.setitem(sys.modules, "ninsho.conformance.cli", None)  # as if the module did not exist
     status, _, err = run(capsys, "check")
-    assert status == 2 and "conformance.cli" in err and "Traceback" not in err
+    assert status == 2 and "ninsho.conformance.cli" in err and "Traceback" not in err
 
 
 def test_console_script_env_has_no_stray_settings() -> None:
@@ -163,8 +163,8 @@ def test_a_file_that_is_not_a_database_is_exit_1(capsys: pytest.CaptureFixture[s
 def test_a_served_portal_without_relay_logs_its_mail(
     profile: Profile, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from reference.core.mail import compose
-    from reference.core.state import Purpose
+    from ninsho.reference.core.mail import compose
+    from ninsho.reference.core.state import Purpose
 
     caplog.set_level("INFO", logger="ninsho")
     db = tmp_path / "demo.sqlite"

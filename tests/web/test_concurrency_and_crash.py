@@ -11,7 +11,7 @@ import httpx
 import pyotp
 import pytest
 
-from reference.core.profile import Profile
+from ninsho.spec.profile import Profile
 
 from .support import ADMIN_TOKEN, ApiClient, OpenApi, ServerProcess, SmtpSink, run_cli
 

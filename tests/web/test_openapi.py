@@ -8,10 +8,10 @@ import re
 import jsonschema
 from starlette.routing import Mount, Route
 
-from reference.core.profile import Profile
-from reference.spec import requirements
-from reference.web.app import create_app
-from reference.web.config import ServerConfig
+from ninsho.reference.web.app import create_app
+from ninsho.reference.web.config import ServerConfig
+from ninsho.spec.profile import Profile
+from ninsho.spec.registry import requirements
 
 from .support import OpenApi
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pyotp
 import pytest
 
-from reference.core.profile import Profile
+from ninsho.spec.profile import Profile
 
 from .support import ApiClient, OpenApi, ServerProcess, SmtpSink, run_cli
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from reference.core.errors import UnknownAccount
-from reference.core.state import AccountState
-from reference.stores.sqlite import SQLiteStore
+from ninsho.reference.core.errors import UnknownAccount
+from ninsho.reference.core.state import AccountState
+from ninsho.reference.stores.sqlite import SQLiteStore
 
 THREADS, ROUNDS = 16, 40
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from reference.clocks import VirtualClock
-from reference.core.errors import Conflict, MailNotSent, UnknownAccount
-from reference.core.mail import compose
-from reference.core.ports import OutgoingMail
-from reference.core.profile import Profile
-from reference.core.state import AccountState, Purpose
-from reference.smtp import SmtpMailer
-from reference.stores.sqlite import SQLiteStore
+from ninsho.reference.clocks import VirtualClock
+from ninsho.reference.core.errors import Conflict, MailNotSent, UnknownAccount
+from ninsho.reference.core.mail import compose
+from ninsho.reference.core.ports import OutgoingMail
+from ninsho.reference.core.state import AccountState, Purpose
+from ninsho.reference.smtp import SmtpMailer
+from ninsho.reference.stores.sqlite import SQLiteStore
+from ninsho.spec.profile import Profile
 
 from .support import REPO, SmtpSink, free_port
 
@@ -103,7 +103,7 @@ def test_transact_is_atomic_across_threads(store: SQLiteStore) -> None:
 
 WORKER = """
 import sys
-from reference.stores.sqlite import SQLiteStore
+from ninsho.reference.stores.sqlite import SQLiteStore
 store = SQLiteStore(sys.argv[1])
 for _ in range(int(sys.argv[2])):
     store.transact("vic", lambda s: setattr(s, "failures", s.failures + 1))

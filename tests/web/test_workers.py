@@ -1,4 +1,4 @@
-"""reference.web.workers: the hop from the event loop to a worker thread and back.
+"""ninsho.reference.web.workers: the hop from the event loop to a worker thread and back.
 
 It replaced Starlette's run_in_threadpool (anyio) for speed; these hold what the web edge relied
 on: results and exceptions come back as they were, the caller's context variables are seen by
@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from reference.web import workers
-from reference.web.workers import run_blocking
+from ninsho.reference.web import workers
+from ninsho.reference.web.workers import run_blocking
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST_ID", default="none")
 

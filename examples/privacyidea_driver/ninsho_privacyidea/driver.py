@@ -1,4 +1,4 @@
-"""The Ninsho driver for privacyIDEA, written against ``conformance.interfaces`` as a vendor would.
+"""The Ninsho driver for privacyIDEA, written against ``ninsho.conformance.interfaces`` as a vendor would.
 
 privacyIDEA is an OTP *server*, not a portal: it verifies codes (``POST /validate/check``) and
 leaves passwords, screens and sessions to whatever sits in front of it. So the driver maps what
@@ -36,9 +36,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from conformance.clocks import RealClock
-from conformance.config import ConfigError, PortalConfig
-from conformance.interfaces import (
+from ninsho.conformance.clocks import RealClock
+from ninsho.conformance.config import ConfigError, PortalConfig
+from ninsho.conformance.interfaces import (
     Account,
     DriverError,
     Exchange,
@@ -47,10 +47,10 @@ from conformance.interfaces import (
     Provisioning,
     ServerError,
 )
-from conformance.mailboxes import ImapMailbox, SmtpSinkMailbox, mailbox_for
-from conformance.target import Target
-from conformance.verdicts import Inconclusive
-from reference.core.profile import Profile
+from ninsho.conformance.mailboxes import ImapMailbox, SmtpSinkMailbox, mailbox_for
+from ninsho.conformance.target import Target
+from ninsho.conformance.verdicts import Inconclusive
+from ninsho.spec.profile import Profile
 
 TIMEOUT_SECONDS = 120.0  # a busy privacyIDEA queues requests: slow is not broken
 ADMIN_USER = "admin"

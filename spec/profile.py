@@ -3,7 +3,7 @@
 A profile is a TOML document (``spec/profiles/*.toml``) whose parameters are tables holding a
 ``value`` and its provenance: a ``source`` in the manuals or a standard, or ``assumed = true``
 with the ``standard`` followed. This module only *parses* an already-decoded mapping, so the
-core stays free of file I/O; reading the file is ``reference.profiles``' job.
+core stays free of file I/O; reading the file is ``ninsho.reference.profiles``' job.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import ProfileError
+from .errors import SpecError
 
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")
 RESET_MODES = ("code", "link")
@@ -147,26 +147,26 @@ def parse_profile(document: Mapping[str, Any], *, origin: str = "profile") -> Pr
     """Build a :class:`Profile` from a decoded TOML document, naming the key at fault."""
     meta = document.get("profile")
     if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
-        raise ProfileError(f"{origin}: [profile] must have a string 'name'", field="profile.name")
+        raise SpecError(f"{origin}: [profile] must have a string 'name'", field="profile.name")
     values: dict[str, Any] = {}
     provenance: dict[str, Provenance] = {}
     for key, (kind, check) in _SPEC.items():
         section, name = key.split(".")
         entry = document.get(section, {}).get(name) if isinstance(document.get(section), Mapping) else None
         if not isinstance(entry, Mapping) or "value" not in entry:
-            raise ProfileError(f"{origin}: [{key}] is missing or has no 'value'", field=key)
+            raise SpecError(f"{origin}: [{key}] is missing or has no 'value'", field=key)
         value = entry["value"]
         # bool is a subclass of int in Python: refuse `digits = true` explicitly.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ProfileError(f"{origin}: [{key}] value must be of type {kind.__name__}", field=key)
+            raise SpecError(f"{origin}: [{key}] value must be of type {kind.__name__}", field=key)
         problem = check(value) if check else None
         if problem:
-            raise ProfileError(f"{origin}: [{key}] value {problem}", field=key)
+            raise SpecError(f"{origin}: [{key}] value {problem}", field=key)
         provenance[key] = _provenance(entry, key, origin)
         values[_KEYS[key]] = tuple(value) if isinstance(value, list) else value
     unknown = _unknown_keys(document)
     if unknown:
-        raise ProfileError(f"{origin}: unknown parameter [{unknown[0]}]", field=unknown[0])
+        raise SpecError(f"{origin}: unknown parameter [{unknown[0]}]", field=unknown[0])
     return Profile(
         name=meta["name"], title=str(meta.get("title", meta["name"])), provenance=provenance, **values
     )
@@ -175,11 +175,11 @@ def parse_profile(document: Mapping[str, Any], *, origin: str = "profile") -> Pr
 def _provenance(entry: Mapping[str, Any], key: str, origin: str) -> Provenance:
     source, assumed, standard = entry.get("source"), entry.get("assumed", False), entry.get("standard")
     if assumed is not True and not (isinstance(source, str) and source.strip()):
-        raise ProfileError(
+        raise SpecError(
             f"{origin}: [{key}] needs a 'source', or 'assumed = true' with a 'standard'", field=key
         )
     if assumed is True and not (isinstance(standard, str) and standard.strip()):
-        raise ProfileError(f"{origin}: [{key}] is assumed but names no 'standard'", field=key)
+        raise SpecError(f"{origin}: [{key}] is assumed but names no 'standard'", field=key)
     return Provenance(source=source, assumed=assumed is True, standard=standard)
 
 

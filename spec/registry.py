@@ -1,6 +1,6 @@
 """The specification's data files, read from the installed package, not from a checkout.
 
-``spec/`` ships as the package ``ninsho_spec`` (see pyproject.toml), so a wheel installed in a
+``spec/`` ships as the package ``ninsho.spec`` (see pyproject.toml), so a wheel installed in a
 vendor's CI finds the same profiles, registry and vectors as a developer's clone.
 """
 
@@ -13,14 +13,14 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from reference.core.errors import ProfileError
-from reference.core.profile import Profile, parse_profile
+from ninsho.spec.errors import SpecError
+from ninsho.spec.profile import Profile, parse_profile
 
 MAX_PROFILE_BYTES = 256 * 1024
 
 
 def spec_root() -> Traversable:
-    return files("ninsho_spec")
+    return files("ninsho.spec")
 
 
 def read_toml(relative: str) -> dict[str, Any]:
@@ -44,13 +44,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
     path = Path(text)
     if not path.is_file():
         known = ", ".join(profile_names())
-        raise ProfileError(f"no profile {text!r}: give a file or one of {known}", field="profile")
+        raise SpecError(f"no profile {text!r}: give a file or one of {known}", field="profile")
     if path.stat().st_size > MAX_PROFILE_BYTES:
-        raise ProfileError(f"{path}: larger than {MAX_PROFILE_BYTES} bytes", field="profile")
+        raise SpecError(f"{path}: larger than {MAX_PROFILE_BYTES} bytes", field="profile")
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: not valid UTF-8 TOML: {exc}", field="profile") from None
+        raise SpecError(f"{path}: not valid UTF-8 TOML: {exc}", field="profile") from None
     return parse_profile(_extended(document, str(path)), origin=str(path))
 
 
@@ -66,12 +66,12 @@ def _extended(document: dict[str, Any], origin: str) -> dict[str, Any]:
         return document
     if base_name not in profile_names():
         known = ", ".join(profile_names())
-        raise ProfileError(
+        raise SpecError(
             f"{origin}: [profile] extends {base_name!r}, not one of {known}", field="profile.extends"
         )
     base = read_toml(f"profiles/{base_name}.toml")
     if "extends" in base["profile"]:
-        raise ProfileError(
+        raise SpecError(
             f"{origin}: [profile] extends {base_name!r}, which extends another", field="profile.extends"
         )
     merged: dict[str, Any] = {section: dict(table) for section, table in base.items() if section != "profile"}
