@@ -24,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ninsho.conformance.connect import embedded_target
+from ninsho.conformance.drivers.embedded import embedded_target
 from ninsho.conformance.probes.totp_window import measure_window
 from ninsho.conformance.target import Target
 from ninsho.reference.embedded import embedded_portal

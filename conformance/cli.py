@@ -1,6 +1,6 @@
 """``ninsho check [PORTAL.toml]``: the harness in one command, for people and CI.
 
-It is pytest underneath (``pytest --pyargs ninsho.conformance.checks --portal PORTAL.toml``), with the
+It is pytest underneath (``pytest --pyargs ninsho.conformance.checks --ninsho-portal PORTAL.toml``), with the
 reports written to ``--report-dir`` by default and the exit status of the plugin: 0 conformant,
 1 a FAIL, 6 an ERROR, 7 SKIPPED or INCONCLUSIVE under ``--strict``; 2 a bad command line.
 Anything after ``--`` goes to pytest as it is.
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ninsho.conformance import config as portal_config
-from ninsho.reference.faults import FAULTS
+from ninsho.conformance.drivers.embedded import FAULT_NAMES
 from ninsho.spec.registry import profile_names
 
 # The entry point names (pytest11) of the plugins a run needs; pytest loads them by these names.
@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--driver", help="inprocess, json, html, or a vendor driver's entry point name")
     p.add_argument("--profile", help=f"judge by this profile: {', '.join(profile_names())}, or a file")
     p.add_argument("--clock", choices=portal_config.CLOCKS, help="how time passes on the portal")
-    p.add_argument("--fault", choices=sorted(FAULTS), help="embedded reference with a deliberate fault")
+    p.add_argument("--fault", choices=FAULT_NAMES, help="embedded reference with a deliberate fault")
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the reports go")
     p.add_argument("--baseline", type=Path, help="expected failures (TOML), each with its reason")
     p.add_argument("--strict", action="store_true", help="SKIPPED and INCONCLUSIVE fail the run")
@@ -69,12 +69,12 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
         for plugin in (*NEEDED_PLUGINS, *UNNEEDED_PLUGINS):
             argv += ["-p", plugin]
     options = {
-        "--portal": args.portal,
-        "--portal-url": args.url,
-        "--portal-driver": args.driver,
-        "--portal-profile": args.profile,
-        "--portal-clock": args.clock,
-        "--portal-fault": args.fault,
+        "--ninsho-portal": args.portal,
+        "--ninsho-url": args.url,
+        "--ninsho-driver": args.driver,
+        "--ninsho-profile": args.profile,
+        "--ninsho-clock": args.clock,
+        "--ninsho-fault": args.fault,
         "--ninsho-baseline": args.baseline,
         "-m": args.markers,
         "-k": args.keyword,

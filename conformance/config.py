@@ -42,18 +42,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ninsho.conformance.errors import ConfigError as ConfigError  # drivers name it from here too
+
 MAX_CONFIG_BYTES = 256 * 1024
 DRIVERS_BUILTIN = ("inprocess", "json", "html")
 MAILBOXES = ("outbox", "smtp-sink", "imap")
 CLOCKS = ("virtual", "test-clock", "real")
-
-
-class ConfigError(Exception):
-    """A bad portal config; ``key`` is the dotted key at fault (``portal.base_url``)."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"portal config: [{key}] {message}")
-        self.key = key
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,10 @@ from typing import Protocol
 import pytest
 
 from ninsho.conformance.config import ConfigError, PortalConfig
-from ninsho.conformance.drivers.inprocess import inprocess_parts
 from ninsho.conformance.interfaces import DriverError
 from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY
 from ninsho.conformance.results import EXIT_ERROR
 from ninsho.conformance.target import Target
-from ninsho.reference.embedded import Embedded
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import load_profile
 
@@ -42,19 +40,6 @@ class Connection(Protocol):
 
 
 Connector = Callable[[PortalConfig, Profile], Connection]
-
-
-def embedded_target(embedded: Embedded, profile: Profile) -> Target:
-    driver, operator, mailbox, clock = inprocess_parts(embedded)
-    return Target(
-        profile=profile,
-        operator=operator,
-        mailbox=mailbox,
-        clock=clock,
-        new_driver=driver.fresh,
-        margin_seconds=1.0,
-        mail_timeout_seconds=0.0,
-    )
 
 
 def connector(name: str) -> Connector:

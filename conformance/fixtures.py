@@ -7,22 +7,17 @@ ask for; they come from the same target, so a scenario's evidence lands in one t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from ninsho.conformance.config import PortalConfig
-from ninsho.conformance.connect import Connection, connection_for, embedded_target
+from ninsho.conformance.connect import Connection, connection_for
+from ninsho.conformance.drivers.embedded import EmbeddedFactory, embedded_target, factory
 from ninsho.conformance.interfaces import Clock, Driver, Mailbox, Operator
 from ninsho.conformance.keys import CONFIG_KEY, TARGET_KEY
 from ninsho.conformance.target import Target
 from ninsho.conformance.transcript import RecordingMailbox
-from ninsho.reference.embedded import Embedded, embedded_portal
-from ninsho.reference.faults import faulty_portal
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import load_profile
-
-EmbeddedFactory = Callable[[Profile], Embedded]
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +34,10 @@ def ninsho_profile(ninsho_config: PortalConfig) -> Profile:
 
 @pytest.fixture(scope="session")
 def ninsho_embedded_factory(request: pytest.FixtureRequest) -> EmbeddedFactory:
-    """How an embedded portal is built: the reference, or with ``--portal-fault`` one of the
+    """How an embedded portal is built: the reference, or with ``--ninsho-fault`` one of the
     deliberately faulty portals that prove the harness."""
-    fault = request.config.getoption("portal_fault", None)
-    return faulty_portal(fault) if fault else embedded_portal
+    fault = request.config.getoption("ninsho_fault", None)
+    return factory(fault)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The three interfaces every check talks through: a driver, a mailbox and a clock.
 
 The data's way is manual → feature → steps → **driver** → portal → mail → **mailbox** → verdict.
-Steps and probes import only this module (never ``reference``), which is why the same checks
+Steps and probes import only this module and :mod:`~ninsho.conformance.errors` (never the reference), which is why the same checks
 run against the embedded reference and against any deployed portal.
 
 A driver is one *browser*: it keeps its own session and its own "Trust this browser" token
@@ -17,24 +17,25 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+# A driver raises these; they live in the one error tree and are named here for drivers' sake.
+from ninsho.conformance.errors import DriverError, MailTimeout, NotSupported, ServerError
 
-class DriverError(Exception):
-    """The harness could not talk to the portal (network, unexpected page, 5xx): an ERROR
-    verdict, never a FAIL."""
-
-
-class ServerError(DriverError):
-    """The portal answered with a server error (5xx), or, in process, raised something that is
-    not a refusal. An ERROR where a check did not provoke it; the concurrency checks count it,
-    since a crash is how a lost race in a check-then-write usually shows (privacyIDEA's did)."""
-
-    def __init__(self, message: str, status: int = 500) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class NotSupported(DriverError):
-    """The driver cannot perform this action for this portal: NOT_APPLICABLE, with a reason."""
+__all__ = [
+    "Account",
+    "Clock",
+    "Driver",
+    "DriverError",
+    "Enroller",
+    "Exchange",
+    "Mail",
+    "MailTimeout",
+    "Mailbox",
+    "NotSupported",
+    "Operator",
+    "Outcome",
+    "Provisioning",
+    "ServerError",
+]
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,6 @@ class Mail:
         """The first run of exactly ``digits`` digits in the body [MAIL_BODY_CODE]."""
         found = re.search(rf"(?<!\d)\d{{{digits}}}(?!\d)", self.body)
         return found.group(0) if found else None
-
-
-class MailTimeout(DriverError):
-    """No matching mail arrived in time: reported as such, not as a FAIL of the portal."""
 
 
 @runtime_checkable

@@ -1,282 +1,67 @@
-"""The pytest plugin (entry point ``pytest11: ninsho``): options, markers, verdicts, reports.
+"""The pytest plugin's entry point (``pytest11: ninsho``): the options, and a gate.
 
-It is inert in a pytest run that collects no Ninsho check: it registers markers and fixtures and
-nothing else happens. With ``--portal FILE`` and no test paths, it runs the bundled checks
-(``ninsho.conformance.checks``) against that portal.
+Installed into a QA team's test environment, the plugin is loaded by every pytest run there,
+most of which are not conformance runs. So this module only declares the options, all named
+``--ninsho-…``, and wakes the harness (:mod:`ninsho.conformance.hooks`: markers, fixtures,
+verdicts, reports) in a session that uses it:
+
+* a ``--ninsho-…`` option is given (``ninsho check`` always gives some); or
+* the session collects the bundled checks (``pytest --pyargs ninsho.conformance.checks``); or
+* a conftest asks for it: ``pytest_plugins = ["ninsho.conformance.hooks"]``.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ninsho.conformance import config as portal_config
-from ninsho.conformance import realtime, reports
-from ninsho.conformance.connect import connection_for
-from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY, TARGET_KEY
-from ninsho.conformance.results import Baseline, exit_status, summarise, verdicts_for
-from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import CheckResult, Verdict
-from ninsho.reference.faults import FAULTS
-from ninsho.spec.errors import SpecError
-from ninsho.spec.registry import Requirement, load_profile, requirements
+HOOKS = "ninsho.conformance.hooks"
+PACKAGE_DIR = Path(__file__).resolve().parent
 
-pytest_plugins = ["ninsho.conformance.fixtures", "ninsho.conformance.steps"]
 
-RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
-LEDGER_KEY = pytest.StashKey[realtime.WaitLedger]()
-WALL_KEY = pytest.StashKey[float]()
-OTHER_FAILURES_KEY = pytest.StashKey[int]()  # failed tests that are not Ninsho checks
-REGISTRY_KEY = pytest.StashKey[dict[str, Requirement]]()
-BASELINE_KEY = pytest.StashKey[Baseline]()
-LEVELS = ("MUST", "SHOULD", "MAY")
-CHECKS_DIR = Path(__file__).parent / "checks"
+# Every option of the harness: (name, argparse keywords). The gate reads the same list.
+OPTIONS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("--ninsho-portal", {"metavar": "FILE", "help": "portal config (TOML); none: the embedded reference"}),
+    ("--ninsho-url", {"metavar": "URL", "help": "override [portal] base_url"}),
+    ("--ninsho-driver", {"metavar": "NAME", "help": "override [portal] driver"}),
+    ("--ninsho-profile", {"metavar": "NAME|FILE", "help": "override [portal] profile"}),
+    ("--ninsho-clock", {"metavar": "MODE", "help": "override [clock] mode: virtual, test-clock, real"}),
+    (
+        "--ninsho-fault",
+        {"metavar": "NAME", "help": "the embedded reference with one deliberate fault (ninsho check --help)"},
+    ),
+    ("--ninsho-strict", {"action": "store_true", "help": "SKIPPED and INCONCLUSIVE fail the run"}),
+    ("--ninsho-baseline", {"metavar": "FILE", "help": "expected failures (TOML), each with a reason"}),
+    ("--ninsho-json", {"metavar": "FILE", "help": "write the JSON report here"}),
+    ("--ninsho-html", {"metavar": "FILE", "help": "write the human (HTML) report here"}),
+    ("--ninsho-list", {"action": "store_true", "help": "list the checks by requirement, run nothing"}),
+    ("--ninsho-dry-run", {"action": "store_true", "help": "show what a run would do, run nothing"}),
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ninsho", "Ninsho conformance harness")
-    group.addoption("--portal", metavar="FILE", help="portal config (TOML); none: the embedded reference")
-    group.addoption("--portal-url", metavar="URL", help="override [portal] base_url")
-    group.addoption("--portal-driver", metavar="NAME", help="override [portal] driver")
-    group.addoption("--portal-profile", metavar="NAME|FILE", help="override [portal] profile")
-    group.addoption("--portal-clock", metavar="MODE", help="override [clock] mode: virtual, test-clock, real")
-    group.addoption(
-        "--portal-fault",
-        metavar="NAME",
-        help="run the embedded reference with one deliberate fault (see reference/faults.py), to see a FAIL",
-    )
-    group.addoption("--ninsho-strict", action="store_true", help="SKIPPED and INCONCLUSIVE fail the run")
-    group.addoption("--ninsho-baseline", metavar="FILE", help="expected failures (TOML), each with a reason")
-    group.addoption("--ninsho-json", metavar="FILE", help="write the JSON report here")
-    group.addoption("--ninsho-html", metavar="FILE", help="write the human (HTML) report here")
-    group.addoption("--ninsho-list", action="store_true", help="list the checks by requirement, run nothing")
-    group.addoption("--ninsho-dry-run", action="store_true", help="show what a run would do, run nothing")
+    for name, keywords in OPTIONS:
+        group.addoption(name, **keywords)
 
 
+def uses_ninsho(config: pytest.Config) -> bool:
+    """Whether this session is a conformance run (see the module's docstring)."""
+    if any(config.getoption(name.removeprefix("--").replace("-", "_")) for name, _ in OPTIONS):
+        return True
+    return any(_names_the_harness(arg) for arg in config.args)
+
+
+def _names_the_harness(arg: str) -> bool:
+    target = arg.split("::")[0]
+    if target.startswith("ninsho.conformance"):  # --pyargs
+        return True
+    path = Path(target).resolve()
+    return path == PACKAGE_DIR or PACKAGE_DIR in path.parents
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    registry = requirements()
-    config.stash[REGISTRY_KEY] = registry
-    config.stash[RESULTS_KEY] = []
-    config.stash[OTHER_FAILURES_KEY] = 0
-    for rid, req in registry.items():
-        config.addinivalue_line("markers", f"{rid}: [{req.level}] {req.statement}")
-    for level in LEVELS:
-        config.addinivalue_line("markers", f"{level}: checks of {level} requirements (added automatically)")
-    for area in sorted({r.area for r in registry.values()}):
-        config.addinivalue_line(
-            "markers", f"area_{area}: checks of the {area} requirements (added automatically)"
-        )
-    try:
-        config.stash[CONFIG_KEY] = portal_config.load(
-            config.getoption("portal"),
-            overrides={
-                "portal.base_url": config.getoption("portal_url"),
-                "portal.driver": config.getoption("portal_driver"),
-                "portal.profile": config.getoption("portal_profile"),
-                "clock.mode": config.getoption("portal_clock"),
-            },
-        )
-        load_profile(config.stash[CONFIG_KEY].profile)
-        _check_fault(config)
-        baseline = config.getoption("ninsho_baseline")
-        config.stash[BASELINE_KEY] = Baseline.load(Path(baseline), registry) if baseline else Baseline()
-    except (portal_config.ConfigError, SpecError, ValueError) as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if config.getoption("portal") and config.args_source is not pytest.Config.ArgsSource.ARGS:
-        config.args = [str(CHECKS_DIR)]
-
-
-def _check_fault(config: pytest.Config) -> None:
-    fault = config.getoption("portal_fault")
-    if fault is None:
-        return
-    if not config.stash[CONFIG_KEY].embedded:
-        raise portal_config.ConfigError("--portal-fault", "works only with the embedded reference")
-    if fault not in FAULTS:
-        raise portal_config.ConfigError(
-            "--portal-fault", f"no fault {fault!r}; known: {', '.join(sorted(FAULTS))}"
-        )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Add the level and area markers, so ``-m MUST`` and ``-m area_totp`` select."""
-    registry = config.stash[REGISTRY_KEY]
-    for item in items:
-        for rid in requirement_ids(item, registry):
-            item.add_marker(registry[rid].level)
-            item.add_marker(f"area_{registry[rid].area}")
-            item.user_properties.append(("requirement", rid))
-
-
-def requirement_ids(item: pytest.Item, registry: dict[str, Requirement]) -> list[str]:
-    seen: list[str] = []
-    for mark in item.iter_markers():
-        if mark.name in registry and mark.name not in seen:
-            seen.append(mark.name)
-    return seen
-
-
-def pytest_runtestloop(session: pytest.Session) -> bool | None:
-    config = session.config
-    if not (config.getoption("ninsho_list") or config.getoption("ninsho_dry_run")):
-        _prerun_in_real_time(session)
-        return None
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    plan = reports.plan(
-        session.items,
-        config.stash[REGISTRY_KEY],
-        config.stash[CONFIG_KEY],
-        dry_run=config.getoption("ninsho_dry_run"),
-    )
-    for line in plan:
-        reporter.write_line(line) if reporter else print(line)
-    return True
-
-
-def _prerun_in_real_time(session: pytest.Session) -> None:
-    """Real time against a deployed portal: run the checks' waits concurrently (realtime.py)."""
-    config = session.config
-    connection = connection_for(config)
-    if connection is None or config.stash[CONFIG_KEY].clock != "real" or not session.items:
-        return
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    ledger = config.stash[LEDGER_KEY] = realtime.WaitLedger()
-    lock = threading.Lock()
-
-    def on_wait(seconds: float) -> None:
-        if not realtime.in_prerun():
-            # A check outside the concurrent pre-run (a feature scenario) would wait alone, and
-            # the run would pay the sum of such waits. The concurrent probes measure the same
-            # requirements in real time; the test clock runs the scenario in full.
-            pytest.skip(
-                f"this scenario waits {seconds:.0f} s on the portal's real clock, one scenario after "
-                "another; in real time the concurrent probes judge its requirements (use the test clock "
-                "to run it)"
-            )
-        ledger.add(seconds)
-        with lock:
-            if reporter is not None:
-                reporter.write_line(f"waiting {seconds:.1f} s of real time: {realtime.current_check()}")
-
-    clock = connection.target().clock
-    if hasattr(clock, "on_wait"):
-        clock.on_wait = on_wait
-    wall = realtime.prerun(session.items, connection.target)
-    config.stash[WALL_KEY] = wall
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """A check already run concurrently reports its stored outcome here."""
-    outcome = pyfuncitem.stash.get(realtime.OUTCOME_KEY, None)
-    if outcome is None:
-        return None
-    pyfuncitem.stash[TARGET_KEY] = outcome.target
-    if outcome.error is not None:
-        raise outcome.error
-    return True
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
-    registry = item.config.stash[REGISTRY_KEY]
-    rids = requirement_ids(item, registry)
-    if not rids:
-        item.config.stash[OTHER_FAILURES_KEY] += int(report.failed)
-        return
-    if not _judged_phase(report):
-        return
-    excinfo = call.excinfo.value if call.excinfo is not None else None
-    results = verdicts_for(item.nodeid, rids, registry, excinfo)
-    target = item.stash.get(TARGET_KEY, None)
-    if isinstance(target, Target):
-        for r in results:
-            r.measured = dict(target.measured)
-            r.evidence = list(target.transcript.lines)
-    baseline = item.config.stash[BASELINE_KEY]
-    for r in results:
-        r.expected_failure = baseline.expected.get(r.requirement)
-        item.user_properties.append(("verdict", f"{r.requirement}={r.verdict.value}"))
-    item.config.stash[RESULTS_KEY].extend(results)
-    _align_report(report, results)
-
-
-def _judged_phase(report: pytest.TestReport) -> bool:
-    """The call phase judges; a setup that fails or skips judges too (the call never runs)."""
-    return report.when == "call" or (report.when == "setup" and not report.passed)
-
-
-def _align_report(report: pytest.TestReport, results: list[CheckResult]) -> None:
-    """Make pytest's own outcome agree with the verdicts (a WARN is not a failed test)."""
-    verdicts = {r.verdict for r in results}
-    expected = all(r.expected_failure for r in results if r.verdict in (Verdict.FAIL, Verdict.WARN))
-    if Verdict.FAIL in verdicts and expected:
-        report.outcome = "skipped"
-        report.wasxfail = "expected failure (baseline): " + "; ".join(
-            sorted({r.expected_failure or "" for r in results})
-        )
-    elif verdicts <= {Verdict.PASS, Verdict.WARN} and Verdict.WARN in verdicts:
-        report.outcome = "passed"
-        report.sections.append(("ninsho", "WARN: " + "; ".join(r.reason for r in results if r.reason)))
-    elif verdicts & {Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE} and not verdicts & {
-        Verdict.FAIL,
-        Verdict.ERROR,
-    }:
-        reason = "; ".join(f"{r.verdict.value}: {r.reason}" for r in results if r.verdict is not Verdict.PASS)
-        report.outcome = "skipped"
-        report.longrepr = (str(report.location[0]), (report.location[1] or 0) + 1, reason)
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    results = config.stash.get(RESULTS_KEY, [])
-    if not results:
-        return
-    rows = summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY])
-    terminalreporter.section("Ninsho verdicts by requirement")
-    for line in reports.terminal_table(rows):
-        terminalreporter.write_line(line)
-    ledger = config.stash.get(LEDGER_KEY, None)
-    real_time = None
-    if ledger is not None and ledger.waits:
-        real_time = {
-            "waits": len(ledger.waits),
-            "longest_seconds": ledger.longest,
-            "sum_seconds": ledger.total,
-            "wall_seconds": config.stash[WALL_KEY],
-        }
-        terminalreporter.write_line(
-            f"real-time waits: {len(ledger.waits)}, longest {ledger.longest:.1f} s, sum {ledger.total:.1f} s; "
-            f"the concurrent checks took {config.stash[WALL_KEY]:.1f} s of wall time"
-        )
-    if config.getoption("ninsho_json"):
-        reports.write_json(Path(config.getoption("ninsho_json")), rows, config.stash[CONFIG_KEY], real_time)
-        terminalreporter.write_line(f"report written: {config.getoption('ninsho_json')}")
-    if config.getoption("ninsho_html"):
-        reports.write_html(Path(config.getoption("ninsho_html")), rows, config.stash[CONFIG_KEY])
-        terminalreporter.write_line(f"report written: {config.getoption('ninsho_html')}")
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    connection = config.stash.get(CONNECTION_KEY, None)
-    if connection is not None:
-        connection.close()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    results = config.stash.get(RESULTS_KEY, [])
-    if not results or exitstatus not in (0, 1):
-        return
-    rows = summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY])
-    status = exit_status(rows, strict=config.getoption("ninsho_strict"))
-    if config.stash[OTHER_FAILURES_KEY] and status == 0:
-        status = 1  # a plain test failed beside the checks: never hide it
-    session.exitstatus = status
+    if uses_ninsho(config) and not config.pluginmanager.has_plugin(HOOKS):
+        config.pluginmanager.import_plugin(HOOKS)

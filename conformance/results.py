@@ -11,18 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _pytest.outcomes import Skipped
+import pytest
 
-from ninsho.conformance.interfaces import DriverError, NotSupported
-from ninsho.conformance.verdicts import (
-    Advisory,
-    CheckResult,
-    Inconclusive,
-    NotApplicable,
-    RequirementFailed,
-    Verdict,
-    worst,
-)
+from ninsho.conformance.errors import HarnessError
+from ninsho.conformance.verdicts import CheckResult, Verdict, worst
 from ninsho.spec.registry import Requirement
 
 # Exit statuses: pytest's own 0–5, then ours. Documented in README.md.
@@ -38,7 +30,12 @@ def verdicts_for(
     registry: dict[str, Requirement],
     excinfo: BaseException | None,
 ) -> list[CheckResult]:
-    """The verdicts one finished check gives each requirement it is marked with."""
+    """The verdicts one finished check gives each requirement it is marked with.
+
+    A :class:`HarnessError` says its own verdict and which requirements it speaks for; pytest's
+    skip is SKIPPED; any other assertion is a FAIL of every requirement the check is marked with;
+    anything else is the harness's own failure, an ERROR.
+    """
 
     def result(rid: str, verdict: Verdict, reason: str = "") -> CheckResult:
         if verdict is Verdict.FAIL and registry[rid].level != "MUST":
@@ -47,32 +44,23 @@ def verdicts_for(
 
     if excinfo is None:
         return [result(rid, Verdict.PASS) for rid in requirement_ids]
+    if isinstance(excinfo, HarnessError):
+        if excinfo.verdict is Verdict.WARN:  # an Advisory is a WARN whatever the level
+            return [
+                CheckResult(rid, Verdict.WARN, check, excinfo.reason())
+                for rid in excinfo.requirements(requirement_ids, registry)
+            ]
+        rids = excinfo.requirements(requirement_ids, registry)
+        return [result(rid, excinfo.verdict, excinfo.reason()) for rid in rids]
     reason = str(excinfo).strip() or type(excinfo).__name__
-    named = getattr(excinfo, "requirement", None)
-    if isinstance(excinfo, RequirementFailed) and named in registry:
-        return [result(named, Verdict.FAIL, reason)]
-    if isinstance(excinfo, Advisory):
-        return [
-            CheckResult(rid, Verdict.WARN, check, reason) for rid in _named_or_all(named, requirement_ids)
-        ]
-    if isinstance(excinfo, Inconclusive):
-        return [result(rid, Verdict.INCONCLUSIVE, reason) for rid in _named_or_all(named, requirement_ids)]
-    if isinstance(excinfo, (NotApplicable, NotSupported)):
-        return [result(rid, Verdict.NOT_APPLICABLE, reason) for rid in requirement_ids]
-    if isinstance(excinfo, Skipped):
+    if isinstance(excinfo, pytest.skip.Exception):
         return [result(rid, Verdict.SKIPPED, reason) for rid in requirement_ids]
     if isinstance(excinfo, AssertionError):
         return [result(rid, Verdict.FAIL, reason) for rid in requirement_ids]
-    if isinstance(excinfo, DriverError):
-        return [result(rid, Verdict.ERROR, f"{type(excinfo).__name__}: {reason}") for rid in requirement_ids]
     return [
         result(rid, Verdict.ERROR, f"harness error {type(excinfo).__name__}: {reason}")
         for rid in requirement_ids
     ]
-
-
-def _named_or_all(named: str | None, requirement_ids: list[str]) -> list[str]:
-    return [named] if named else requirement_ids
 
 
 @dataclass

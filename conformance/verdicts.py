@@ -2,9 +2,7 @@
 
 A check is a pytest item marked with the requirement IDs it speaks for. Its outcome becomes a
 verdict per ID: a plain pass is PASS; an assertion is FAIL (WARN for a SHOULD or MAY); the
-exceptions below say the rest. A check narrows a failure to one requirement by raising
-:class:`RequirementFailed` (through :func:`expect`), so a scenario tagged with five IDs does not
-fail all five for one broken rule.
+exceptions of :mod:`ninsho.conformance.errors` say the rest, each naming its own verdict.
 """
 
 from __future__ import annotations
@@ -38,44 +36,6 @@ _SEVERITY = {
     Verdict.FAIL: 5,
     Verdict.ERROR: 6,
 }
-
-
-class RequirementFailed(AssertionError):
-    """The portal broke one named requirement."""
-
-    def __init__(self, requirement: str, message: str) -> None:
-        super().__init__(f"[{requirement}] {message}")
-        self.requirement = requirement
-
-
-class Inconclusive(Exception):
-    """Too close to a time boundary (or otherwise undecidable) to call: never a FAIL."""
-
-    def __init__(self, reason: str, requirement: str | None = None) -> None:
-        super().__init__(reason)
-        self.requirement = requirement
-
-
-class Advisory(Exception):
-    """The portal departs from the profile in the safe direction (e.g. a narrower TOTP
-    window): a WARN, whatever the requirement's level."""
-
-    def __init__(self, requirement: str, message: str) -> None:
-        super().__init__(f"[{requirement}] {message}")
-        self.requirement = requirement
-
-
-class NotApplicable(Exception):
-    """The portal does not have the feature the check needs (a reason is required)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-
-
-def expect(condition: object, requirement: str, message: str) -> None:
-    """``assert`` that names the requirement it checks."""
-    if not condition:
-        raise RequirementFailed(requirement, message)
 
 
 @dataclass

@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["check"]:
         # Everything after "check" is the harness's own: argparse here would try to read
-        # options such as --portal itself.
+        # options such as --ninsho-portal itself.
         try:
             from ninsho.conformance.cli import main as check
         except ModuleNotFoundError as exc:

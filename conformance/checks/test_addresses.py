@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from ninsho.conformance.errors import expect
 from ninsho.conformance.probes.addresses import address_cases, expected_verdict, requirement_of
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import expect
 
 VECTORS = address_cases()
 

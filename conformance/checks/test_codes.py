@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
+from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Driver
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import Enrolled, enrol_email, mailed_code, wrong_mailed_code
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import expect
 
 
 def _login_code(portal: Target, enrolled: Enrolled, driver: Driver | None = None) -> tuple[Driver, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
+from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Account
 from ninsho.conformance.probes.enrol import (
     Enrolled,
@@ -22,7 +23,6 @@ from ninsho.conformance.probes.enrol import (
     wrong_code,
 )
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import expect
 
 
 @pytest.mark.SETUP_WITHOUT_FACTOR

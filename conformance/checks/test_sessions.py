@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
+from ninsho.conformance.errors import NotApplicable, expect
 from ninsho.conformance.probes.enrol import (
     enrol_app,
     enrol_email,
@@ -13,7 +14,6 @@ from ninsho.conformance.probes.enrol import (
     second_factor_by_mail,
 )
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import NotApplicable, expect
 
 
 @pytest.mark.SECOND_FACTOR_METHODS

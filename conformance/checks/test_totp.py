@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ninsho.conformance.errors import Advisory, expect
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import (
     code_for_step,
@@ -15,7 +16,6 @@ from ninsho.conformance.probes.enrol import (
 )
 from ninsho.conformance.probes.totp_window import measure_window
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import Advisory, expect
 
 
 @pytest.mark.TOTP_WINDOW

@@ -16,6 +16,7 @@ import httpx
 
 from ninsho.conformance.clocks import RealClock, TestClock
 from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.errors import NotApplicable
 from ninsho.conformance.interfaces import (
     Account,
     Driver,
@@ -28,7 +29,6 @@ from ninsho.conformance.interfaces import (
 )
 from ninsho.conformance.mailboxes import mailbox_for
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import NotApplicable
 from ninsho.spec.profile import Profile
 
 API_PREFIX = "/api/v1/"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ninsho.conformance.verdicts import NotApplicable
+from ninsho.conformance.errors import NotApplicable
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import read_toml
 

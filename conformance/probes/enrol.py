@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pyotp
 
+from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Account, Driver, DriverError
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import expect
 
 
 @dataclass

@@ -21,4 +21,4 @@ STEP_MODULES = (
     "ninsho.conformance.steps.reset",
 )
 
-pytest_plugins = ["ninsho.conformance.steps.markers", *STEP_MODULES]
+pytest_plugins = ["ninsho.conformance.markers", *STEP_MODULES]

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 import pyotp
 import pytest
 
+from ninsho.conformance.errors import RequirementFailed
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
-from ninsho.conformance.verdicts import RequirementFailed
-
-from .markers import requirement_ids
+from ninsho.conformance.markers import requirement_ids
 
 if TYPE_CHECKING:
     from ninsho.spec.profile import Profile

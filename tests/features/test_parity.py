@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ninsho.conformance.steps.markers import MANUAL_TAG_PREFIX, allowed_tags, requirement_ids
+from ninsho.conformance.markers import MANUAL_TAG_PREFIX, allowed_tags, requirement_ids
 
 from .gherkin_pairs import ExamplesBlock, FeatureShape, differences, parse_feature
 from .paths import FEATURES

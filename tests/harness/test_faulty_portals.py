@@ -15,7 +15,7 @@ from ninsho.reference.faults import FAULTS
 def run_checks(pytester: pytest.Pytester, fault: str | None) -> tuple[int, dict[str, str]]:
     args = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider", "-q"]
     if fault is not None:
-        args += ["--portal-fault", fault]
+        args += ["--ninsho-fault", fault]
     report = Path(pytester.path) / "ninsho.json"
     result = pytester.runpytest(*args, "--ninsho-json", str(report))
     document: dict[str, Any] = json.loads(report.read_text("utf-8"))

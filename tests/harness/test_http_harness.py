@@ -9,7 +9,7 @@ portal's test clock, and the bundled checks run by pytest as a user runs them.
 
 Each run has its own server, test clock and SMTP port, so the runs go concurrently, as many at
 once as there are cores. The runs are
-``python -m pytest --pyargs ninsho.conformance.checks --portal FILE`` subprocesses rather than
+``python -m pytest --pyargs ninsho.conformance.checks --ninsho-portal FILE`` subprocesses rather than
 ``pytester.runpytest_subprocess`` (the same command) because pytester runs one at a time.
 """
 
@@ -129,7 +129,7 @@ def run_harness(
         "pytest",
         "--pyargs",
         "ninsho.conformance.checks",
-        "--portal",
+        "--ninsho-portal",
         str(config),
     ]
     command += ["--ninsho-json", str(report), "-p", "no:cacheprovider", "-q", *select]

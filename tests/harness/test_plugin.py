@@ -51,7 +51,7 @@ def test_selection_by_level_and_area(pytester: pytest.Pytester) -> None:
 
 def test_a_fail_exits_1_and_names_the_requirement(pytester: pytest.Pytester) -> None:
     result, document = run(
-        pytester, "-m", "TOTP_WINDOW", "-k", "test_totp_window", "--portal-fault", "wide-window"
+        pytester, "-m", "TOTP_WINDOW", "-k", "test_totp_window", "--ninsho-fault", "wide-window"
     )
     assert result.ret == EXIT_FAIL
     row = document["requirements"][0]
@@ -70,7 +70,7 @@ def test_baseline_turns_a_known_failure_into_an_expected_one(pytester: pytest.Py
         pytester,
         "-k",
         "test_totp_window",
-        "--portal-fault",
+        "--ninsho-fault",
         "wide-window",
         "--ninsho-baseline",
         str(baseline),
@@ -108,13 +108,13 @@ def test_strict_fails_skipped_but_not_reasoned_not_applicable(pytester: pytest.P
         other='[profile]\nname = "other"\nextends = "iimc"\n'
         '[email.blocked_domains]\nvalue = ["example.org"]\nsource = "a vendor list"\n',
     )
-    args = ("-m", "EMAIL_BLOCKED_DOMAIN", "--portal-profile", str(profile))
+    args = ("-m", "EMAIL_BLOCKED_DOMAIN", "--ninsho-profile", str(profile))
     relaxed, document = run(pytester, *args)
     assert relaxed.ret == EXIT_OK
     assert set(verdicts(document).values()) == {"NOT_APPLICABLE"}
     strict, _ = run(pytester, *args, "--ninsho-strict")
     assert strict.ret == EXIT_OK  # NOT_APPLICABLE is a reasoned answer, not a gap
-    replay = ("-m", "TOTP_REPLAY", "--portal-profile", str(_no_past_window(pytester)))
+    replay = ("-m", "TOTP_REPLAY", "--ninsho-profile", str(_no_past_window(pytester)))
     assert pytester.runpytest(*CHECKS, *replay).ret == EXIT_OK
     assert pytester.runpytest(*CHECKS, *replay, "--ninsho-strict").ret == EXIT_STRICT
 
@@ -164,6 +164,6 @@ def test_reports_redact_codes_secrets_and_passwords(pytester: pytest.Pytester) -
 
 def test_bad_portal_config_names_the_key(pytester: pytest.Pytester) -> None:
     config = pytester.makefile(".toml", portal='[portal]\ndriver = "json"\nbase_url = "ftp://x"\n')
-    result = pytester.runpytest(*CHECKS, "--portal", str(config))
+    result = pytester.runpytest(*CHECKS, "--ninsho-portal", str(config))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*[[]portal.base_url[]] must be an http(s) URL*"])

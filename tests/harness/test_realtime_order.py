@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ninsho.conformance import realtime
-from ninsho.conformance.connect import embedded_target
+from ninsho.conformance.drivers.embedded import embedded_target
 from ninsho.conformance.target import Target
 from ninsho.reference.embedded import embedded_portal
 from ninsho.spec.registry import load_profile

@@ -137,8 +137,8 @@ def test_check_is_delegated_to_the_harness(
     fake = types.ModuleType("ninsho.conformance.cli")
     fake.main = lambda argv: seen.append(argv) or 3  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ninsho.conformance.cli", fake)
-    status, _, _ = run(capsys, "check", "--portal", "x.toml", "-k", "TOTP")
-    assert status == 3 and seen == [["--portal", "x.toml", "-k", "TOTP"]]
+    status, _, _ = run(capsys, "check", "--ninsho-portal", "x.toml", "-k", "TOTP")
+    assert status == 3 and seen == [["--ninsho-portal", "x.toml", "-k", "TOTP"]]
 
 
 def test_check_without_the_harness_says_so(

@@ -38,6 +38,7 @@ import httpx
 
 from ninsho.conformance.clocks import RealClock
 from ninsho.conformance.config import ConfigError, PortalConfig
+from ninsho.conformance.errors import Inconclusive
 from ninsho.conformance.interfaces import (
     Account,
     DriverError,
@@ -49,7 +50,6 @@ from ninsho.conformance.interfaces import (
 )
 from ninsho.conformance.mailboxes import ImapMailbox, SmtpSinkMailbox, mailbox_for
 from ninsho.conformance.target import Target
-from ninsho.conformance.verdicts import Inconclusive
 from ninsho.spec.profile import Profile
 
 TIMEOUT_SECONDS = 120.0  # a busy privacyIDEA queues requests: slow is not broken
