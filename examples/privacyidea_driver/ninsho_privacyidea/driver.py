@@ -36,21 +36,24 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from ninsho.conformance.clocks import RealClock
-from ninsho.conformance.config import ConfigError, PortalConfig
-from ninsho.conformance.errors import Inconclusive
-from ninsho.conformance.interfaces import (
+from ninsho.conformance.api import (
     Account,
+    ConfigError,
     DriverError,
     Exchange,
+    ImapMailbox,
+    Inconclusive,
     NotSupported,
     Outcome,
+    PortalConfig,
+    Profile,
     Provisioning,
+    RealClock,
     ServerError,
+    SmtpSinkMailbox,
+    Target,
+    mailbox_for,
 )
-from ninsho.conformance.mailboxes import ImapMailbox, SmtpSinkMailbox, mailbox_for
-from ninsho.conformance.target import Target
-from ninsho.spec.profile import Profile
 
 TIMEOUT_SECONDS = 120.0  # a busy privacyIDEA queues requests: slow is not broken
 ADMIN_USER = "admin"
