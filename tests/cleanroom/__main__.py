@@ -1,0 +1,5 @@
+"""Entry point for ``python -m tests.cleanroom``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Stand-alone portals that the conformance harness is pointed at in tests."""
