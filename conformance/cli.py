@@ -25,7 +25,7 @@ from ninsho.conformance.drivers.embedded import FAULT_NAMES
 from ninsho.spec.registry import profile_names
 
 # The entry point names (pytest11) of the plugins a run needs; pytest loads them by these names.
-NEEDED_PLUGINS = ("ninsho", "pytest-bdd")
+NEEDED_PLUGINS = ("ninsho-harness", "pytest-bdd")
 # Built-in plugins a conformance run does without: unraisableexception's clean-up runs five full
 # garbage collections at exit (0.3 s), to report exceptions raised in __del__ methods.
 UNNEEDED_PLUGINS = ("no:unraisableexception",)

@@ -1,4 +1,4 @@
-"""The pytest plugin's entry point (``pytest11: ninsho``): the options, and a gate.
+"""The pytest plugin's entry point (``pytest11: ninsho-harness``): the options, and a gate.
 
 Installed into a QA team's test environment, the plugin is loaded by every pytest run there,
 most of which are not conformance runs. So this module only declares the options, all named

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, MailTimeout, Operator
+from ninsho.conformance.actions import read_mail, stray_mail
+from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Operator
 from ninsho.conformance.transcript import RecordingDriver, RecordingMailbox, Transcript
 from ninsho.spec.profile import Profile
 
@@ -38,19 +39,18 @@ class Target:
         self.transcript.add(f"operator: new account {account.login_id} <{account.address}>")
         return account
 
+    @property
+    def inbox(self) -> RecordingMailbox:
+        """The mailbox as checks read it: into the transcript, with the run's mail timeout."""
+        return RecordingMailbox(self.mailbox, self.transcript, timeout_seconds=self.mail_timeout_seconds)
+
     def mail(self, to: str, subject: str, since: float) -> Mail:
-        recorded = RecordingMailbox(self.mailbox, self.transcript)
-        return recorded.wait_for(to, subject=subject, since=since, timeout=self.mail_timeout_seconds)
+        return read_mail(self.inbox, to, subject, since)
 
     def no_mail(self, to: str, subject: str, since: float) -> bool:
         """True when no such mail arrives within a short quiet period: for checks that a mail is
         *not* sent, which would otherwise wait the whole mail timeout on every correct portal."""
-        recorded = RecordingMailbox(self.mailbox, self.transcript)
-        try:
-            recorded.wait_for(to, subject=subject, since=since, timeout=recorded.quiet_seconds)
-        except MailTimeout:
-            return True
-        return False
+        return stray_mail(self.inbox, to, subject, since) is None
 
     def measure(self, key: str, value: object) -> None:
         """A measured value for the report, e.g. ``measure("accepted_offsets", "-1…+1")``."""

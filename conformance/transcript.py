@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ninsho.conformance.actions import mail_timeout, quiet_seconds
 from ninsho.conformance.interfaces import Driver, Mail, Mailbox, Outcome, Provisioning
 
 _CODE = re.compile(r"(?<![0-9A-Za-z])\d{6,10}(?![0-9A-Za-z])")
@@ -75,10 +76,16 @@ class RecordingDriver:
 
 
 class RecordingMailbox:
-    def __init__(self, inner: Mailbox, transcript: Transcript) -> None:
+    """A mailbox that writes what it reads into a transcript, and carries the run's timeouts
+    (``timeout_seconds``, ``quiet_seconds``) for the actions that read it."""
+
+    def __init__(
+        self, inner: Mailbox, transcript: Transcript, *, timeout_seconds: float | None = None
+    ) -> None:
         self._inner = inner
         self._transcript = transcript
         self.quiet_seconds = quiet_seconds(inner)
+        self.timeout_seconds = mail_timeout(inner) if timeout_seconds is None else timeout_seconds
 
     def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
         try:
@@ -89,8 +96,3 @@ class RecordingMailbox:
         self._transcript.add(f"mailbox: mail to {mail.to} from {mail.sender} subject {mail.subject!r}")
         self._transcript.add("mailbox: body: " + mail.body.replace("\n", " ⏎ "))
         return mail
-
-
-def quiet_seconds(mailbox: Mailbox) -> float:
-    """How long to wait before concluding that no mail comes (see interfaces.Mailbox)."""
-    return float(getattr(mailbox, "quiet_seconds", 2.0))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
+from ninsho.conformance.actions import mailed_code, wrong_mailed_code
 from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Driver
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
-from ninsho.conformance.probes.enrol import Enrolled, enrol_email, mailed_code, wrong_mailed_code
+from ninsho.conformance.probes.enrol import Enrolled, enrol_email
 from ninsho.conformance.target import Target
 
 
@@ -24,7 +25,7 @@ def _login_code(portal: Target, enrolled: Enrolled, driver: Driver | None = None
     expect(login.ok and login.stage == "first_factor", "SECOND_FACTOR_REQUIRED", f"login gave {login.stage}")
     since = portal.clock.now()
     expect(driver.request_email_code().ok, "EMAIL_OTP_TO_REGISTERED_ADDRESS", "no code could be requested")
-    return driver, mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits)
+    return driver, mailed_code(portal.inbox, address, p.mail_subject_otp, since, p.email_otp_digits)
 
 
 def _fresh_session(portal: Target, enrolled: Enrolled) -> Driver:
@@ -90,7 +91,7 @@ def test_resend_voids_previous_code(portal: Target) -> None:
     portal.clock.advance(portal.margin_seconds)  # so the mailbox can tell the two mails apart
     since = portal.clock.now()
     expect(driver.request_email_code().ok, "RESEND_VOIDS_PREVIOUS", "the resend was refused")
-    second = mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits)
+    second = mailed_code(portal.inbox, address, p.mail_subject_otp, since, p.email_otp_digits)
     if first == second:
         pytest.skip("the resend mailed the same code: nothing to void (1 in 10^digits)")
     expect(driver.submit_email_code(first).refused, "RESEND_VOIDS_PREVIOUS", "the earlier code still worked")
@@ -112,7 +113,7 @@ def test_resend_keeps_failure_count(portal: Target) -> None:
     portal.clock.advance(portal.margin_seconds)
     since = portal.clock.now()
     driver.request_email_code()
-    newest = mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits)
+    newest = mailed_code(portal.inbox, address, p.mail_subject_otp, since, p.email_otp_digits)
     driver.submit_email_code(wrong_mailed_code(newest))
     outcome = driver.submit_email_code(newest)
     portal.measure("after_threshold", outcome.error or "accepted")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
+from ninsho.conformance.actions import mailed_code, scan, wrong_code
 from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Account
 from ninsho.conformance.probes.enrol import (
@@ -14,13 +15,10 @@ from ninsho.conformance.probes.enrol import (
     code_for_step,
     enrol_app,
     enrol_email,
-    mailed_code,
-    scan,
     second_factor_by_mail,
     settle_in_step,
     step_of,
     wait_for_step,
-    wrong_code,
 )
 from ninsho.conformance.target import Target
 
@@ -68,14 +66,14 @@ def test_one_address_only(portal: Target) -> None:
     second_factor_by_mail(portal, enrolled, driver)
     since = portal.clock.now()
     expect(driver.register_email(second).ok, "EMAIL_SINGLE_ADDRESS", "a second address was refused")
-    code = mailed_code(portal, second, p.mail_subject_otp, since, p.email_otp_digits)
+    code = mailed_code(portal.inbox, second, p.mail_subject_otp, since, p.email_otp_digits)
     expect(driver.confirm_email(code).ok, "EMAIL_REGISTRATION_CONFIRM", "the new address's code was refused")
     driver.logout()
     driver.login(enrolled.account)
     portal.clock.advance(portal.margin_seconds)
     since = portal.clock.now()
     driver.request_email_code()
-    mailed_code(portal, second, p.mail_subject_otp, since, p.email_otp_digits)
+    mailed_code(portal.inbox, second, p.mail_subject_otp, since, p.email_otp_digits)
     expect(
         portal.no_mail(first, p.mail_subject_otp, since),
         "EMAIL_SINGLE_ADDRESS",
@@ -154,7 +152,9 @@ def testreset_by_mail(portal: Target) -> None:
     since = portal.clock.now()
     new_address = "after-reset." + address
     driver.register_email(new_address)
-    driver.confirm_email(mailed_code(portal, new_address, p.mail_subject_otp, since, p.email_otp_digits))
+    driver.confirm_email(
+        mailed_code(portal.inbox, new_address, p.mail_subject_otp, since, p.email_otp_digits)
+    )
     driver.logout()
     wait_for_step(portal, enrolled.registered_step + 1)
     driver.login(enrolled.account)
@@ -169,7 +169,7 @@ def _reset_code(portal: Target, enrolled: Enrolled) -> str:
     driver.login_for_setup(enrolled.account)
     since = portal.clock.now()
     driver.initialize()
-    return mailed_code(portal, address, p.mail_subject_reset, since, p.confirmation_code_digits)
+    return mailed_code(portal.inbox, address, p.mail_subject_reset, since, p.confirmation_code_digits)
 
 
 # The lifetime's two sides are two checks, each on its own account: in real time their waits

@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
+from ninsho.conformance.actions import mailed_code
 from ninsho.conformance.errors import NotApplicable, expect
-from ninsho.conformance.probes.enrol import (
-    enrol_app,
-    enrol_email,
-    mailed_code,
-    reset_by_mail,
-    second_factor_by_mail,
-)
+from ninsho.conformance.probes.enrol import enrol_app, enrol_email, reset_by_mail, second_factor_by_mail
 from ninsho.conformance.target import Target
 
 
@@ -76,7 +71,9 @@ def test_reset_revokes_trusted_browsers(portal: Target) -> None:
     since = portal.clock.now()
     address = "again." + (enrolled.account.address or "")
     enrolled.driver.register_email(address)
-    enrolled.driver.confirm_email(mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits))
+    enrolled.driver.confirm_email(
+        mailed_code(portal.inbox, address, p.mail_subject_otp, since, p.email_otp_digits)
+    )
     login = trusted.login(enrolled.account)
     expect(login.stage == "first_factor", "TRUST_BROWSER_REVOKED_BY_RESET", f"after a reset: {login.stage}")
 

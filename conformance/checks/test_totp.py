@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ninsho.conformance.actions import scan
 from ninsho.conformance.errors import Advisory, expect
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
-from ninsho.conformance.probes.enrol import (
-    code_for_step,
-    enrol_app,
-    scan,
-    settle_in_step,
-    step_of,
-    wait_for_step,
-)
+from ninsho.conformance.probes.enrol import code_for_step, enrol_app, settle_in_step, step_of, wait_for_step
 from ninsho.conformance.probes.totp_window import measure_window
 from ninsho.conformance.target import Target
 

@@ -1,4 +1,8 @@
-"""Getting an account into the state a check needs, the way the manuals do it."""
+"""Getting an account into the state a check needs, the way the manuals do it.
+
+The user actions themselves are :mod:`ninsho.conformance.actions`, shared with the feature
+steps; this module strings them together on a :class:`Target`, or asks the portal's operator to
+enrol factors where the portal has no self-service set-up (interfaces.Enroller)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from dataclasses import dataclass
 
 import pyotp
 
+from ninsho.conformance.actions import mailed_code, register_address, scan, step_at
+from ninsho.conformance.actions import second_factor_by_mail as by_mail
 from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Account, Driver, DriverError
 from ninsho.conformance.target import Target
@@ -25,14 +31,6 @@ def _require(ok: bool, what: str, detail: object) -> None:
         raise DriverError(f"set-up failed: {what}: {detail}")
 
 
-def mailed_code(target: Target, to: str, subject: str, since: float, digits: int) -> str:
-    mail = target.mail(to, subject, since)
-    code = mail.code(digits)
-    _require(code is not None, f"no {digits}-digit code in the mail to {to}", mail.subject)
-    assert code is not None
-    return code
-
-
 def enrol_email(target: Target) -> Enrolled:
     """Initial setup: log in, "Send One-Time Password", "Confirm", log out (or the operator's
     enrolment, for portals without self-service set-up: interfaces.Enroller)."""
@@ -45,23 +43,9 @@ def enrol_email(target: Target) -> Enrolled:
     assert account.address is not None
     login = driver.login(account)
     _require(login.ok, "first login", login)
-    since = target.clock.now()
-    sent = driver.register_email(account.address)
-    _require(sent.ok, "Send One-Time Password", sent)
-    p = target.profile
-    code = mailed_code(target, account.address, p.mail_subject_otp, since, p.email_otp_digits)
-    confirmed = driver.confirm_email(code)
-    _require(confirmed.ok, "Confirm", confirmed)
+    register_address(driver, target.inbox, target.clock, target.profile, account.address)
     driver.logout()
     return Enrolled(account, driver)
-
-
-def scan(uri: str) -> pyotp.TOTP:
-    """What the authenticator app does with the QR code."""
-    otp = pyotp.parse_uri(uri)
-    if not isinstance(otp, pyotp.TOTP):
-        raise DriverError(f"the QR code is not a TOTP URI: {uri.split('?')[0]}")
-    return otp
 
 
 def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
@@ -81,11 +65,8 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
         login = driver.login(account)
         _require(login.ok, "login", login)
         if login.stage == "first_factor":
-            since = target.clock.now()
-            _require(driver.request_email_code().ok, "request email code", login)
-            p = target.profile
-            code = mailed_code(target, account.address or "", p.mail_subject_otp, since, p.email_otp_digits)
-            _require(driver.submit_email_code(code).ok, "email second factor", code)
+            _, passed = by_mail(driver, target.inbox, target.clock, target.profile, account.address or "")
+            _require(passed.ok, "email second factor", passed)
     else:
         account, driver = target.account(), target.browser()
         login = driver.login(account)
@@ -100,8 +81,7 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
 
 
 def step_of(target: Target, at: float | None = None) -> int:
-    when = target.clock.now() if at is None else at
-    return int(when // target.profile.totp_period_seconds)
+    return step_at(target.profile, target.clock.now() if at is None else at)
 
 
 def settle_in_step(target: Target, needed_seconds: float = 0.0) -> None:
@@ -128,30 +108,10 @@ def code_for_step(totp: pyotp.TOTP, step: int) -> str:
     return totp.generate_otp(step)
 
 
-def wrong_code(totp: pyotp.TOTP, step: int, spread: int = 12) -> str:
-    """A code of the right shape that no step near ``step`` produces: a certain refusal."""
-    near = {totp.generate_otp(s) for s in range(step - spread, step + spread + 1)}
-    candidate = int(totp.generate_otp(step))
-    while f"{candidate:0{totp.digits}d}" in near:
-        candidate = (candidate + 1) % 10**totp.digits
-    return f"{candidate:0{totp.digits}d}"
-
-
-def wrong_mailed_code(right: str) -> str:
-    """A code of the same length that differs from ``right`` in every digit."""
-    return "".join(str((int(c) + 5) % 10) for c in right)
-
-
 def second_factor_by_mail(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:
-    p, address = portal.profile, enrolled.account.address or ""
-    since = portal.clock.now()
-    driver.request_email_code()
-    code = mailed_code(portal, address, p.mail_subject_otp, since, p.email_otp_digits)
-    expect(
-        driver.submit_email_code(code, trust_browser=trust).ok,
-        "SECOND_FACTOR_REQUIRED",
-        "mailed code refused",
-    )
+    address = enrolled.account.address or ""
+    _, submitted = by_mail(driver, portal.inbox, portal.clock, portal.profile, address, trust=trust)
+    expect(submitted.ok, "SECOND_FACTOR_REQUIRED", "mailed code refused")
 
 
 def reset_by_mail(portal: Target, enrolled: Enrolled) -> Driver:
@@ -161,7 +121,7 @@ def reset_by_mail(portal: Target, enrolled: Enrolled) -> Driver:
     expect(driver.login_for_setup(enrolled.account).ok, "RESET_REAUTHENTICATE", "the reset login was refused")
     since = portal.clock.now()
     expect(driver.initialize().ok, "RESET_CONFIRMATION_MAIL", "Initialize was refused")
-    code = mailed_code(portal, address, p.mail_subject_reset, since, p.confirmation_code_digits)
+    code = mailed_code(portal.inbox, address, p.mail_subject_reset, since, p.confirmation_code_digits)
     confirmed = driver.confirm_reset(code)
     expect(
         confirmed.ok,

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 import pyotp
 import pytest
 
+from ninsho.conformance import actions
+from ninsho.conformance.actions import scan, second_factor_by_mail, wrong_code
+from ninsho.conformance.actions import step_at as totp_step
 from ninsho.conformance.errors import RequirementFailed
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
 from ninsho.conformance.markers import requirement_ids
@@ -28,8 +31,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# How long a step waits for a mail. Virtual mailboxes answer at once; real ones poll.
-MAIL_TIMEOUT = 120.0
 # The errors that mean "this code was not accepted" rather than "the page timed out" or "bad input".
 CODE_REFUSALS = ("code_rejected", "account_locked")
 
@@ -194,10 +195,6 @@ def settings_requirement(world: World) -> str:
     return "SECOND_FACTOR_REQUIRED"
 
 
-def read_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail:
-    return mailbox.wait_for(to, subject=subject, since=since, timeout=MAIL_TIMEOUT)
-
-
 def plus_address(address: str, tag: str) -> str:
     """Another inbox of the same user (subaddressing), so a test mailbox still receives it."""
     local, _, domain = address.rpartition("@")
@@ -205,10 +202,6 @@ def plus_address(address: str, tag: str) -> str:
 
 
 # --- the Authenticator app ---------------------------------------------------------------
-def totp_step(profile: Profile, at: float) -> int:
-    return int(at // profile.totp_period_seconds)
-
-
 def device_time(world: World, portal_clock: Clock) -> float:
     return portal_clock.now() + world.device_error_seconds
 
@@ -227,25 +220,10 @@ def fresh_app_code(world: World, portal_clock: Clock, profile: Profile) -> str:
     return app.at(int(now))
 
 
-def wrong_code(world: World, portal_clock: Clock, profile: Profile) -> str:
+def wrong_app_code(world: World, portal_clock: Clock, profile: Profile) -> str:
     """A code of the right length that no step of even a wide window (±10) would produce."""
     app = need(world.app, "Authenticator app registered")
-    now = int(device_time(world, portal_clock))
-    near = {app.at(now + k * profile.totp_period_seconds) for k in range(-10, 11)}
-    candidate = 0
-    while (code := str(candidate).zfill(profile.totp_digits)) in near:
-        candidate += 1
-    return code
-
-
-def app_from_uri(uri: str) -> pyotp.TOTP:
-    otp = pyotp.parse_uri(uri)
-    if not isinstance(otp, pyotp.TOTP):
-        fail(
-            "APP_PROVISIONING_URI",
-            f"the QR code should hold a time-based (TOTP) key, but holds {uri.split('?')[0]!r}",
-        )
-    return otp
+    return wrong_code(app, totp_step(profile, device_time(world, portal_clock)), spread=10)
 
 
 # --- composite user actions that Given steps and ⑩-style checks reuse ----------------------
@@ -265,16 +243,9 @@ def pass_second_factor(
         world.last_submitted = ("app", code)
         return b.submit_app_code(code, trust_browser=trust)
     address = need(world.registered_address, "registered address for email-authentication")
-    since = portal_clock.now()
-    expect_ok(
-        b.request_email_code(),
-        "SECOND_FACTOR_METHODS",
-        "a one-time password should be mailed to the registered address",
-    )
-    mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
-    code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")
+    code, outcome = second_factor_by_mail(b, mailbox, portal_clock, profile, address, trust=trust)
     world.last_submitted = ("email", code)
-    return b.submit_email_code(code, trust_browser=trust)
+    return outcome
 
 
 def sign_in(world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile) -> Outcome:
@@ -298,21 +269,9 @@ def register_address(
     world: World, driver: Driver, mailbox: Mailbox, portal_clock: Clock, profile: Profile, address: str
 ) -> None:
     """Mail tab ④–⑦, for an already signed-in browser."""
-    b = browser(world, driver)
-    since = portal_clock.now()
-    sent = expect_ok(
-        b.register_email(address),
-        "EMAIL_REGISTRATION_CONFIRM",
-        f"the private address {address!r} should be accepted",
+    world.registered_address = actions.register_address(
+        browser(world, driver), mailbox, portal_clock, profile, address
     )
-    mail = read_mail(mailbox, address, profile.mail_subject_otp, since)
-    code = need(mail.code(profile.email_otp_digits), f"{profile.email_otp_digits}-digit code in the mail")
-    expect_ok(
-        b.confirm_email(code),
-        "EMAIL_REGISTRATION_CONFIRM",
-        "the mailed one-time password should confirm the address",
-    )
-    world.registered_address = str(sent.data.get("address", address))
 
 
 def register_app(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
@@ -321,7 +280,7 @@ def register_app(world: World, driver: Driver, portal_clock: Clock, profile: Pro
     provisioning = b.start_app_registration()
     if world.app is not None:
         world.old_apps.append(world.app)
-    world.provisioning, world.app = provisioning, app_from_uri(provisioning.uri)
+    world.provisioning, world.app = provisioning, scan(provisioning.uri)
     world.last_app_step = None  # a new key: no step of it has been used yet
     code = fresh_app_code(world, portal_clock, profile)
     expect_ok(

@@ -27,7 +27,7 @@ from .common import (
     parse_offset,
     pass_second_factor,
     tagged,
-    wrong_code,
+    wrong_app_code,
 )
 from .wording import bilingual
 
@@ -326,7 +326,7 @@ def enter_same_code_again(world: World, driver: Driver) -> None:
     )
 )
 def enter_wrong_app_code(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
-    _submit_app(world, driver, wrong_code(world, portal_clock, profile), trust=False)
+    _submit_app(world, driver, wrong_app_code(world, portal_clock, profile), trust=False)
 
 
 @when(
@@ -337,7 +337,7 @@ def enter_wrong_app_code(world: World, driver: Driver, portal_clock: Clock, prof
 )
 def enter_wrong_codes_to_lockout(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
     for attempt in range(profile.lockout_threshold):
-        _submit_app(world, driver, wrong_code(world, portal_clock, profile), trust=False)
+        _submit_app(world, driver, wrong_app_code(world, portal_clock, profile), trust=False)
         # A code of no step within ±10 of now: accepting it is accepting a step outside the window.
         expect_code_refused(
             need(world.outcome, "answer"), "TOTP_WINDOW", f"wrong code number {attempt + 1} should be refused"

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 from pytest_bdd import step
 
+from ninsho.conformance.actions import read_mail
 from ninsho.conformance.interfaces import Mailbox
 
-from .common import World, expect_ok, fail, need, read_mail
+from .common import World, expect_ok, fail, need
 from .wording import bilingual
 
 if TYPE_CHECKING:

@@ -11,12 +11,11 @@ import pyotp
 import pytest
 from pytest_bdd import parsers, step, then, when
 
+from ninsho.conformance.actions import quiet_seconds, scan
 from ninsho.conformance.interfaces import Clock, Driver, Mailbox, MailTimeout
-from ninsho.conformance.transcript import quiet_seconds
 
 from .common import (
     World,
-    app_from_uri,
     browser,
     describe,
     expect_code_refused,
@@ -31,7 +30,7 @@ from .common import (
     settings_requirement,
     sign_in,
     tagged,
-    wrong_code,
+    wrong_app_code,
 )
 from .vectors import address_case, expected_verdict, requirement_of
 from .wording import bilingual
@@ -379,7 +378,7 @@ def scan_qr(world: World, driver: Driver) -> None:
     provisioning = browser(world, driver).start_app_registration()
     if world.app is not None:
         world.old_apps.append(world.app)
-    world.provisioning, world.app, world.last_app_step = provisioning, app_from_uri(provisioning.uri), None
+    world.provisioning, world.app, world.last_app_step = provisioning, scan(provisioning.uri), None
 
 
 @then(
@@ -441,7 +440,7 @@ def type_manual_key(world: World, driver: Driver, profile: Profile) -> None:
 )
 def manual_key_matches(world: World) -> None:
     provisioning = need(world.provisioning, "QR code")
-    qr_secret = app_from_uri(provisioning.uri).secret.upper()
+    qr_secret = scan(provisioning.uri).secret.upper()
     typed = provisioning.manual_key.replace(" ", "").upper()
     if typed.rstrip("=") != qr_secret.rstrip("="):
         fail("APP_MANUAL_KEY", "the key shown for typing should be the QR code's key")
@@ -464,7 +463,7 @@ def click_register(world: World, driver: Driver, portal_clock: Clock, profile: P
     )
 )
 def click_register_wrong(world: World, driver: Driver, portal_clock: Clock, profile: Profile) -> None:
-    world.outcome = browser(world, driver).register_app(wrong_code(world, portal_clock, profile))
+    world.outcome = browser(world, driver).register_app(wrong_app_code(world, portal_clock, profile))
 
 
 @then(bilingual("the app is registered", "アプリが登録される"))

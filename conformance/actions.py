@@ -1,0 +1,126 @@
+"""What a user does, written once: for the feature steps and the probes alike.
+
+Both talk to a portal through the same few parts (a driver, a mailbox, the portal's clock and
+the profile), so each user action of the manuals is one function over those parts. The steps
+(:mod:`ninsho.conformance.steps`) add a scenario's memory around them; the probes
+(:mod:`ninsho.conformance.probes.enrol`) add a :class:`~ninsho.conformance.target.Target`.
+
+When the portal refuses what the manual says it must accept, an action raises
+:class:`RequirementFailed` naming that rule: evidence, so a FAIL. Mail is awaited for the
+mailbox's own ``timeout_seconds`` (``[mailbox] timeout_seconds``), never a constant here.
+"""
+
+from __future__ import annotations
+
+import pyotp
+
+from ninsho.conformance.errors import MailTimeout, RequirementFailed
+from ninsho.conformance.interfaces import Clock, Driver, Mail, Mailbox, Outcome
+from ninsho.spec.profile import Profile
+
+DEFAULT_MAIL_TIMEOUT = 30.0  # a mailbox that does not say (the in-process outbox answers at once)
+DEFAULT_QUIET = 2.0  # how long no mail must come before "none was sent" holds
+
+
+# --- mail ------------------------------------------------------------------------------------
+def mail_timeout(mailbox: Mailbox) -> float:
+    """How long to wait for a mail that should come (see interfaces.Mailbox)."""
+    return float(getattr(mailbox, "timeout_seconds", DEFAULT_MAIL_TIMEOUT))
+
+
+def quiet_seconds(mailbox: Mailbox) -> float:
+    """How long to wait before concluding that no mail comes (see interfaces.Mailbox)."""
+    return float(getattr(mailbox, "quiet_seconds", DEFAULT_QUIET))
+
+
+def read_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail:
+    return mailbox.wait_for(to, subject=subject, since=since, timeout=mail_timeout(mailbox))
+
+
+def stray_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail | None:
+    """A mail that should *not* have come, if one comes within the quiet period."""
+    try:
+        return mailbox.wait_for(to, subject=subject, since=since, timeout=quiet_seconds(mailbox))
+    except MailTimeout:
+        return None
+
+
+def code_in(mail: Mail, digits: int) -> str:
+    code = mail.code(digits)
+    if code is None:
+        raise RequirementFailed(
+            "MAIL_BODY_CODE", f"the mail to {mail.to} ({mail.subject!r}) holds no {digits}-digit code"
+        )
+    return code
+
+
+def mailed_code(mailbox: Mailbox, to: str, subject: str, since: float, digits: int) -> str:
+    """The code of the newest such mail since ``since``."""
+    return code_in(read_mail(mailbox, to, subject, since), digits)
+
+
+def wrong_mailed_code(right: str) -> str:
+    """A code of the same length that differs from ``right`` in every digit."""
+    return "".join(str((int(c) + 5) % 10) for c in right)
+
+
+# --- the authenticator app -------------------------------------------------------------------
+def step_at(profile: Profile, at: float) -> int:
+    """The TOTP time step at ``at`` (RFC 6238 §4.2)."""
+    return int(at // profile.totp_period_seconds)
+
+
+def scan(uri: str) -> pyotp.TOTP:
+    """What the authenticator app does with the QR code."""
+    otp = pyotp.parse_uri(uri)
+    if not isinstance(otp, pyotp.TOTP):
+        raise RequirementFailed(
+            "APP_PROVISIONING_URI",
+            f"the QR code should hold a time-based (TOTP) key, but holds {uri.split('?')[0]!r}",
+        )
+    return otp
+
+
+def wrong_code(totp: pyotp.TOTP, step: int, spread: int = 12) -> str:
+    """A code of the right shape that no step within ``spread`` of ``step`` produces: a refusal
+    on any portal whose window is narrower than that."""
+    near = {totp.generate_otp(s) for s in range(step - spread, step + spread + 1)}
+    candidate = 0
+    while (code := f"{candidate:0{totp.digits}d}") in near:
+        candidate += 1
+    return code
+
+
+# --- composite actions of the manuals ------------------------------------------------------
+def register_address(driver: Driver, mailbox: Mailbox, clock: Clock, profile: Profile, address: str) -> str:
+    """Mail tab ④–⑦ for a signed-in browser: "Send One-Time Password", the mailed code,
+    "Confirm". Returns the address as the portal registered it."""
+    since = clock.now()
+    sent = driver.register_email(address)
+    if not sent.ok:
+        raise RequirementFailed(
+            "EMAIL_REGISTRATION_CONFIRM", f"the private address {address!r} should be accepted: {sent.error}"
+        )
+    code = mailed_code(mailbox, address, profile.mail_subject_otp, since, profile.email_otp_digits)
+    confirmed = driver.confirm_email(code)
+    if not confirmed.ok:
+        raise RequirementFailed(
+            "EMAIL_REGISTRATION_CONFIRM",
+            f"the mailed one-time password should confirm the address: {confirmed.error}",
+        )
+    return str(sent.data.get("address", address))
+
+
+def second_factor_by_mail(
+    driver: Driver, mailbox: Mailbox, clock: Clock, profile: Profile, address: str, *, trust: bool = False
+) -> tuple[str, Outcome]:
+    """The email second factor: ask for a code, read it from the mail, enter it. Returns the
+    code typed and the portal's answer to it, for the caller to judge."""
+    since = clock.now()
+    requested = driver.request_email_code()
+    if not requested.ok:
+        raise RequirementFailed(
+            "SECOND_FACTOR_METHODS", f"a one-time password should be mailed to {address}: {requested.error}"
+        )
+    code = mailed_code(mailbox, address, profile.mail_subject_otp, since, profile.email_otp_digits)
+    return code, driver.submit_email_code(code, trust_browser=trust)
