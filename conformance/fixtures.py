@@ -1,6 +1,6 @@
 """The fixtures every check and feature step uses: ``portal`` and its parts.
 
-``portal`` is a :class:`~conformance.target.Target`. The parts under their own names
+``portal`` is a :class:`~ninsho.conformance.target.Target`. The parts under their own names
 (``driver``, ``operator``, ``mailbox``, ``portal_clock``, ``profile``) are what the feature steps
 ask for; they come from the same target, so a scenario's evidence lands in one transcript.
 """

@@ -19,7 +19,7 @@ from importlib.resources import files
 
 import pytest
 
-# The manuals in shared/manuals/ that features transcribe, by file stem.
+# The manuals that features transcribe, by file stem (spec/protocol.md names them).
 MANUALS = ("initial-setup", "email-change", "app-reset", "faq-totp-reset-2021")
 MANUAL_TAG_PREFIX = "manual_"
 

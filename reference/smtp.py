@@ -45,7 +45,7 @@ def build_message(mail: OutgoingMail, *, now: float) -> EmailMessage:
 
 
 class SmtpMailer:
-    """A :class:`~reference.core.ports.Mailer` that relays through ``host:port``.
+    """A :class:`~ninsho.reference.core.ports.Mailer` that relays through ``host:port``.
 
     One connection per mail: the portal sends a few mails per user action, and a fresh
     connection never inherits a half-broken one. The clock stamps ``Date``, so a server run with

@@ -3,7 +3,7 @@
 A profile is a TOML document (``spec/profiles/*.toml``) whose parameters are tables holding a
 ``value`` and its provenance: a ``source`` in the manuals or a standard, or ``assumed = true``
 with the ``standard`` followed. This module only *parses* an already-decoded mapping, so the
-core stays free of file I/O; reading the file is ``ninsho.reference.profiles``' job.
+core stays free of file I/O; reading the file is :func:`ninsho.spec.registry.load_profile`'s job.
 """
 
 from __future__ import annotations

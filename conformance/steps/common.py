@@ -80,7 +80,7 @@ def world() -> World:
 
 def fail(requirement: str | None, message: str) -> NoReturn:
     """The portal did not do what the manual says: a FAIL of ``requirement`` alone
-    (:class:`~conformance.verdicts.RequirementFailed`, an AssertionError), so that a scenario
+    (:class:`~ninsho.conformance.errors.RequirementFailed`, an AssertionError), so that a scenario
     tagged with many IDs does not fail them all for one broken rule. ``None`` (from
     :func:`tagged`, when the scenario's tags do not say) is a plain AssertionError: a FAIL of
     every ID the scenario is tagged with. ``pytest.fail`` is kept for a feature or harness

@@ -68,7 +68,7 @@ class _Pending(Generic[T]):
 
 
 class SQLiteStore:
-    """The core's :class:`~reference.core.ports.Store` on one SQLite database file."""
+    """The core's :class:`~ninsho.reference.core.ports.Store` on one SQLite database file."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

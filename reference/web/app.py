@@ -1,7 +1,7 @@
 """The app factory: one core, two faces (the JSON API and the bilingual pages).
 
 Errors are mapped to HTTP in exactly one place, :func:`error_response`: a
-:class:`~reference.core.errors.NinshoError` becomes its ``as_dict()`` with its ``status_hint``,
+:class:`~ninsho.reference.core.errors.NinshoError` becomes its ``as_dict()`` with its ``status_hint``,
 as JSON under ``/api/`` and as a bilingual page elsewhere. Everything else that escapes a
 handler is a bug and becomes a bare 500 with no detail (and a log line).
 """

@@ -1,4 +1,4 @@
-"""profile.parse_profile and reference.spec.load_profile: every bundled profile parses, and
+"""profile.parse_profile and ninsho.spec.registry.load_profile: every bundled profile parses, and
 every malformed one is refused with a SpecError naming the key at fault."""
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def test_replace_makes_a_changed_copy(document: Document) -> None:
     }
 
 
-# --- reading files: reference.spec.load_profile ----------------------------------------------
+# --- reading files: ninsho.spec.registry.load_profile ----------------------------------------------
 
 
 def test_load_profile_by_path(tmp_path: Path) -> None:
