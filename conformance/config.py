@@ -26,6 +26,9 @@ Example (``portal.toml``)::
     port = 2525
     timeout_seconds = 30
     quiet_seconds = 2          # no mail for this long: "none was sent" (the reference: 0.2)
+    # kind = "imap" also reads user_env and password_env (the variables holding the login),
+    # tls = "implicit" | "starttls" | "none" (default implicit; none on a loopback host) and
+    # ca_file = "test-ca.pem" (trust a test server's own certificate; docs/imap.md)
 
     [clock]
     mode = "test-clock"        # virtual | test-clock | real
@@ -65,6 +68,8 @@ class PortalConfig:
     mailbox_port: int = 0
     mailbox_user_env: str = "NINSHO_IMAP_USER"
     mailbox_password_env: str = "NINSHO_IMAP_PASSWORD"
+    mailbox_tls: str = "auto"  # implicit, or none on a loopback host (mailboxes.ImapMailbox)
+    mailbox_ca_file: str | None = None
     mail_timeout_seconds: float = 30.0
     mail_quiet_seconds: float = 2.0  # how long no mail must arrive before "none was sent" holds
     clock: str = "virtual"
@@ -98,6 +103,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, type, tuple[str, ...] | None]] = {
     ("mailbox", "port"): ("mailbox_port", int, None),
     ("mailbox", "user_env"): ("mailbox_user_env", str, None),
     ("mailbox", "password_env"): ("mailbox_password_env", str, None),
+    ("mailbox", "tls"): ("mailbox_tls", str, ("auto", "implicit", "starttls", "none")),
+    ("mailbox", "ca_file"): ("mailbox_ca_file", str, None),
     ("mailbox", "timeout_seconds"): ("mail_timeout_seconds", float, None),
     ("mailbox", "quiet_seconds"): ("mail_quiet_seconds", float, None),
     ("clock", "mode"): ("clock", str, CLOCKS),
@@ -189,6 +196,8 @@ def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> 
             raise ConfigError(key, f"must be an http(s) URL, got {value!r}")
     if kind is float and not (math.isfinite(value) and value > 0):
         raise ConfigError(key, f"must be a number of seconds above 0, got {raw!r}")
+    if key == "mailbox.ca_file" and not Path(value).is_file():
+        raise ConfigError(key, f"{value} does not exist or is not a file")
     if key == "mailbox.port" and not 0 <= value <= 65535:
         raise ConfigError(key, f"must be a TCP port, got {value}")
     return value

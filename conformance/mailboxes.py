@@ -11,6 +11,7 @@ import contextlib
 import email
 import email.policy
 import imaplib
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from ninsho.conformance.interfaces import DriverError, Mail, MailTimeout
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 POLL_SECONDS = 0.5
+IMAP_TIMEOUT_SECONDS = 10.0  # each IMAP command: a server that stops answering is an error, not a hang
+IMAP_TLS = ("auto", "implicit", "starttls", "none")
 
 
 def parse_mail(raw: bytes, received_at: float, envelope_to: list[str] | None = None) -> list[Mail]:
@@ -113,50 +116,155 @@ class SmtpSinkMailbox:
 
 
 class ImapMailbox:
-    """A real test mailbox, polled over IMAP (TLS unless the host is loopback)."""
+    """A real test mailbox, polled over IMAP.
+
+    ``tls``: ``implicit`` (IMAPS, port 993), ``starttls`` (port 143, then STARTTLS) or ``none``;
+    ``auto`` is none on a loopback host and implicit elsewhere. The server's certificate is
+    verified, against ``ca_file`` when given (a test server's own certificate) or the system's
+    CAs. INBOX is examined read-only, so the harness never marks the QA team's mail as read.
+
+    Mail already in INBOX when the mailbox opens is from before the run (a pool account's code
+    of yesterday has today's subject): it is skipped, never fetched. New mail is found by UID
+    after a NOOP, since a server need not report new mail to a SEARCH alone (Dovecot does not),
+    and is dated when a poll first sees it, so poll-to-poll is the precision of "since".
+    """
 
     quiet_seconds = 2.0
 
-    def __init__(self, host: str, port: int, user: str, password: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        clock: Callable[[], float],
+        *,
+        tls: str = "auto",
+        ca_file: str | None = None,
+        timeout_seconds: float = IMAP_TIMEOUT_SECONDS,
+    ) -> None:
+        if tls not in IMAP_TLS:
+            raise DriverError(f"IMAP: tls must be one of {', '.join(IMAP_TLS)}, got {tls!r}")
+        if tls == "auto":
+            tls = "none" if host in ("127.0.0.1", "::1", "localhost") else "implicit"
+        self._host, self._user, self._password, self._tls = host, user, password, tls
+        self._port = port or (993 if tls == "implicit" else 143)
+        self._where = f"IMAP {host}:{self._port}"
+        self._timeout = timeout_seconds
         self._clock = clock
         self._collected = _Collected()
-        self._seen: set[bytes] = set()
+        self._last_uid = 0
         try:
-            loopback = host in ("127.0.0.1", "::1", "localhost")
-            self._imap = (imaplib.IMAP4 if loopback else imaplib.IMAP4_SSL)(
-                host, port or (143 if loopback else 993)
-            )
-            self._imap.login(user, password)
-            self._imap.select("INBOX")
+            self._context = ssl.create_default_context(cafile=ca_file) if tls != "none" else None
+        except (OSError, ssl.SSLError) as exc:
+            raise DriverError(f"{self._where}: cannot read the CA file {ca_file}: {exc}") from None
+        self._imap = self._connect()
+        try:  # what is there now is from before the run
+            self._last_uid = max(self._new_uids(), default=0)
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise DriverError(f"IMAP {host}:{port}: {exc}") from None
+            self.close()
+            raise DriverError(f"{self._where}: {_text(exc)}") from None
+
+    def _connect(self) -> imaplib.IMAP4:
+        """Logged in, INBOX examined; every failure a one-line :class:`DriverError`, with the
+        socket closed (a half-open connection would leak)."""
+        try:
+            if self._tls == "implicit":
+                imap: imaplib.IMAP4 = imaplib.IMAP4_SSL(
+                    self._host, self._port, ssl_context=self._context, timeout=self._timeout
+                )
+            else:
+                imap = imaplib.IMAP4(self._host, self._port, timeout=self._timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise DriverError(
+                f"{self._where}: the server's certificate is not trusted ({exc.verify_message});"
+                " for a test server's own certificate, name its CA in [mailbox] ca_file"
+            ) from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise DriverError(f"{self._where}: cannot connect: {_text(exc)}") from None
+        step = "STARTTLS"
+        try:
+            if self._context is not None and self._tls == "starttls":
+                imap.starttls(self._context)
+            step = f"login as {self._user}"
+            imap.login(self._user, self._password)
+            step = "EXAMINE INBOX"
+            status, data = imap.select("INBOX", readonly=True)
+            if status != "OK":
+                raise imaplib.IMAP4.error(data[-1] if data else status)
+        except ssl.SSLCertVerificationError as exc:
+            _shutdown(imap)
+            raise DriverError(
+                f"{self._where}: STARTTLS: the server's certificate is not trusted"
+                f" ({exc.verify_message}); for a test server's own certificate, name its CA in"
+                " [mailbox] ca_file"
+            ) from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            _shutdown(imap)
+            raise DriverError(f"{self._where}: {step} refused: {_text(exc)}") from None
+        return imap
+
+    def _new_uids(self) -> list[int]:
+        self._imap.noop()  # the poll: the server reports new mail in answer to it
+        _, data = self._imap.uid("SEARCH", f"UID {self._last_uid + 1}:*")
+        found = data[0] if data and isinstance(data[0], bytes) else b""
+        # "n:*" always matches the newest mail, even when its UID is below n
+        return sorted(uid for uid in map(int, found.split()) if uid > self._last_uid)
 
     def _poll(self) -> None:
-        _, data = self._imap.search(None, "ALL")
-        for number in (data[0] or b"").split():
-            if number in self._seen:
-                continue
-            self._seen.add(number)
-            _, parts = self._imap.fetch(number.decode("ascii"), "(RFC822)")
+        for uid in self._new_uids():
+            _, parts = self._imap.uid("FETCH", str(uid), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
             raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
             self._collected.add(parse_mail(raw, self._clock()))
+            self._last_uid = uid
+
+    def _poll_or_reconnect(self) -> None:
+        """One poll; a dropped connection (a server logs idle clients out) is opened again once."""
+        try:
+            self._poll()
+            return
+        except (OSError, imaplib.IMAP4.abort):
+            _shutdown(self._imap)
+        except imaplib.IMAP4.error as exc:
+            raise DriverError(f"{self._where}: {_text(exc)}") from None
+        self._imap = self._connect()
+        try:
+            self._poll()
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise DriverError(f"{self._where}: {_text(exc)}") from None
 
     def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
+        """Polls every :data:`POLL_SECONDS` until ``timeout``; each IMAP command is bounded by
+        the socket timeout, so a silent server ends in a :class:`DriverError`, not a hang."""
         deadline = time.monotonic() + timeout
         while True:
-            self._poll()
-            try:
+            self._poll_or_reconnect()
+            left = deadline - time.monotonic()
+            with contextlib.suppress(MailTimeout):
                 return self._collected.wait_for(to, subject, since, 0)
-            except MailTimeout:
-                if time.monotonic() >= deadline:
-                    raise MailTimeout(
-                        f"no mail to {to} with subject {subject!r} within {timeout:.0f} s"
-                    ) from None
-                time.sleep(POLL_SECONDS)
+            if left <= 0:
+                with self._collected.cond:
+                    others = self._collected._other_subjects(to, since)
+                raise MailTimeout(f"no mail to {to} with subject {subject!r} within {timeout:g} s{others}")
+            time.sleep(min(left, POLL_SECONDS))
 
     def close(self) -> None:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             self._imap.logout()
+        _shutdown(self._imap)
+
+
+def _shutdown(imap: imaplib.IMAP4) -> None:
+    """Close the socket whatever state the connection is in (``logout`` leaves it open when
+    the LOGOUT itself fails); closing twice is harmless."""
+    with contextlib.suppress(OSError):
+        imap.shutdown()
+
+
+def _text(exc: BaseException) -> str:
+    """imaplib puts the server's bytes in its errors: ``[AUTHENTICATIONFAILED] ...``, not ``b'...'``."""
+    arg = exc.args[0] if len(exc.args) == 1 else exc
+    return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
 
 
 def mailbox_for(config: PortalConfig, now: Callable[[], float]) -> SmtpSinkMailbox | ImapMailbox:
@@ -165,7 +273,15 @@ def mailbox_for(config: PortalConfig, now: Callable[[], float]) -> SmtpSinkMailb
     if config.mailbox == "imap":
         user = config.secret(config.mailbox_user_env, "mailbox.user_env")
         password = config.secret(config.mailbox_password_env, "mailbox.password_env")
-        mailbox = ImapMailbox(config.mailbox_host, config.mailbox_port, user, password, now)
+        mailbox = ImapMailbox(
+            config.mailbox_host,
+            config.mailbox_port,
+            user,
+            password,
+            now,
+            tls=config.mailbox_tls,
+            ca_file=config.mailbox_ca_file,
+        )
     else:
         mailbox = SmtpSinkMailbox(config.mailbox_host, config.mailbox_port, now)
     mailbox.quiet_seconds = config.mail_quiet_seconds
