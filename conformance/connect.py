@@ -18,6 +18,7 @@ from ninsho.conformance.config import ConfigError, PortalConfig
 from ninsho.conformance.interfaces import DriverError
 from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY
 from ninsho.conformance.results import EXIT_ERROR
+from ninsho.conformance.startup import StartFailed
 from ninsho.conformance.target import Target
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import load_profile
@@ -61,7 +62,8 @@ def connect(config: PortalConfig, profile: Profile) -> Connection:
 
 def connection_for(config: pytest.Config) -> Connection | None:
     """The run's one connection to a deployed portal, opened on first use (None: embedded).
-    The plugin closes it when the run ends."""
+    The plugin opens it before any check (the pre-flight), and closes it when the run ends;
+    :class:`StartFailed` when it cannot be opened."""
     portal_config = config.stash[CONFIG_KEY]
     if portal_config.embedded:
         return None
@@ -69,9 +71,11 @@ def connection_for(config: pytest.Config) -> Connection | None:
         try:
             config.stash[CONNECTION_KEY] = connect(portal_config, load_profile(portal_config.profile))
         except ConfigError as exc:
-            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+            raise StartFailed(str(exc), pytest.ExitCode.USAGE_ERROR) from None
         except DriverError as exc:
             # Nothing can be judged: one clear line, the ERROR exit status, no traceback.
-            pytest.exit(f"cannot reach the portal at {portal_config.base_url}: {exc}", returncode=EXIT_ERROR)
+            raise StartFailed(
+                f"cannot reach the portal at {portal_config.base_url}: {exc}", EXIT_ERROR
+            ) from None
     connection: Connection = config.stash[CONNECTION_KEY]
     return connection

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from ninsho.conformance import config as portal_config
-from ninsho.conformance import realtime, reports
+from ninsho.conformance import realtime, reports, startup
 from ninsho.conformance.connect import connection_for
 from ninsho.conformance.drivers.embedded import FAULT_NAMES
 from ninsho.conformance.errors import ConfigError
 from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY, TARGET_KEY
-from ninsho.conformance.results import Baseline, exit_status, summarise, verdicts_for
+from ninsho.conformance.preflight import preflight
+from ninsho.conformance.results import Baseline, Summary, exit_status, summarise, verdicts_for
 from ninsho.conformance.target import Target
 from ninsho.conformance.verdicts import CheckResult, Verdict
 from ninsho.spec.errors import SpecError
@@ -35,11 +36,16 @@ WALL_KEY = pytest.StashKey[float]()
 OTHER_FAILURES_KEY = pytest.StashKey[int]()  # failed tests that are not Ninsho checks
 REGISTRY_KEY = pytest.StashKey[dict[str, Requirement]]()
 BASELINE_KEY = pytest.StashKey[Baseline]()
+SUITE_KEY = pytest.StashKey[set[str]]()
+START_FAILED_KEY = pytest.StashKey[
+    int
+]()  # the exit status of a run that could not start  # the requirements of every check collected
 LEVELS = ("MUST", "SHOULD", "MAY")
 CHECKS_DIR = Path(__file__).parent / "checks"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    startup.remove_stale_reports(config)
     registry = requirements()
     config.stash[REGISTRY_KEY] = registry
     config.stash[RESULTS_KEY] = []
@@ -67,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
         baseline = config.getoption("ninsho_baseline")
         config.stash[BASELINE_KEY] = Baseline.load(Path(baseline), registry) if baseline else Baseline()
     except (ConfigError, SpecError, ValueError) as exc:
+        startup.write_not_started(config, str(exc))
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("ninsho_portal") and config.args_source is not pytest.Config.ArgsSource.ARGS:
         config.args = [str(CHECKS_DIR)]
@@ -86,8 +93,10 @@ def _check_fault(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Add the level and area markers, so ``-m MUST`` and ``-m area_totp`` select."""
     registry = config.stash[REGISTRY_KEY]
+    suite = config.stash[SUITE_KEY] = set()  # before -m and -k deselect: every check collected
     for item in items:
         for rid in requirement_ids(item, registry):
+            suite.add(rid)
             item.add_marker(registry[rid].level)
             item.add_marker(f"area_{registry[rid].area}")
             item.user_properties.append(("requirement", rid))
@@ -104,6 +113,15 @@ def requirement_ids(item: pytest.Item, registry: dict[str, Requirement]) -> list
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     config = session.config
     if not (config.getoption("ninsho_list") or config.getoption("ninsho_dry_run")):
+        try:
+            _preflight(session)
+        except startup.StartFailed as failed:
+            startup.write_not_started(config, str(failed))
+            config.stash[START_FAILED_KEY] = failed.status
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(str(failed), red=True, bold=True)
+            return True  # no check runs
         _prerun_in_real_time(session)
         return None
     reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -116,6 +134,17 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     for line in plan:
         reporter.write_line(line) if reporter else print(line)
     return True
+
+
+def _preflight(session: pytest.Session) -> None:
+    """Before any check against a deployed portal: one round that tries what the run needs."""
+    config = session.config
+    connection = connection_for(config)
+    if connection is None or not session.items:
+        return
+    problem = preflight(connection.target(), config.stash[CONFIG_KEY])
+    if problem is not None:
+        raise startup.StartFailed(problem.line(), problem.status)
 
 
 def _prerun_in_real_time(session: pytest.Session) -> None:
@@ -214,11 +243,16 @@ def _align_report(report: pytest.TestReport, results: list[CheckResult]) -> None
         report.longrepr = (str(report.location[0]), (report.location[1] or 0) + 1, reason)
 
 
+def _rows(config: pytest.Config, results: list[CheckResult]) -> list[Summary]:
+    suite: set[str] = config.stash.get(SUITE_KEY, set())
+    return summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY], suite)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     results = config.stash.get(RESULTS_KEY, [])
     if not results:
         return
-    rows = summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY])
+    rows = _rows(config, results)
     terminalreporter.section("Ninsho verdicts by requirement")
     for line in reports.terminal_table(rows):
         terminalreporter.write_line(line)
@@ -252,10 +286,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    if START_FAILED_KEY in config.stash:
+        session.exitstatus = config.stash[START_FAILED_KEY]
+        return
     results = config.stash.get(RESULTS_KEY, [])
     if not results or exitstatus not in (0, 1):
         return
-    rows = summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY])
+    rows = _rows(config, results)
     status = exit_status(rows, strict=config.getoption("ninsho_strict"))
     if config.stash[OTHER_FAILURES_KEY] and status == 0:
         status = 1  # a plain test failed beside the checks: never hide it

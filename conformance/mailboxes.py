@@ -248,6 +248,10 @@ class ImapMailbox:
                 raise MailTimeout(f"no mail to {to} with subject {subject!r} within {timeout:g} s{others}")
             time.sleep(min(left, POLL_SECONDS))
 
+    def preflight(self) -> None:
+        """The server answers and takes the login: before any check waits on it."""
+        self._connect().logout()
+
     def close(self) -> None:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             self._imap.logout()

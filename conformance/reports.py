@@ -24,6 +24,7 @@ _COLOUR = {
     Verdict.PASS: "#1a7f37",
     Verdict.WARN: "#9a6700",
     Verdict.NOT_APPLICABLE: "#57606a",
+    Verdict.NOT_TESTABLE: "#57606a",
     Verdict.SKIPPED: "#57606a",
     Verdict.INCONCLUSIVE: "#8250df",
     Verdict.FAIL: "#cf222e",
@@ -51,7 +52,8 @@ def _counts(rows: list[Summary]) -> str:
 
 
 def _attention(rows: list[Summary]) -> str:
-    flagged = [r.requirement.id for r in rows if r.verdict is not Verdict.PASS or r.unexpected_pass]
+    quiet = (Verdict.PASS, Verdict.NOT_TESTABLE)
+    flagged = [r.requirement.id for r in rows if r.verdict not in quiet or r.unexpected_pass]
     return f" · needs attention: {', '.join(flagged)}" if flagged else ""
 
 
@@ -59,7 +61,7 @@ def terminal_table(rows: list[Summary]) -> list[str]:
     width = max(len(r.requirement.id) for r in rows)
     lines = []
     for row in rows:
-        reason = next((c.reason for c in row.checks if c.verdict is row.verdict and c.reason), "")
+        reason = next((c.reason for c in row.checks if c.verdict is row.verdict and c.reason), row.note)
         detail = "; ".join(t for t in (_measured_text(row), reason.splitlines()[0] if reason else "") if t)
         lines.append(
             f"{row.requirement.id:<{width}}  {row.requirement.level:<6} {_status(row):<14} {detail}"[:220]
@@ -91,6 +93,7 @@ def as_document(
                 "expected_failure": row.expected_failure,
                 "unexpected_pass": row.unexpected_pass,
                 "measured": row.measured,
+                "note": row.note,
                 "checks": [c.as_dict() for c in row.checks],
             }
             for row in rows
@@ -114,11 +117,14 @@ def write_html(path: Path, rows: list[Summary], config: PortalConfig) -> None:
     body = []
     for row in rows:
         colour = _COLOUR[row.verdict]
-        checks = "".join(
-            f"<details><summary>{e(c.check)}: <b>{e(c.verdict.value)}</b> {e(c.reason[:300])}</summary>"
-            f"<p>{e(', '.join(f'{k}: {v}' for k, v in c.measured.items()))}</p>"
-            f"<pre>{e(chr(10).join(c.evidence))}</pre></details>"
-            for c in row.checks
+        checks = (
+            "".join(
+                f"<details><summary>{e(c.check)}: <b>{e(c.verdict.value)}</b> {e(c.reason[:300])}</summary>"
+                f"<p>{e(', '.join(f'{k}: {v}' for k, v in c.measured.items()))}</p>"
+                f"<pre>{e(chr(10).join(c.evidence))}</pre></details>"
+                for c in row.checks
+            )
+            or f"<small>{e(row.note)}</small>"
         )
         body.append(
             f"<tr><td><code>{e(row.requirement.id)}</code><br><small>{e(row.requirement.statement)}</small></td>"

@@ -6,7 +6,7 @@ Kept apart from the hooks so that it can be read, and tested, without a pytest r
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,7 @@ class Summary:
     checks: list[CheckResult]
     expected_failure: str | None = None
     unexpected_pass: bool = False
+    note: str = ""  # why a requirement no check judged has the verdict it has
 
     @property
     def measured(self) -> dict[str, Any]:
@@ -106,22 +107,41 @@ class Summary:
 
 
 def summarise(
-    results: Iterable[CheckResult], registry: dict[str, Requirement], baseline: Baseline
+    results: Iterable[CheckResult],
+    registry: dict[str, Requirement],
+    baseline: Baseline,
+    suite: Collection[str] = (),
 ) -> list[Summary]:
-    """One row per requirement that any check spoke for, worst verdict first among its checks."""
+    """One row per registered requirement, in the registry's order: nothing drops out unseen.
+
+    A requirement that checks spoke for takes the worst of their verdicts. One that none did is
+    NOT_TESTABLE when the registry says a run cannot judge it from outside, else SKIPPED with the
+    reason: its checks were not selected (``suite`` holds the requirements of every check
+    collected before selection), or the harness has no check for it.
+    """
     by_id: dict[str, list[CheckResult]] = {}
     for r in results:
         by_id.setdefault(r.requirement, []).append(r)
     rows = []
-    for rid in sorted(by_id, key=lambda r: list(registry).index(r)):
-        checks = by_id[rid]
-        verdict = worst([c.verdict for c in checks])
-        row = Summary(registry[rid], verdict, checks)
+    for rid, requirement in registry.items():
+        checks = by_id.get(rid)
+        if not checks:
+            rows.append(_unjudged(requirement, suite))
+            continue
+        row = Summary(requirement, worst([c.verdict for c in checks]), checks)
         if rid in baseline.expected:
             row.expected_failure = baseline.expected[rid]
-            row.unexpected_pass = verdict is Verdict.PASS
+            row.unexpected_pass = row.verdict is Verdict.PASS
         rows.append(row)
     return rows
+
+
+def _unjudged(requirement: Requirement, suite: Collection[str]) -> Summary:
+    if requirement.not_testable:
+        return Summary(requirement, Verdict.NOT_TESTABLE, [], note=requirement.not_testable)
+    if requirement.id in suite:
+        return Summary(requirement, Verdict.SKIPPED, [], note="its checks were not selected in this run")
+    return Summary(requirement, Verdict.SKIPPED, [], note="the harness has no check for it yet")
 
 
 def exit_status(rows: list[Summary], *, strict: bool) -> int:

@@ -16,6 +16,7 @@ class Verdict(StrEnum):
     PASS = "PASS"
     WARN = "WARN"
     NOT_APPLICABLE = "NOT_APPLICABLE"
+    NOT_TESTABLE = "NOT_TESTABLE"  # the registry says a run cannot judge it from outside
     SKIPPED = "SKIPPED"
     INCONCLUSIVE = "INCONCLUSIVE"
     FAIL = "FAIL"
@@ -30,6 +31,7 @@ class Verdict(StrEnum):
 _SEVERITY = {
     Verdict.PASS: 0,
     Verdict.NOT_APPLICABLE: 1,
+    Verdict.NOT_TESTABLE: 1,
     Verdict.SKIPPED: 2,
     Verdict.WARN: 3,
     Verdict.INCONCLUSIVE: 4,
@@ -68,5 +70,5 @@ def worst(verdicts: list[Verdict]) -> Verdict:
     A check that was skipped or does not apply judged nothing, so it does not outrank another
     check's PASS; only when no check judged does the requirement read SKIPPED or NOT_APPLICABLE.
     """
-    judged = [v for v in verdicts if v not in (Verdict.SKIPPED, Verdict.NOT_APPLICABLE)]
+    judged = [v for v in verdicts if v not in (Verdict.SKIPPED, Verdict.NOT_APPLICABLE, Verdict.NOT_TESTABLE)]
     return max(judged or verdicts, key=lambda v: v.severity) if verdicts else Verdict.SKIPPED

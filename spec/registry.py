@@ -91,6 +91,9 @@ class Requirement:
     statement: str
     source: tuple[str, ...]
     parameters: tuple[str, ...]
+    # Why a conformance run cannot judge it from outside the portal (a verdict of NOT_TESTABLE),
+    # or None: it can, and a check must.
+    not_testable: str | None = None
 
 
 def requirements() -> dict[str, Requirement]:
@@ -104,6 +107,7 @@ def requirements() -> dict[str, Requirement]:
             statement=entry["statement"],
             source=tuple(entry["source"]),
             parameters=tuple(entry.get("parameters", ())),
+            not_testable=entry.get("not_testable"),
         )
         for rid, entry in table.items()
     }

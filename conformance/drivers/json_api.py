@@ -16,7 +16,7 @@ import httpx
 
 from ninsho.conformance.clocks import RealClock, TestClock
 from ninsho.conformance.config import PortalConfig
-from ninsho.conformance.errors import NotApplicable
+from ninsho.conformance.errors import ConfigError, NotApplicable
 from ninsho.conformance.interfaces import (
     Account,
     Driver,
@@ -183,6 +183,27 @@ class AdminApiOperator:
 
     def helpdesk_code(self, login_id: str) -> Outcome:
         return call(self.client, "POST", f"admin/helpdesk/{login_id}/code", None, self.headers)
+
+    def preflight(self) -> None:
+        """The token works: an account is created and removed again, as every check will."""
+        probe = "nshpreflight" + secrets.token_hex(4)
+        created = call(
+            self.client,
+            "POST",
+            "admin/users",
+            {"login_id": probe, "password": secrets.token_urlsafe(18)},
+            self.headers,
+        )
+        if created.data.get("status") in (401, 403):
+            raise ConfigError(
+                "admin.token_env", f"the portal's admin API refused the token: {created.message_en}"
+            )
+        if not created.ok:
+            raise DriverError(f"the admin API refused a test account: {created.error} {created.message_en}")
+        account = Account(probe, "")
+        removed = call(self.client, "DELETE", f"admin/users/{account.login_id}", None, self.headers)
+        if not removed.ok:
+            raise DriverError(f"the admin API did not remove {account.login_id}: {removed.error}")
 
 
 class PoolOperator:

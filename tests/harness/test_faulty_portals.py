@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from ninsho.reference.faults import FAULTS
+from ninsho.spec.registry import requirements
+from tests.harness.report_rows import judged, unjudged
 
 
 def run_checks(pytester: pytest.Pytester, fault: str | None) -> tuple[int, dict[str, str]]:
@@ -19,7 +21,9 @@ def run_checks(pytester: pytest.Pytester, fault: str | None) -> tuple[int, dict[
     report = Path(pytester.path) / "ninsho.json"
     result = pytester.runpytest(*args, "--ninsho-json", str(report))
     document: dict[str, Any] = json.loads(report.read_text("utf-8"))
-    return int(result.ret), {row["id"]: row["verdict"] for row in document["requirements"]}
+    not_testable = {rid for rid, r in requirements().items() if r.not_testable}
+    assert {rid for rid, v in unjudged(document).items() if v == "NOT_TESTABLE"} == not_testable
+    return int(result.ret), {row["id"]: row["verdict"] for row in judged(document)}
 
 
 def test_correct_reference_passes_everything(pytester: pytest.Pytester) -> None:

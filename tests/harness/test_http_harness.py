@@ -36,6 +36,7 @@ from ninsho.conformance.drivers.html import SELECTORS, HtmlDriver, connect, sele
 from ninsho.conformance.interfaces import Account, DriverError, Provisioning
 from ninsho.reference.faults import FAULTS
 from ninsho.spec.registry import load_profile, requirements
+from tests.harness.report_rows import judged, unjudged
 from tests.web.support import ServerProcess, cli_env, free_port
 
 TOKEN_ENV = "NINSHO_HTTP_HARNESS_TOKEN"
@@ -148,7 +149,8 @@ def run_harness(
     output = done.stdout[-6000:] + done.stderr[-3000:]
     assert report.is_file(), f"no report from the {driver} run (exit {done.returncode}):\n{output}"
     document: dict[str, Any] = json.loads(report.read_text("utf-8"))
-    rows = document["requirements"]
+    unjudged(document)  # every requirement has a row, and those no check judged say why
+    rows = judged(document)
     return Run(
         done.returncode,
         {row["id"]: row["verdict"] for row in rows},

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ninsho.conformance.results import EXIT_FAIL, EXIT_OK, EXIT_STRICT
+from tests.harness.report_rows import judged
 
 CHECKS = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider"]
 
@@ -24,13 +25,13 @@ def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[s
 
 
 def verdicts(document: dict[str, Any]) -> dict[str, str]:
-    return {row["id"]: row["verdict"] for row in document["requirements"]}
+    return {row["id"]: row["verdict"] for row in judged(document)}
 
 
 def test_selection_by_requirement_id(pytester: pytest.Pytester) -> None:
     result, document = run(pytester, "-m", "TOTP_WINDOW")
     assert result.ret == EXIT_OK
-    rows = {row["id"]: row for row in document["requirements"]}
+    rows = {row["id"]: row for row in judged(document)}
     selected = {c["check"] for c in rows["TOTP_WINDOW"]["checks"]}
     ran = {c["check"] for row in rows.values() for c in row["checks"]}
     assert ran == selected, "a check without the TOTP_WINDOW marker ran"
@@ -41,12 +42,12 @@ def test_selection_by_requirement_id(pytester: pytest.Pytester) -> None:
 def test_selection_by_level_and_area(pytester: pytest.Pytester) -> None:
     _, by_area = run(pytester, "-m", "area_totp")
     totp = {"TOTP_ALGORITHM", "TOTP_DIGITS", "TOTP_WINDOW", "TOTP_REPLAY", "TOTP_SECRET_STRENGTH"}
-    rows = {row["id"]: row for row in by_area["requirements"]}
+    rows = {row["id"]: row for row in judged(by_area)}
     assert totp <= set(rows)
     in_area = {c["check"] for rid in totp for c in rows[rid]["checks"]}
     assert all(c["check"] in in_area for row in rows.values() for c in row["checks"]), "a non-TOTP check ran"
     _, should = run(pytester, "-m", "SHOULD and not MUST")
-    assert {r["level"] for r in should["requirements"]} == {"SHOULD"}
+    assert {r["level"] for r in judged(should)} == {"SHOULD"}
 
 
 def test_a_fail_exits_1_and_names_the_requirement(pytester: pytest.Pytester) -> None:
@@ -54,7 +55,7 @@ def test_a_fail_exits_1_and_names_the_requirement(pytester: pytest.Pytester) -> 
         pytester, "-m", "TOTP_WINDOW", "-k", "test_totp_window", "--ninsho-fault", "wide-window"
     )
     assert result.ret == EXIT_FAIL
-    row = document["requirements"][0]
+    row = judged(document)[0]
     assert (row["id"], row["verdict"]) == ("TOTP_WINDOW", "FAIL")
     assert row["measured"]["window"] == "accepted -3…+3"
     result.stdout.fnmatch_lines(["*TOTP_WINDOW*MUST*FAIL*accepted -3…+3*"])
@@ -76,7 +77,7 @@ def test_baseline_turns_a_known_failure_into_an_expected_one(pytester: pytest.Py
         str(baseline),
     )
     assert result.ret == EXIT_OK
-    assert document["requirements"][0]["expected_failure"] == "ticket 42: window ±3 until release 5"
+    assert judged(document)[0]["expected_failure"] == "ticket 42: window ±3 until release 5"
     result.assert_outcomes(xfailed=1)
 
 
@@ -86,7 +87,7 @@ def test_baseline_flags_an_unexpected_pass(pytester: pytest.Pytester) -> None:
     )
     result, document = run(pytester, "-k", "test_totp_window", "--ninsho-baseline", str(baseline))
     assert result.ret == EXIT_FAIL
-    assert document["requirements"][0]["unexpected_pass"] is True
+    assert judged(document)[0]["unexpected_pass"] is True
     result.stdout.fnmatch_lines(["*TOTP_WINDOW*PASS (unexpected: listed in the baseline)*"])
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from ninsho.conformance.verdicts import Verdict
 from ninsho.spec.registry import load_profile, requirements
+from tests.harness.report_rows import judged as judged_rows
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
@@ -77,7 +78,7 @@ def run_check(
             p for p in (str(shim), str(EXAMPLE), os.environ.get("PYTHONPATH")) if p
         ),
     }
-    command = [sys.executable, "-c", "import sys; from ninsho.reference.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-c", "import sys; from ninsho.cli import main; sys.exit(main())"]
     argv = ["check", str(server.portal_config()), "--report-dir", str(folder / "reports"), "-q", *options]
     done = subprocess.run(
         command + argv, cwd=folder, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS
@@ -86,7 +87,7 @@ def run_check(
     path = folder / "reports" / "ninsho.json"
     assert path.is_file(), f"ninsho check wrote no report (exit {done.returncode}): {output}"
     report = json.loads(path.read_text("utf-8"))
-    rows = {row["id"]: row for row in report["requirements"]}
+    rows = {row["id"]: row for row in judged_rows(report)}
     return done.returncode, rows, output
 
 
