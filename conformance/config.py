@@ -20,6 +20,10 @@ Example (``portal.toml``)::
     [admin]
     token_env = "NINSHO_ADMIN_TOKEN"
 
+    [operator]
+    command = "ssh ops portalctl helpdesk {login_id}"   # the helpdesk, where no operator API is:
+                               # its standard output holds the confirmation code (conformance/helpdesk.py)
+
     [mailbox]
     kind = "smtp-sink"         # outbox | smtp-sink | imap
     host = "127.0.0.1"
@@ -32,6 +36,9 @@ Example (``portal.toml``)::
 
     [clock]
     mode = "test-clock"        # virtual | test-clock | real
+
+    [html]
+    site_map = "site.toml"     # the html driver's site map, next to this file (docs/html-driver.md)
 """
 
 from __future__ import annotations
@@ -70,10 +77,12 @@ class PortalConfig:
     mailbox_password_env: str = "NINSHO_IMAP_PASSWORD"
     mailbox_tls: str = "auto"  # implicit, or none on a loopback host (mailboxes.ImapMailbox)
     mailbox_ca_file: str | None = None
+    operator_command: str | None = None  # the helpdesk as a command: "portalctl helpdesk {login_id}"
     mail_timeout_seconds: float = 30.0
     mail_quiet_seconds: float = 2.0  # how long no mail must arrive before "none was sent" holds
     clock: str = "virtual"
-    html_selectors: Mapping[str, str] = field(default_factory=dict)
+    html_selectors: Mapping[str, str] = field(default_factory=dict)  # old names (docs/html-driver.md)
+    html_site_map: str | None = None  # the html driver's site map (a TOML file; docs/html-driver.md)
     source: str = "defaults"
 
     @property
@@ -98,6 +107,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, type, tuple[str, ...] | None]] = {
     ("accounts", "password_env"): ("password_env", str, None),
     ("accounts", "address_domain"): ("address_domain", str, None),
     ("admin", "token_env"): ("admin_token_env", str, None),
+    ("operator", "command"): ("operator_command", str, None),
     ("mailbox", "kind"): ("mailbox", str, MAILBOXES),
     ("mailbox", "host"): ("mailbox_host", str, None),
     ("mailbox", "port"): ("mailbox_port", int, None),
@@ -109,6 +119,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, type, tuple[str, ...] | None]] = {
     ("mailbox", "quiet_seconds"): ("mail_quiet_seconds", float, None),
     ("clock", "mode"): ("clock", str, CLOCKS),
     ("html", "selectors"): ("html_selectors", dict, None),
+    ("html", "site_map"): ("html_site_map", str, None),
 }
 ENVIRONMENT = {
     "NINSHO_BASE_URL": "portal.base_url",
@@ -162,6 +173,14 @@ def _read_file(path: Path) -> dict[str, Any]:
             if (section, key) not in _FIELDS:
                 raise ConfigError(f"{section}.{key}", "is not a known key")
             flat[f"{section}.{key}"] = value
+    return _html_paths(flat, path)
+
+
+def _html_paths(flat: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A site map named in the file is found next to the file, wherever the run starts."""
+    site_map = flat.get("html.site_map")
+    if isinstance(site_map, str) and site_map and not Path(site_map).is_absolute():
+        flat["html.site_map"] = str(path.parent / site_map)
     return flat
 
 

@@ -17,6 +17,7 @@ import httpx
 from ninsho.conformance.clocks import RealClock, TestClock
 from ninsho.conformance.config import PortalConfig
 from ninsho.conformance.errors import ConfigError, NotApplicable
+from ninsho.conformance.helpdesk import CommandHelpdesk
 from ninsho.conformance.interfaces import (
     Account,
     Driver,
@@ -222,7 +223,8 @@ class PoolOperator:
 
     def helpdesk_code(self, login_id: str) -> Outcome:
         raise NotApplicable(
-            "the helpdesk issues codes by phone: no operator API is configured (provision = pool)"
+            "the helpdesk issues codes by phone: no operator API is configured (provision = pool),"
+            " and no [operator] command"
         )
 
 
@@ -256,6 +258,9 @@ class HttpConnection:
             if config.provision == "admin-api"
             else PoolOperator(config)
         )
+        if config.operator_command:
+            digits = profile.confirmation_code_digits
+            self.operator = CommandHelpdesk(self.operator, config.operator_command, digits)
         self.mailbox = mailbox_for(config, self.clock.now)
 
     def _real_clock(self) -> RealClock:

@@ -1,0 +1,122 @@
+"""``[operator] command``: the helpdesk checks through an operator's command, for a portal with
+no operator API (issue "Staging-ready runs", item 2)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ninsho.conformance.errors import ConfigError, DriverError
+from ninsho.conformance.helpdesk import CommandHelpdesk
+from ninsho.conformance.interfaces import Account
+from tests.harness.report_rows import judged
+from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, portal_toml
+from tests.web.support import cli_env
+
+PYTHON = shlex.quote(sys.executable)
+NINSHO = str(Path(sys.executable).with_name("ninsho"))
+
+
+class Accounts:
+    """The operator whose accounts the command's helpdesk sits beside."""
+
+    def new_account(self) -> Account:
+        return Account("qa0001", "pw")
+
+    def helpdesk_code(self, login_id: str) -> object:
+        raise AssertionError("the command answers for the helpdesk")
+
+
+def helpdesk(script: str, digits: int = 8) -> CommandHelpdesk:
+    return CommandHelpdesk(Accounts(), f"{PYTHON} -c {shlex.quote(script)} {{login_id}}", digits, timeout=20)
+
+
+def test_the_code_is_read_from_standard_output() -> None:
+    issued = helpdesk("import sys; print('code for', sys.argv[1], ': 01234567')").helpdesk_code("qa0001")
+    assert (issued.ok, issued.data) == (True, {"code": "01234567"})
+
+
+def test_a_refusal_is_the_helpdesks_answer_not_an_error() -> None:
+    """No reset pending: the helpdesk says no (HELPDESK_PENDING_ONLY judges that answer)."""
+    refused = helpdesk("import sys; sys.exit('no pending reset for ' + sys.argv[1])").helpdesk_code("qa9")
+    assert (refused.ok, refused.error) == (False, "helpdesk_refused")
+    assert refused.message_en == "no pending reset for qa9"
+
+
+def test_the_login_id_is_one_word_and_never_reaches_a_shell() -> None:
+    echo = helpdesk("import json, sys; print(json.dumps(sys.argv[1:]), '12345678')")
+    assert echo.argv("a; rm -rf /")[-1] == "a; rm -rf /"
+    done = echo.helpdesk_code("a; touch /tmp/ninsho-injected")
+    assert done.ok and not Path("/tmp/ninsho-injected").exists()
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [("print('no code here')", "printed 0"), ("print('12345678 87654321')", "printed 2")],
+)
+def test_anything_but_one_code_is_an_error(script: str, words: str) -> None:
+    with pytest.raises(DriverError, match=words):
+        helpdesk(script).helpdesk_code("qa0001")
+
+
+def test_a_command_that_hangs_or_is_missing_is_an_error() -> None:
+    slow = CommandHelpdesk(
+        Accounts(), f"{PYTHON} -c 'import time; time.sleep(30)' {{login_id}}", 8, timeout=0.5
+    )
+    with pytest.raises(DriverError, match=r"did not finish in 0\.5 s"):
+        slow.helpdesk_code("qa0001")
+    missing = CommandHelpdesk(Accounts(), "no-such-portalctl helpdesk {login_id}", 8)
+    with pytest.raises(DriverError, match="not found"):
+        missing.helpdesk_code("qa0001")
+    with pytest.raises(ConfigError, match="not a command"):
+        missing.preflight()
+
+
+@pytest.mark.parametrize("template", ["portalctl helpdesk", "portalctl 'unclosed {login_id}", ""])
+def test_a_bad_template_is_refused_with_its_key(template: str) -> None:
+    with pytest.raises(ConfigError, match=r"\[operator\.command\]"):
+        CommandHelpdesk(Accounts(), template, 8)
+
+
+@pytest.mark.slow
+def test_the_helpdesk_checks_run_through_the_command(tmp_path: Path) -> None:
+    """A pool of accounts and no operator API: the helpdesk checks are judged, not NOT_APPLICABLE.
+    The command is the reference's own operator CLI on the server's database."""
+    server = harness_server(tmp_path / "server").start()
+    try:
+        pool = [f"pool{n:04d}" for n in range(1, 7)]
+        password = "pool-password-0123456789"
+        for login_id in pool:
+            created = httpx.post(
+                server.url + "/api/v1/admin/users",
+                json={"login_id": login_id, "password": password},
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                timeout=10,
+            )
+            assert created.status_code == 201, created.text
+        config = portal_toml(tmp_path / "portal.toml", server, "json", provision="pool", pool=pool[0])
+        text = config.read_text("utf-8").replace(f'pool = ["{pool[0]}"]', f"pool = {json.dumps(pool)}")
+        command = f"{NINSHO} helpdesk issue-code {{login_id}} --db {server.db}"
+        config.write_text(text + f"[operator]\ncommand = {json.dumps(command)}\n", "utf-8")
+        report = tmp_path / "ninsho.json"
+        done = subprocess.run(
+            [NINSHO, "check", str(config), "-q", "--report-dir", str(tmp_path), "-m", "HELPDESK_ISSUES_CODE"],
+            cwd=tmp_path,
+            env=cli_env(**{TOKEN_ENV: ADMIN_TOKEN, "NINSHO_TEST_PASSWORD": password}),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        server.stop()
+    output = done.stdout[-4000:] + done.stderr[-2000:]
+    rows = {row["id"]: row for row in judged(json.loads(report.read_text("utf-8")))}
+    assert rows["HELPDESK_ISSUES_CODE"]["verdict"] == "PASS", output
+    assert rows["HELPDESK_PENDING_ONLY"]["verdict"] == "PASS", output
+    assert done.returncode == 0, output
