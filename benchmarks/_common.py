@@ -1,5 +1,6 @@
 """Shared plumbing for the benchmarks: free loopback ports, a `ninsho serve` that is always
-stopped, peak memory from /proc, and the machine's description.
+stopped (tests/servers.py: its own process group, recorded, so a benchmark that is killed leaves
+it to the next start's sweep), peak memory from /proc, and the machine's description.
 
 The benchmarks compare figures within one run (ratios), because absolute times on a shared
 2-core machine drift; everything here exists to keep those runs bounded and tidy.
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -81,7 +84,8 @@ def ninsho_server(
 ) -> Iterator[Server]:
     """Start `ninsho serve` on a free loopback port with a throw-away database; always stop it.
 
-    The server is stopped by its own PID (SIGTERM, then SIGKILL after 5 s), never by name.
+    The server is stopped by its own process group (SIGTERM, then SIGKILL after 5 s), never by
+    name; what a killed benchmark left is swept when the next server starts.
     ``db_dir`` puts the database elsewhere than the default temporary folder (e.g. /dev/shm).
     """
     port = free_port()
@@ -105,13 +109,15 @@ def ninsho_server(
             cmd += ["--hash-cost", str(hash_cost)]
         env = dict(os.environ, NINSHO_BENCH_ADMIN_TOKEN=token)
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - closed below
-        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        server = Server(process, f"http://127.0.0.1:{port}", port, token, smtp_port, db)
+        tracked = servers.start(
+            cmd, label="ninsho serve for a benchmark", cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        server = Server(tracked.process, f"http://127.0.0.1:{port}", port, token, smtp_port, db)
         try:
             _wait_ready(server, startup_timeout, Path(tmp) / "server.log")
             yield server
         finally:
-            stop(process)
+            tracked.stop(timeout=5.0)
             log.close()
 
 

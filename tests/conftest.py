@@ -1,5 +1,26 @@
 """The project's own tests are marked with requirement IDs too, so they register the registry's
 IDs as markers, as every Ninsho session does; they do not load the harness itself, which wakes
-only in conformance runs (ninsho.conformance.plugin)."""
+only in conformance runs (ninsho.conformance.plugin).
+
+Every session also starts by sweeping the servers that killed sessions left running, and stops
+its own at exit and on SIGTERM (tests/servers.py: a killed pytest runs no finalizer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import servers
 
 pytest_plugins = ["ninsho.conformance.markers"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Before any test: a stray holds a port and memory, and its old code answers requests."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for swept in servers.install_session_guards():
+        if swept.stopped and reporter is not None:
+            record = swept.record
+            reporter.write_line(
+                f"stopped a server that a killed run (pid {record.owner_pid}) left running: "
+                f"{record.label or ' '.join(record.command)} (group {record.pgid})"
+            )

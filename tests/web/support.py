@@ -9,7 +9,6 @@ import email
 import email.policy
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import jsonschema
 import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests import servers
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 REPO = Path(__file__).resolve().parents[2]
@@ -193,7 +194,10 @@ class PortTaken(Exception):
 
 class ServerProcess:
     """``ninsho serve`` in a subprocess on 127.0.0.1, on a port found free just before. The web
-    tests and tests/harness (which runs ``ninsho check`` against it) share it."""
+    tests and tests/harness (which runs ``ninsho check`` against it) share it.
+
+    Started through tests/servers.py: in its own process group and recorded, so that a pytest run
+    that is killed leaves it to the next session's sweep instead of to init."""
 
     def __init__(
         self,
@@ -215,6 +219,7 @@ class ServerProcess:
         self.admin_token = admin_token
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self._server: servers.Server | None = None
         self.log_path = workdir / "server.log"
         self._log: Any = None
         self.starts = 0
@@ -246,12 +251,14 @@ class ServerProcess:
         if self.fault:
             args += ["--fault", self.fault]
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+        self._server = servers.start(
             [sys.executable, "-m", "ninsho.reference.cli", *args],
+            label=f"ninsho serve for {self.workdir}",
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=cli_env(**dict([self.admin_token])),
         )
+        self.process = self._server.process
         self.starts += 1
         self._wait_ready()
         return self
@@ -273,30 +280,31 @@ class ServerProcess:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)  # polling for readiness, not waiting on portal time
-        raise AssertionError(f"ninsho serve did not become ready in {timeout}s:\n{self.log()}")
+        log = self.log()
+        self.stop()  # start() raised: no caller holds this server to stop it
+        raise AssertionError(f"ninsho serve did not become ready in {timeout}s:\n{log}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown handler runs, as in a crash."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
+        """SIGKILL to its process group: no shutdown handler runs, as in a crash."""
+        assert self._server is not None
+        self._server.kill()
         self._reset()
 
     def stop(self) -> None:
-        if self.process is None:
+        """SIGTERM to its process group, SIGKILL after 10 s; a stopped server may start again."""
+        if self._server is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        self._server.stop(timeout=10.0)
         self._reset()
 
     def _reset(self) -> None:
+        """After the process has ended and been reaped: its record goes, its log is closed."""
+        if self._server is not None:
+            self._server.forget()
+            self._server = None
         self.process = None
         if self._log is not None:
             self._log.close()

@@ -5,7 +5,9 @@ in Flask, SQLAlchemy and a hundred MB more), cached under ``$NINSHO_PI_VENV`` or
 ``~/.cache/ninsho/privacyidea-venv`` so that only the first run pays for the install. Each
 server gets a fresh temporary folder with SQLite, its keys, its log and its ``pi.cfg``; it serves
 with gunicorn in the production config, relays mail to the harness's SMTP sink, and is stopped
-by its PID and its folder removed when the context ends.
+by its process group (the master and its workers) and its folder removed when the context ends.
+While it runs it is recorded in Ninsho's run directory for test servers, so that if the process
+that started it is killed, the next Ninsho test session stops it (see ``_record``).
 
 CLI::
 
@@ -22,6 +24,7 @@ config written for this server) for the command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -97,6 +100,7 @@ class Server:
     settings: Settings
     timings: dict[str, float] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)  # None after `down`
+    record: Path | None = field(default=None, repr=False)  # the run-directory record, if written
 
     def portal_config(self) -> Path:
         """A portal config for ``ninsho check`` against this server, judged by privacyidea.toml."""
@@ -251,6 +255,58 @@ def _set_up(venv: Path, env: dict[str, str], admin_user: str, password: str, dat
         raise ServerError(f"pi-manage setup exited {done.returncode}: {done.stderr[-800:]}")
 
 
+# --- the run-directory record -----------------------------------------------------------------
+# The format of the Ninsho repository's tests/servers.py (format 1), written here because this
+# package cannot import the repository's tests: a JSON file per process group, named after it.
+# A pytest session of the repository sweeps the records whose owner has gone: it kills the group
+# if its leader is still the process recorded (PID, start time and boot id), removes the file.
+RUN_DIR_ENV = "NINSHO_TEST_SERVERS_DIR"
+RECORD_FORMAT = 1
+
+
+def _proc_start(pid: int) -> int | None:
+    """Start time in clock ticks since boot (/proc/PID/stat field 22): a PID's identity."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[19])
+
+
+def _record(process: subprocess.Popen[bytes], command: list[str]) -> Path | None:
+    """Best effort, Linux only: a record is a safety net for a killed run, never a reason not to
+    start (no /proc, a run directory that is not this user's: none is written)."""
+    folder = Path(os.environ.get(RUN_DIR_ENV) or f"/tmp/ninsho-test-servers-{os.getuid()}")
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(folder)
+        if not folder.is_dir() or folder.is_symlink() or info.st_uid != os.getuid():
+            return None
+        body = {
+            "format": RECORD_FORMAT,
+            "pgid": process.pid,
+            "leader_start": _proc_start(process.pid) or -1,
+            "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+            "owner_pid": os.getpid(),
+            "owner_start": _proc_start(os.getpid()) or -1,
+            "command": command,
+            "label": "privacyIDEA (gunicorn) for ninsho_privacyidea.server",
+            "started_at": time.time(),
+        }
+        path = folder / f"{process.pid}.json"
+        partial = folder / f".{process.pid}.json.partial"
+        partial.write_text(json.dumps(body, indent=1), encoding="utf-8")
+        os.replace(partial, path)  # a sweep never reads half a record
+        return path
+    return None
+
+
+def _forget(server: Server) -> None:
+    if server.record is not None:
+        server.record.unlink(missing_ok=True)
+        server.record = None
+
+
 def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
     """Until /healthz/ answers, then one token check per worker: a worker's first request loads
     privacyIDEA's config and policies (most of a second), which a timed probe must not pay."""
@@ -344,19 +400,20 @@ def _start_in(folder: Path, venv: Path, settings: Settings, timings: dict[str, f
     _set_up(venv, env, ADMIN_USER, password, folder / "privacyidea.sqlite")
     base_url = f"http://127.0.0.1:{settings.port}"
     log = folder / "gunicorn.log"
+    command = [
+        str(venv / "bin" / "gunicorn"),
+        "--no-control-socket",
+        "-w",
+        str(settings.workers),
+        "-b",
+        f"127.0.0.1:{settings.port}",
+        "--timeout",
+        "60",
+        'privacyidea.app:create_app(config_name="production", silent=True)',
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                str(venv / "bin" / "gunicorn"),
-                "--no-control-socket",
-                "-w",
-                str(settings.workers),
-                "-b",
-                f"127.0.0.1:{settings.port}",
-                "--timeout",
-                "60",
-                'privacyidea.app:create_app(config_name="production", silent=True)',
-            ],
+            command,
             cwd=folder,
             env=env,
             stdout=out,
@@ -364,6 +421,7 @@ def _start_in(folder: Path, venv: Path, settings: Settings, timings: dict[str, f
             start_new_session=True,  # its workers form one process group, stopped together
         )
     server = Server(base_url, ADMIN_USER, password, folder, process.pid, settings, timings, process)
+    server.record = _record(process, command)
     try:
         _wait_until_up(base_url, process, log, settings.workers)
         _configure(server)
@@ -388,6 +446,7 @@ def stop(server: Server) -> None:
                 server.process.wait(timeout=STOP_TIMEOUT_SECONDS)
     except ProcessLookupError:
         pass
+    _forget(server)
     shutil.rmtree(server.folder, ignore_errors=True)
 
 
@@ -462,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     if args.action == "up":
+        _forget(server)  # outlives this process on purpose: the state file and `down` take over
         state_file = server.folder.with_name(server.folder.name + ".json")
         state_file.write_text(json.dumps(_state(server)), encoding="utf-8")
         print(f"# state: {state_file}  (stop with: python -m ninsho_privacyidea.server down {state_file})")
