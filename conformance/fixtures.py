@@ -59,6 +59,7 @@ def portal(
     # Kept on the test item: feature steps ask for fixtures by name at run time, which pytest
     # does not record in item.funcargs, and the report needs this target's evidence.
     request.node.stash[TARGET_KEY] = target
+    request.addfinalizer(target.close)  # a pool's accounts go back, restored, when the check ends
     return target
 
 

@@ -16,29 +16,31 @@ import re
 import shlex
 import shutil
 import subprocess
+from typing import Protocol
 
 from ninsho.conformance.errors import ConfigError, DriverError
-from ninsho.conformance.interfaces import Account, Operator, Outcome
+from ninsho.conformance.interfaces import Outcome
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
-class CommandHelpdesk:
-    """An :class:`Operator` whose helpdesk is a command; accounts come from ``inner``."""
+class Helpdesk(Protocol):
+    """What the harness asks of the ICT Support Center: a confirmation code for a pending reset."""
 
-    def __init__(
-        self, inner: Operator, template: str, digits: int, timeout: float = DEFAULT_TIMEOUT_SECONDS
-    ) -> None:
+    def helpdesk_code(self, login_id: str) -> Outcome: ...
+
+
+class CommandHelpdesk:
+    """The helpdesk as a command (a :class:`Helpdesk`)."""
+
+    def __init__(self, template: str, digits: int, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         try:
             self.words = shlex.split(template)
         except ValueError as exc:
             raise ConfigError("operator.command", f"cannot be split into words: {exc}") from None
         if not self.words or not any("{login_id}" in word for word in self.words):
             raise ConfigError("operator.command", "must name the account as {login_id}")
-        self.inner, self.digits, self.timeout = inner, digits, timeout
-
-    def new_account(self) -> Account:
-        return self.inner.new_account()
+        self.digits, self.timeout = digits, timeout
 
     def argv(self, login_id: str) -> list[str]:
         return [word.replace("{login_id}", login_id) for word in self.words]
@@ -68,6 +70,3 @@ class CommandHelpdesk:
     def preflight(self) -> None:
         if shutil.which(self.words[0]) is None:
             raise ConfigError("operator.command", f"{self.words[0]!r} is not a command on this machine")
-        check = getattr(self.inner, "preflight", None)
-        if callable(check):
-            check()

@@ -165,6 +165,8 @@ def _run(item: pytest.Function, target: Target) -> Outcome:
         item.obj(portal=target, **params)
     except BaseException as exc:  # stored, and raised again in the item's own call phase
         return Outcome(target, exc)
+    finally:
+        target.close()  # a pool's accounts go back, restored, for the checks still waiting
     return Outcome(target, None)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ninsho.conformance.actions import read_mail, stray_mail
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Operator
-from ninsho.conformance.transcript import RecordingDriver, RecordingMailbox, Transcript
+from ninsho.conformance.transcript import RecordingDriver, RecordingMailbox, Transcript, Watcher
 from ninsho.spec.profile import Profile
 
 
@@ -27,12 +28,34 @@ class Target:
     mail_timeout_seconds: float = 30.0
     transcript: Transcript = field(default_factory=Transcript)
     measured: dict[str, object] = field(default_factory=dict)
+    # A pool's note of the addresses checks register, so it can find a reset code later.
+    note_address: Callable[[str, str], None] | None = None
     _browsers: int = 0
 
     def browser(self) -> Driver:
         """A new browser: its own session and its own "Trust this browser" cookie."""
         self._browsers += 1
-        return RecordingDriver(self.new_driver(), self.transcript, f"browser {self._browsers}")
+        watch = self._address_watcher if self.note_address is not None else None
+        return RecordingDriver(self.new_driver(), self.transcript, f"browser {self._browsers}", watch)
+
+    def _address_watcher(self) -> Watcher:
+        """One browser's watcher: which account it logged in as, and what address it registered."""
+        logged_in: list[str] = []
+
+        def watch(action: str, args: tuple[Any, ...], answer: Any) -> None:
+            if action in ("login", "login_for_setup") and args and isinstance(args[0], Account):
+                logged_in[:] = [args[0].login_id]
+            elif action == "register_email" and logged_in and args and getattr(answer, "ok", False):
+                assert self.note_address is not None
+                self.note_address(logged_in[0], str(args[0]))
+
+        return watch
+
+    def close(self) -> None:
+        """The check has ended: what it borrowed goes back (a pool's accounts, restored)."""
+        release = getattr(self.operator, "release", None)
+        if callable(release):
+            release()
 
     def account(self) -> Account:
         account = self.operator.new_account()

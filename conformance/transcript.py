@@ -37,19 +37,32 @@ class Transcript:
         self.lines.append(redact(line))
 
 
-class RecordingDriver:
-    """A driver that writes what it does into a transcript; otherwise the driver itself."""
+# Told of every call a browser makes and what the portal answered: (action, arguments, answer).
+Watcher = Callable[[str, tuple[Any, ...], Any], None]
 
-    def __init__(self, inner: Driver, transcript: Transcript, label: str = "browser 1") -> None:
+
+class RecordingDriver:
+    """A driver that writes what it does into a transcript; otherwise the driver itself.
+    ``watch`` makes a watcher for each browser (a fresh one for :meth:`fresh`)."""
+
+    def __init__(
+        self,
+        inner: Driver,
+        transcript: Transcript,
+        label: str = "browser 1",
+        watch: Callable[[], Watcher] | None = None,
+    ) -> None:
         self._inner = inner
         self._transcript = transcript
         self._label = label
+        self._watch = watch
+        self._watcher = watch() if watch else None
         self.name = inner.name
 
     def fresh(self) -> RecordingDriver:
         number = sum(1 for line in self._transcript.lines if line.startswith("new browser")) + 2
         self._transcript.add(f"new browser {number}")
-        return RecordingDriver(self._inner.fresh(), self._transcript, f"browser {number}")
+        return RecordingDriver(self._inner.fresh(), self._transcript, f"browser {number}", self._watch)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
@@ -60,6 +73,8 @@ class RecordingDriver:
     def _recorded(self, name: str, call: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             result = call(*args, **kwargs)
+            if self._watcher is not None:
+                self._watcher(name, args, result)
             if isinstance(result, Outcome):
                 for exchange in result.evidence:
                     self._transcript.add(

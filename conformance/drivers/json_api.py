@@ -16,7 +16,7 @@ import httpx
 
 from ninsho.conformance.clocks import RealClock, TestClock
 from ninsho.conformance.config import PortalConfig
-from ninsho.conformance.errors import ConfigError, NotApplicable
+from ninsho.conformance.errors import ConfigError
 from ninsho.conformance.helpdesk import CommandHelpdesk
 from ninsho.conformance.interfaces import (
     Account,
@@ -28,8 +28,11 @@ from ninsho.conformance.interfaces import (
     Provisioning,
     ServerError,
 )
+from ninsho.conformance.leftovers import Journal
 from ninsho.conformance.mailboxes import mailbox_for
+from ninsho.conformance.pool import AccountPool, Parts, pool_for
 from ninsho.conformance.target import Target
+from ninsho.conformance.transcript import RecordingMailbox, Transcript
 from ninsho.spec.profile import Profile
 
 API_PREFIX = "/api/v1/"
@@ -161,71 +164,71 @@ class JsonDriver:
 
 
 class AdminApiOperator:
-    """Fresh accounts and the helpdesk through the reference's admin API (Bearer token)."""
+    """Fresh accounts and the helpdesk through the reference's admin API (Bearer token).
 
-    def __init__(self, client: httpx.Client, admin_headers: dict[str, str], address_domain: str) -> None:
+    Every account it creates is deleted when the run ends (:meth:`close`), and written in a
+    journal until then, so that the next run removes what a killed run left (leftovers.py).
+    ``helpdesk``, when given (``[operator] command``), answers for the helpdesk instead."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        admin_headers: dict[str, str],
+        address_domain: str,
+        helpdesk: CommandHelpdesk | None = None,
+        journal: Journal | None = None,
+    ) -> None:
         self.client = client
         self.headers = admin_headers
         self.domain = address_domain
+        self.helpdesk = helpdesk
+        self.journal = journal or Journal(str(client.base_url))
 
     def new_account(self) -> Account:
         login_id = "nsh" + secrets.token_hex(6)
         account = Account(login_id, secrets.token_urlsafe(18), f"{login_id}@{self.domain}")
-        created = call(
-            self.client,
-            "POST",
-            "admin/users",
-            {"login_id": login_id, "password": account.password},
-            self.headers,
-        )
+        created = self._create(login_id, account.password)
         if not created.ok:
             raise DriverError(f"the admin API refused a test account: {created.error} {created.message_en}")
+        self.journal.created(login_id)
         return account
 
+    def _create(self, login_id: str, password: str) -> Outcome:
+        body = {"login_id": login_id, "password": password}
+        return call(self.client, "POST", "admin/users", body, self.headers)
+
+    def _delete(self, login_id: str) -> bool:
+        """Removed, or not there (a 404): either way no longer left behind."""
+        removed = call(self.client, "DELETE", f"admin/users/{login_id}", None, self.headers)
+        return removed.ok or removed.data.get("status") == 404
+
     def helpdesk_code(self, login_id: str) -> Outcome:
+        if self.helpdesk is not None:
+            return self.helpdesk.helpdesk_code(login_id)
         return call(self.client, "POST", f"admin/helpdesk/{login_id}/code", None, self.headers)
 
     def preflight(self) -> None:
-        """The token works: an account is created and removed again, as every check will."""
+        """The token works: an account is created and removed again, as every check will; then
+        the accounts a killed earlier run left behind are removed."""
         probe = "nshpreflight" + secrets.token_hex(4)
-        created = call(
-            self.client,
-            "POST",
-            "admin/users",
-            {"login_id": probe, "password": secrets.token_urlsafe(18)},
-            self.headers,
-        )
+        created = self._create(probe, secrets.token_urlsafe(18))
         if created.data.get("status") in (401, 403):
             raise ConfigError(
                 "admin.token_env", f"the portal's admin API refused the token: {created.message_en}"
             )
         if not created.ok:
             raise DriverError(f"the admin API refused a test account: {created.error} {created.message_en}")
-        account = Account(probe, "")
-        removed = call(self.client, "DELETE", f"admin/users/{account.login_id}", None, self.headers)
-        if not removed.ok:
-            raise DriverError(f"the admin API did not remove {account.login_id}: {removed.error}")
+        if not self._delete(probe):
+            raise DriverError(f"the admin API did not remove {probe}")
+        self.journal.sweep(self._delete)
+        if self.helpdesk is not None:
+            self.helpdesk.preflight()
 
-
-class PoolOperator:
-    """Accounts listed in the config, each used once per run; the helpdesk is a person here."""
-
-    def __init__(self, config: PortalConfig) -> None:
-        self.password = config.secret(config.password_env, "accounts.password_env")
-        self.pool = list(config.pool)
-        self.domain = config.address_domain
-
-    def new_account(self) -> Account:
-        if not self.pool:
-            raise NotApplicable("the account pool ([accounts] pool) is used up: list more test accounts")
-        login_id = self.pool.pop(0)
-        return Account(login_id, self.password, f"{login_id}@{self.domain}")
-
-    def helpdesk_code(self, login_id: str) -> Outcome:
-        raise NotApplicable(
-            "the helpdesk issues codes by phone: no operator API is configured (provision = pool),"
-            " and no [operator] command"
-        )
+    def close(self) -> None:
+        """The run has ended: delete every account it created."""
+        for login_id in self.journal.open_accounts():
+            if self._delete(login_id):
+                self.journal.deleted(login_id)
 
 
 class HttpConnection:
@@ -253,15 +256,27 @@ class HttpConnection:
         self.clock: TestClock | RealClock = (
             TestClock(self.client, admin) if config.clock == "test-clock" else self._real_clock()
         )
-        self.operator: Operator = (
-            AdminApiOperator(self.client, admin, config.address_domain)
-            if config.provision == "admin-api"
-            else PoolOperator(config)
-        )
-        if config.operator_command:
-            digits = profile.confirmation_code_digits
-            self.operator = CommandHelpdesk(self.operator, config.operator_command, digits)
         self.mailbox = mailbox_for(config, self.clock.now)
+        helpdesk = (
+            CommandHelpdesk(config.operator_command, profile.confirmation_code_digits)
+            if config.operator_command
+            else None
+        )
+        self.pool: AccountPool | None = None
+        self.operator: Operator
+        if config.provision == "admin-api":
+            self.operator = AdminApiOperator(self.client, admin, config.address_domain, helpdesk)
+        else:
+            self.pool = pool_for(config, self._pool_parts(helpdesk))
+            self.operator = self.pool.lease_for_check(helpdesk)  # the pre-flight's; each check has its own
+
+    def _pool_parts(self, helpdesk: CommandHelpdesk | None) -> Parts:
+        """What the pool needs to put an account back: plain browsers (outside any check's
+        evidence), the mailbox with the run's timeouts, the clock, the profile, the helpdesk."""
+        mailbox = RecordingMailbox(
+            self.mailbox, Transcript(), timeout_seconds=self.config.mail_timeout_seconds
+        )
+        return Parts(lambda: self.driver_factory(self), mailbox, self.clock, self.profile, helpdesk)
 
     def _real_clock(self) -> RealClock:
         """Real time, from the ``Date`` header of the API's ``noop``."""
@@ -281,9 +296,11 @@ class HttpConnection:
         return 2.0 + 2 * uncertainty
 
     def target(self) -> Target:
+        pool = self.pool
         return Target(
             profile=self.profile,
-            operator=self.operator,
+            operator=pool.lease_for_check(pool.parts.helpdesk) if pool else self.operator,
+            note_address=pool.note_address if pool else None,
             mailbox=self.mailbox,
             clock=self.clock,
             new_driver=lambda: self.driver_factory(self),
@@ -292,8 +309,13 @@ class HttpConnection:
         )
 
     def close(self) -> None:
-        self.mailbox.close()
-        self.client.close()
+        close_operator = getattr(self.operator, "close", None)
+        try:
+            if callable(close_operator):
+                close_operator()  # the accounts the run created go
+        finally:
+            self.mailbox.close()
+            self.client.close()
 
 
 def connect(config: PortalConfig, profile: Profile) -> HttpConnection:

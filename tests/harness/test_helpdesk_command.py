@@ -14,7 +14,6 @@ import pytest
 
 from ninsho.conformance.errors import ConfigError, DriverError
 from ninsho.conformance.helpdesk import CommandHelpdesk
-from ninsho.conformance.interfaces import Account
 from tests.harness.report_rows import judged
 from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, portal_toml
 from tests.web.support import cli_env
@@ -23,18 +22,8 @@ PYTHON = shlex.quote(sys.executable)
 NINSHO = str(Path(sys.executable).with_name("ninsho"))
 
 
-class Accounts:
-    """The operator whose accounts the command's helpdesk sits beside."""
-
-    def new_account(self) -> Account:
-        return Account("qa0001", "pw")
-
-    def helpdesk_code(self, login_id: str) -> object:
-        raise AssertionError("the command answers for the helpdesk")
-
-
 def helpdesk(script: str, digits: int = 8) -> CommandHelpdesk:
-    return CommandHelpdesk(Accounts(), f"{PYTHON} -c {shlex.quote(script)} {{login_id}}", digits, timeout=20)
+    return CommandHelpdesk(f"{PYTHON} -c {shlex.quote(script)} {{login_id}}", digits, timeout=20)
 
 
 def test_the_code_is_read_from_standard_output() -> None:
@@ -66,12 +55,10 @@ def test_anything_but_one_code_is_an_error(script: str, words: str) -> None:
 
 
 def test_a_command_that_hangs_or_is_missing_is_an_error() -> None:
-    slow = CommandHelpdesk(
-        Accounts(), f"{PYTHON} -c 'import time; time.sleep(30)' {{login_id}}", 8, timeout=0.5
-    )
+    slow = CommandHelpdesk(f"{PYTHON} -c 'import time; time.sleep(30)' {{login_id}}", 8, timeout=0.5)
     with pytest.raises(DriverError, match=r"did not finish in 0\.5 s"):
         slow.helpdesk_code("qa0001")
-    missing = CommandHelpdesk(Accounts(), "no-such-portalctl helpdesk {login_id}", 8)
+    missing = CommandHelpdesk("no-such-portalctl helpdesk {login_id}", 8)
     with pytest.raises(DriverError, match="not found"):
         missing.helpdesk_code("qa0001")
     with pytest.raises(ConfigError, match="not a command"):
@@ -81,7 +68,7 @@ def test_a_command_that_hangs_or_is_missing_is_an_error() -> None:
 @pytest.mark.parametrize("template", ["portalctl helpdesk", "portalctl 'unclosed {login_id}", ""])
 def test_a_bad_template_is_refused_with_its_key(template: str) -> None:
     with pytest.raises(ConfigError, match=r"\[operator\.command\]"):
-        CommandHelpdesk(Accounts(), template, 8)
+        CommandHelpdesk(template, 8)
 
 
 @pytest.mark.slow

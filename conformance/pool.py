@@ -1,0 +1,241 @@
+"""A small pool of test accounts, borrowed and given back, run after run.
+
+A staging portal has a handful of test accounts and no admin API. A check borrows one (a
+*lease*) and gets it in its starting state: the password works and no factor is registered.
+When the check ends, the account goes back to that state through the portal's own flows, as a
+user would put it back (``app-reset.en.txt`` ⑤–⑧, ``email-change.en.txt`` 【If you cannot
+confirm…】): log in again, "Initialize", the confirmation code from the mail (or the helpdesk's,
+where no address is left), "Confirm". Then the next check, or the next run, may use it.
+
+Borrowing blocks while every account is out, so the pool also schedules the checks: a check
+waiting for a fresh account waits for one. An account that cannot be put back is taken out of
+the pool, with the reason, and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ninsho.conformance import actions
+from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.errors import ConfigError, DriverError, HarnessError, MailTimeout, NotApplicable
+from ninsho.conformance.helpdesk import Helpdesk
+from ninsho.conformance.interfaces import Account, Clock, Driver, Mailbox, Outcome
+from ninsho.spec.profile import Profile
+
+DEFAULT_LEASE_TIMEOUT = 900.0  # a real-time check may hold its account for a lifetime or two
+
+
+@dataclass
+class Parts:
+    """What putting an account back needs: a browser, the mail, the clock, the profile, and the
+    helpdesk (an operator whose ``helpdesk_code`` works, or None)."""
+
+    new_driver: Callable[[], Driver]
+    mailbox: Mailbox
+    clock: Clock
+    profile: Profile
+    helpdesk: Helpdesk | None = None
+
+
+@dataclass
+class AccountPool:
+    accounts: list[Account]
+    parts: Parts
+    lease_timeout: float = DEFAULT_LEASE_TIMEOUT
+    # Addresses the checks registered for each account: where a reset code will be mailed.
+    addresses: dict[str, set[str]] = field(default_factory=dict)
+    retired: dict[str, str] = field(default_factory=dict)  # login ID → why it left the pool
+    _free: list[Account] = field(default_factory=list)
+    _checked: set[str] = field(default_factory=set)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        self._free = list(self.accounts)
+
+    # --- leases ------------------------------------------------------------------------------
+    # An account is free (in ``_free``) or out with a check. ``_checked`` holds the free ones
+    # known to be in their starting state; one not yet seen this run is restored on its lease.
+    def lease(self) -> Account:
+        """A free account in its starting state; waits while every account is out."""
+        deadline = time.monotonic() + self.lease_timeout
+        while True:
+            with self._changed:
+                while not self._free:
+                    if len(self.retired) == len(self.accounts):
+                        raise NotApplicable(f"no pool account could be put back: {self._why_retired()}")
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise DriverError(
+                            f"all {len(self.accounts)} pool accounts stayed in use for {self.lease_timeout:g} s:"
+                            " list more in [accounts] pool"
+                        )
+                    self._changed.wait(left)
+                account = self._free.pop(0)
+                checked = account.login_id in self._checked
+                self._checked.discard(account.login_id)
+            if checked or self._restored(account):
+                return account  # else it was retired: look for another
+
+    def give_back(self, account: Account) -> None:
+        """Put ``account`` back in its starting state, then back in the pool."""
+        if self._restored(account):
+            with self._changed:
+                self._checked.add(account.login_id)
+                self._free.append(account)
+                self._changed.notify_all()
+
+    def note_address(self, login_id: str, address: str) -> None:
+        with self._changed:
+            self.addresses.setdefault(login_id, set()).add(address)
+
+    def _restored(self, account: Account) -> bool:
+        """Restore ``account``; False (and retired, with the reason) when that fails."""
+        with self._changed:
+            addresses = set(self.addresses.get(account.login_id, set()))
+        try:
+            restore(account, self.parts, addresses)
+        except HarnessError as exc:
+            with self._changed:
+                self.retired[account.login_id] = str(exc)
+                self._changed.notify_all()
+            return False
+        with self._changed:
+            self.addresses.pop(account.login_id, None)
+        return True
+
+    def _why_retired(self) -> str:
+        return "; ".join(f"{login_id}: {why}" for login_id, why in sorted(self.retired.items()))
+
+    def lease_for_check(self, helpdesk: Helpdesk | None) -> Lease:
+        return Lease(self, helpdesk)
+
+
+@dataclass
+class Lease:
+    """One check's view of the pool, as an :class:`Operator`: what it borrows goes back when the
+    check ends (:meth:`release`)."""
+
+    pool: AccountPool
+    helpdesk: Helpdesk | None
+    borrowed: list[Account] = field(default_factory=list)
+
+    def new_account(self) -> Account:
+        account = self.pool.lease()
+        self.borrowed.append(account)
+        return account
+
+    def helpdesk_code(self, login_id: str) -> Outcome:
+        if self.helpdesk is None:
+            raise NotApplicable(
+                "the helpdesk issues codes by phone: no operator API is configured (provision = pool),"
+                " and no [operator] command"
+            )
+        return self.helpdesk.helpdesk_code(login_id)
+
+    def release(self) -> None:
+        borrowed, self.borrowed = self.borrowed, []
+        for account in borrowed:
+            self.pool.give_back(account)
+
+
+# --- putting an account back -----------------------------------------------------------------
+def restore(account: Account, parts: Parts, addresses: set[str]) -> None:
+    """Bring ``account`` to its starting state (password works, no factor) through the portal's
+    reset, or leave it as it is when it is there already."""
+    browser = parts.new_driver()
+    login = browser.login(account)
+    if not login.ok:
+        raise DriverError(f"pool account {account.login_id}: the portal refused its password ({login.error})")
+    browser.logout()
+    if login.stage == "setup":
+        return  # no factor registered: the starting state
+    reset(account, parts, addresses)
+    browser = parts.new_driver()
+    again = browser.login(account)
+    browser.logout()
+    if again.stage != "setup":
+        raise DriverError(
+            f"pool account {account.login_id}: after a confirmed reset it still logs in to {again.stage!r},"
+            " not to the initial setup (does the profile's reset.clears_email hold?)"
+        )
+
+
+def reset(account: Account, parts: Parts, addresses: set[str]) -> None:
+    """ "Click here For Initial Setup or Setup Again", "Initialize", the code, "Confirm"."""
+    browser = parts.new_driver()
+    if not browser.login_for_setup(account).ok:
+        raise DriverError(f"pool account {account.login_id}: the reset login was refused")
+    since = parts.clock.now()
+    screen = browser.initialize()
+    if not screen.ok:
+        raise DriverError(f"pool account {account.login_id}: Initialize was refused ({screen.error})")
+    code = _mailed_code(screen, parts, since, {a for a in addresses | {account.address} if a})
+    if code is None:
+        code = _helpdesk_code(account, parts)
+    confirmed = browser.confirm_reset(code)
+    if not confirmed.ok and confirmed.error == "account_locked":
+        parts.clock.advance(parts.profile.lockout_duration_seconds + 1.0)  # the lock lifts; then again
+        confirmed = browser.confirm_reset(code)
+    if not confirmed.ok:
+        raise DriverError(
+            f"pool account {account.login_id}: the confirmation code was refused ({confirmed.error})"
+        )
+    browser.logout()
+
+
+def _mailed_code(screen: Outcome, parts: Parts, since: float, candidates: set[str]) -> str | None:
+    """The reset code, from the mail to whichever registered address the screen masks."""
+    if screen.data.get("mailed") is False:
+        return None
+    shown = str(screen.data.get("shown_address") or "")
+    likely = sorted(candidates, key=lambda address: not _masks(shown, address))
+    profile = parts.profile
+    for address in likely:
+        mail = actions.stray_mail(parts.mailbox, address, profile.mail_subject_reset, since)
+        if mail is not None:
+            return actions.code_in(mail, profile.confirmation_code_digits)
+    if likely:
+        try:
+            return actions.mailed_code(
+                parts.mailbox, likely[0], profile.mail_subject_reset, since, profile.confirmation_code_digits
+            )
+        except MailTimeout:
+            pass
+    return None
+
+
+def _masks(shown: str, address: str) -> bool:
+    """Whether a masked display such as ``ta*****@example.test`` can be ``address``."""
+    if not shown:
+        return False
+    local, _, domain = shown.rpartition("@")
+    real_local, _, real_domain = address.rpartition("@")
+    visible = local.rstrip("*")
+    return domain.lower() == real_domain.lower() and real_local.startswith(visible)
+
+
+def _helpdesk_code(account: Account, parts: Parts) -> str:
+    if parts.helpdesk is None:
+        raise NotApplicable(
+            f"pool account {account.login_id} has no address left to mail a reset code to, and no"
+            " helpdesk is configured ([operator] command) to issue one"
+        )
+    issued = parts.helpdesk.helpdesk_code(account.login_id)
+    if not issued.ok:
+        raise DriverError(f"pool account {account.login_id}: the helpdesk refused a code ({issued.error})")
+    return str(issued.data.get("code", ""))
+
+
+def pool_for(config: PortalConfig, parts: Parts) -> AccountPool:
+    """The pool ``[accounts] pool`` lists, each account at ``<login id>@<address_domain>``."""
+    password = config.secret(config.password_env, "accounts.password_env")
+    accounts = [
+        Account(login_id, password, f"{login_id}@{config.address_domain}") for login_id in config.pool
+    ]
+    if not accounts:
+        raise ConfigError("accounts.pool", 'provision = "pool" needs at least one account in [accounts] pool')
+    return AccountPool(accounts, parts)

@@ -1,0 +1,102 @@
+"""No account left behind: a run deletes what it created through the admin API, and the next run
+deletes what a killed run's journal lists (conformance/leftovers.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ninsho.conformance.leftovers import Journal
+from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, portal_toml
+from tests.web.support import cli_env, run_cli
+
+NINSHO = str(Path(sys.executable).with_name("ninsho"))
+
+
+def dead_pid() -> int:
+    """The PID of a process that has ended (reaped)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
+def test_the_journal_holds_what_is_not_deleted_yet(tmp_path: Path) -> None:
+    journal = Journal("https://portal.test", tmp_path)
+    journal.created("nsh1")
+    journal.created("nsh2")
+    journal.deleted("nsh1")
+    assert journal.open_accounts() == ["nsh2"]
+    assert journal.path.read_text() == "nsh2\n"
+    journal.deleted("nsh2")
+    assert not journal.path.exists(), "an empty journal is no file"
+
+
+def test_the_sweep_takes_only_dead_runs_of_the_same_portal(tmp_path: Path) -> None:
+    ours = Journal("https://portal.test", tmp_path)
+    (tmp_path / f"{ours.key}-{dead_pid()}.txt").write_text("nshdead1\nnshdead2\n")
+    (tmp_path / f"{ours.key}-{os.getppid()}.txt").write_text("nshalive\n")  # a run still going
+    other = Journal("https://other.test", tmp_path)
+    (tmp_path / f"{other.key}-{dead_pid()}.txt").write_text("nshother\n")
+    asked: list[str] = []
+    removed = ours.sweep(lambda login_id: asked.append(login_id) or login_id != "nshdead2")
+    assert asked == ["nshdead1", "nshdead2"] and removed == ["nshdead1"]
+    kept = [p for p in tmp_path.glob(f"{ours.key}-*.txt") if "nshdead2" in p.read_text()]
+    assert len(kept) == 1, "what the portal did not remove stays in the journal for the next run"
+
+
+def accounts(db: Path) -> set[str]:
+    listed = run_cli("users", "list", "--db", str(db))
+    assert listed.returncode == 0, listed.stderr
+    return {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+
+
+@pytest.mark.slow
+def test_a_run_leaves_no_account_and_sweeps_a_killed_runs(tmp_path: Path) -> None:
+    server = harness_server(tmp_path / "server").start()
+    cache = tmp_path / "cache"
+    env = cli_env(**{TOKEN_ENV: ADMIN_TOKEN, "XDG_CACHE_HOME": str(cache)})
+    try:
+        config = portal_toml(tmp_path / "portal.toml", server, "json")
+        before = accounts(server.db)
+        # What a killed run left: an account it created, and its journal.
+        created = subprocess.run(
+            [NINSHO, "users", "add", "nshkilledrun", "--db", str(server.db), "--password-env", TOKEN_ENV],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert created.returncode == 0, created.stderr
+        journal = Journal(server.url.rstrip("/") + "/api/v1/", cache / "ninsho" / "created-accounts")
+        journal.folder.mkdir(parents=True)
+        (journal.folder / f"{journal.key}-{dead_pid()}.txt").write_text("nshkilledrun\n")
+        done = subprocess.run(
+            [
+                NINSHO,
+                "check",
+                str(config),
+                "-q",
+                "--report-dir",
+                str(tmp_path),
+                "-m",
+                "TOTP_REPLAY or LOCKOUT_THRESHOLD",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        after = accounts(server.db)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    ran = json.loads((tmp_path / "ninsho.json").read_text("utf-8"))
+    assert any(row["checks"] for row in ran["requirements"]), "checks ran and created accounts"
+    assert after == before, f"left behind: {sorted(after - before)}"
+    assert not list(journal.folder.glob("*.txt")), "no journal outlives a finished run"
