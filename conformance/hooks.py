@@ -175,8 +175,23 @@ def _prerun_in_real_time(session: pytest.Session) -> None:
     clock = connection.target().clock
     if hasattr(clock, "on_wait"):
         clock.on_wait = on_wait
+    pool = getattr(connection, "pool", None)
+    if pool is not None and reporter is not None:
+        reporter.write_line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, session.items))))
     wall = realtime.prerun(session.items, connection.target)
     config.stash[WALL_KEY] = wall
+
+
+def pool_plan(accounts: int, concurrent: int) -> str:
+    """What a pool of ``accounts`` means for ``concurrent`` checks that run at once in real time."""
+    if accounts >= concurrent:
+        return f"pool: {accounts} accounts for {concurrent} concurrent checks: full parallelism"
+    rounds = -(-concurrent // accounts)
+    return (
+        f"pool: full parallelism needs {concurrent} accounts (one per concurrent check); with {accounts},"
+        f" checks wait for a free account, in up to {rounds} rounds: the run may take up to about"
+        f" {rounds}× its longest chain of waits"
+    )
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -219,3 +219,11 @@ def test_the_whole_suite_twice_on_one_small_pool(tmp_path: Path) -> None:
     assert unjudged(first) == unjudged(second)
     assert status_1 == status_2 == 0, out_2
     assert stages == {login_id: "setup" for login_id in pool}, "every account back in its starting state"
+
+
+def test_before_a_real_time_run_the_pool_says_what_it_costs() -> None:
+    from ninsho.conformance.hooks import pool_plan
+
+    assert pool_plan(12, 40).startswith("pool: full parallelism needs 40 accounts")
+    assert "up to 4 rounds" in pool_plan(12, 40)
+    assert pool_plan(40, 40).endswith("full parallelism")
