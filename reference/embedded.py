@@ -8,18 +8,35 @@ scrypt cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from ninsho.reference.clocks import SeededRandom, SystemRandom, VirtualClock
 from ninsho.reference.core.otp import RandomSource
 from ninsho.reference.core.passwords import PasswordHasher
 from ninsho.reference.core.portal import Portal
-from ninsho.reference.core.ports import Clock, Store
-from ninsho.reference.core.rules import Rules
+from ninsho.reference.core.ports import Clock, Mailer, Store
 from ninsho.reference.outbox import Outbox
 from ninsho.reference.stores.memory import MemoryStore
 from ninsho.spec.profile import Profile
 
 FAST_HASHER = PasswordHasher(n=2**4, r=8, p=1)
+
+
+class PortalMaker(Protocol):
+    """How a portal is made on its ports: ``Portal`` itself, or a faulty variant's
+    ``Fault.make_portal`` (ninsho.reference.faults)."""
+
+    def __call__(
+        self,
+        profile: Profile,
+        store: Store,
+        mailer: Mailer,
+        clock: Clock,
+        random: RandomSource,
+        *,
+        pepper: bytes,
+        hasher: PasswordHasher | None = None,
+    ) -> Portal: ...
 
 
 @dataclass
@@ -36,14 +53,13 @@ def embedded_portal(
     clock: Clock | None = None,
     random: RandomSource | None = None,
     seed: int | None = None,
-    rules: type[Rules] = Rules,
-    portal_class: type[Portal] = Portal,
+    make_portal: PortalMaker = Portal,
 ) -> Embedded:
     """A fresh portal. ``seed`` makes its codes reproducible (tests); default is the OS CSPRNG."""
     clock = clock or VirtualClock()
     random = random or (SeededRandom(seed) if seed is not None else SystemRandom())
     outbox, store = Outbox(clock=clock), MemoryStore()
-    portal = portal_class(
-        profile, store, outbox, clock, random, pepper=random.randbytes(32), hasher=FAST_HASHER, rules=rules
+    portal = make_portal(
+        profile, store, outbox, clock, random, pepper=random.randbytes(32), hasher=FAST_HASHER
     )
     return Embedded(portal, outbox, clock, store)

@@ -1,7 +1,7 @@
 """The sans-I/O core of the reference portal.
 
 It imports no HTTP, SMTP, database, clock or random module: every effect goes through the ports
-in :mod:`.ports`, and a test (tests/test_core_purity.py) keeps it that way.
+in :mod:`.ports`, and a test (tests/core/test_core_purity.py) keeps it that way.
 """
 
 from ninsho.spec.profile import Profile, parse_profile

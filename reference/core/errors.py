@@ -4,14 +4,21 @@ Every error names the requirement it enforces and carries a status hint, in the 
 h11's ``RemoteProtocolError(error_status_hint=...)``: the core decides *what* went wrong, and each
 binding (HTTP, CLI, the conformance drivers) maps it in one place. Messages are bilingual because
 users see them; ``field`` names the input at fault when there is one.
+
+Each class names its wire code (the JSON binding's ``error``) itself, in ``wire_code``: the code
+is part of the binding's contract (spec/openapi.yaml lists every one), so renaming a class must
+never change it. A subclass that does not name its own code is refused when it is defined.
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 
 class NinshoError(Exception):
-    """The root of every error the reference raises on purpose."""
+    """The root of every error the reference raises on purpose; never raised itself."""
 
+    wire_code: ClassVar[str]  # the binding's ``error``, set by every subclass itself
     status_hint: int = 400
     requirement: str = "INPUT_ERRORS_PRECISE"
 
@@ -33,11 +40,16 @@ class NinshoError(Exception):
             self.status_hint = status_hint
         self.field = field
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """An inherited code would give two meanings one name on the wire: each class names its own."""
+        super().__init_subclass__(**kwargs)
+        if "wire_code" not in cls.__dict__:
+            raise TypeError(f"{cls.__qualname__} must name its own wire_code (the binding's error name)")
+
     @property
     def code(self) -> str:
-        """A stable machine name for the kind of error, e.g. ``code_expired``."""
-        name = type(self).__name__
-        return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+        """The wire code, e.g. ``code_rejected`` (kept as ``code`` for the drivers that read it)."""
+        return self.wire_code
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,12 +63,16 @@ class NinshoError(Exception):
 class InvalidInput(NinshoError):
     """Syntactically bad input (a login ID, a code with letters, an oversized value)."""
 
+    wire_code = "invalid_input"
+
 
 class InvalidAddress(InvalidInput):
+    wire_code = "invalid_address"
     requirement = "EMAIL_ADDRESS_SYNTAX"
 
 
 class BlockedAddress(NinshoError):
+    wire_code = "blocked_address"
     requirement = "EMAIL_BLOCKED_DOMAIN"
     status_hint = 422
 
@@ -64,6 +80,7 @@ class BlockedAddress(NinshoError):
 class AuthenticationFailed(NinshoError):
     """Wrong ID or password: the same error for both, so IDs cannot be enumerated."""
 
+    wire_code = "authentication_failed"
     requirement = "FIRST_FACTOR_PASSWORD"
     status_hint = 401
 
@@ -75,6 +92,7 @@ class CodeRejected(NinshoError):
     the detail for logs and for the conformance harness's evidence.
     """
 
+    wire_code = "code_rejected"
     status_hint = 401
 
     def __init__(self, reason: str, *, requirement: str, field: str = "code") -> None:
@@ -88,6 +106,7 @@ class CodeRejected(NinshoError):
 
 
 class AccountLocked(NinshoError):
+    wire_code = "account_locked"
     requirement = "LOCKOUT_THRESHOLD"
     status_hint = 429
 
@@ -95,11 +114,13 @@ class AccountLocked(NinshoError):
 class NotPermitted(NinshoError):
     """The session's stage does not allow the action (e.g. settings before the second factor)."""
 
+    wire_code = "not_permitted"
     requirement = "SECOND_FACTOR_REQUIRED"
     status_hint = 403
 
 
 class SessionExpired(NinshoError):
+    wire_code = "session_expired"
     requirement = "SESSION_EXPIRY"
     status_hint = 401
 
@@ -107,21 +128,25 @@ class SessionExpired(NinshoError):
 class NothingPending(NinshoError):
     """Confirm or resend with no code pending for that purpose."""
 
+    wire_code = "nothing_pending"
     status_hint = 409
 
 
 class Conflict(NinshoError):
+    wire_code = "conflict"
     status_hint = 409
 
 
 class UnknownAccount(NinshoError):
     """Only for operator paths (CLI, helpdesk): users get AuthenticationFailed instead."""
 
+    wire_code = "unknown_account"
     status_hint = 404
 
 
 class MailNotSent(NinshoError):
     """The relay refused or was unreachable. The code stays issued, so "Resend" works later."""
 
+    wire_code = "mail_not_sent"
     requirement = "RESET_CONFIRMATION_MAIL"
     status_hint = 503

@@ -2,8 +2,13 @@
 
 Each public method is one user action of the manuals (or an operator action), runs as one
 ``Store.transact`` on one account, and returns a typed outcome or raises a
-:class:`~.errors.NinshoError`. Sessions are opaque tokens ``<login id, base64>.<secret>``; the
+:class:`~.errors.NinshoError`. Which stage allows a session action, and which stage follows it,
+is the table of :mod:`.stages`. Sessions are opaque tokens ``<login id, base64>.<secret>``; the
 store only ever sees their digests.
+
+Two kinds of seam are public, so that a variant (such as the deliberately faulty portals of
+``ninsho.reference.faults``) never needs a private method: the :class:`~.rules.Rules` passed in,
+and :meth:`Portal.transaction`, the one place where a session action meets the store.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -33,11 +38,11 @@ from .mail import compose
 from .passwords import MAX_PASSWORD_CHARS, PasswordHasher
 from .ports import Clock, Mailer, RandomSource, Store
 from .rules import Rules
+from .stages import TABLE, Action, destination
 from .state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage, TrustedBrowser
 
 T = TypeVar("T")
 LOGIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: "$" also matches before a final "\n"
-_SETTINGS = (Stage.AUTHENTICATED, Stage.SETUP)
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class Portal:
             return list(state.addresses), self._issue(state, Purpose.LOGIN, now, state.address, resend=True)
 
         # Every registered address gets the code: one under a correct profile (max_addresses = 1).
-        addresses, code = self._act(session, (Stage.FIRST_FACTOR,), action)
+        addresses, code = self._act(session, Action.REQUEST_EMAIL_CODE, action)
         for address in addresses:
             self._mail(Purpose.LOGIN, address, code)
         return CodeSent(addresses[-1])
@@ -171,33 +176,31 @@ class Portal:
     def verify_app_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
         code = self.rules.clean_code(code, self.profile.totp_digits, "TOTP_DIGITS")
 
-        def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
+        def action(state: AccountState, _: Session, now: float) -> Verified | CodeRejected | AccountLocked:
             outcome = self.rules.verify_totp(state, code, now)
-            return (
-                outcome
-                if not isinstance(outcome, AppRegistration)
-                else self._pass(state, s, now, trust_browser)
-            )
+            if not isinstance(outcome, AppRegistration):
+                return outcome
+            return self._verified(Action.SUBMIT_APP_CODE, state, now, trust_browser)
 
-        return self._act(session, (Stage.FIRST_FACTOR,), action)
+        return self._act(session, Action.SUBMIT_APP_CODE, action)
 
     def verify_email_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
         code = self.rules.clean_code(code, self.profile.email_otp_digits, "EMAIL_OTP_DIGITS")
 
-        def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
+        def action(state: AccountState, _: Session, now: float) -> Verified | CodeRejected | AccountLocked:
             outcome = self.rules.consume_code(state, Purpose.LOGIN, code, now)
-            return (
-                outcome if not isinstance(outcome, IssuedCode) else self._pass(state, s, now, trust_browser)
-            )
+            if not isinstance(outcome, IssuedCode):
+                return outcome
+            return self._verified(Action.SUBMIT_EMAIL_CODE, state, now, trust_browser)
 
-        return self._act(session, (Stage.FIRST_FACTOR,), action)
+        return self._act(session, Action.SUBMIT_EMAIL_CODE, action)
 
     # --- settings: the Mail tab ------------------------------------------------------------
     def settings(self, session: str) -> SettingsView:
         def action(state: AccountState, s: Session, _: float) -> SettingsView:
             return SettingsView(state.login_id, s.stage, state.address, len(state.apps))
 
-        return self._act(session, _SETTINGS, action)
+        return self._act(session, Action.SETTINGS, action)
 
     def start_email_registration(self, session: str, address: str) -> CodeSent:
         """ "Send One-Time Password" to the address to be registered [EMAIL_REGISTRATION_CONFIRM]."""
@@ -206,23 +209,22 @@ class Portal:
         def action(state: AccountState, _: Session, now: float) -> str:
             return self._issue(state, Purpose.REGISTER_EMAIL, now, normalized, resend=True)
 
-        code = self._act(session, _SETTINGS, action)
+        code = self._act(session, Action.REGISTER_EMAIL, action)
         self._mail(Purpose.REGISTER_EMAIL, normalized, code)
         return CodeSent(normalized)
 
     def confirm_email_registration(self, session: str, code: str) -> CodeSent:
         code = self.rules.clean_code(code, self.profile.email_otp_digits, "EMAIL_OTP_DIGITS")
 
-        def action(state: AccountState, s: Session, now: float) -> CodeSent | CodeRejected | AccountLocked:
+        def action(state: AccountState, _: Session, now: float) -> CodeSent | CodeRejected | AccountLocked:
             outcome = self.rules.consume_code(state, Purpose.REGISTER_EMAIL, code, now)
             if not isinstance(outcome, IssuedCode):
                 return outcome
             assert outcome.address is not None  # registration codes always carry their address
             self.rules.register_address(state, outcome.address)
-            s.stage = Stage.AUTHENTICATED
             return CodeSent(outcome.address)
 
-        return self._act(session, _SETTINGS, action)
+        return self._act(session, Action.CONFIRM_EMAIL, action)
 
     # --- settings: the App tab -------------------------------------------------------------
     def start_app_registration(self, session: str) -> AppProvisioning:
@@ -237,7 +239,7 @@ class Portal:
             )
             return AppProvisioning(str(uri), otp.base32_secret(secret))
 
-        return self._act(session, _SETTINGS, action)
+        return self._act(session, Action.START_APP_REGISTRATION, action)
 
     def confirm_app_registration(self, session: str, code: str) -> str:
         """ "Register" with the code the app shows; returns the new registration's ID."""
@@ -245,22 +247,21 @@ class Portal:
 
         app_id = self._new_id()
 
-        def action(state: AccountState, s: Session, now: float) -> str | CodeRejected | AccountLocked:
+        def action(state: AccountState, _: Session, now: float) -> str | CodeRejected | AccountLocked:
             outcome = self.rules.register_app(state, code, now, app_id)
             if not isinstance(outcome, AppRegistration):
                 return outcome
-            s.stage = Stage.AUTHENTICATED
             return outcome.app_id
 
-        return self._act(session, _SETTINGS, action)
+        return self._act(session, Action.REGISTER_APP, action)
 
     # --- reset ("Initialize") ---------------------------------------------------------------
     def initialize(self, session: str) -> ResetScreen:
-        return self._send_reset_code(session)
+        return self._send_reset_code(session, Action.INITIALIZE)
 
     def resend(self, session: str) -> ResetScreen:
         """ "Resend": a new code that voids the old one [RESEND_VOIDS_PREVIOUS]."""
-        return self._send_reset_code(session)
+        return self._send_reset_code(session, Action.RESEND)
 
     def confirm_reset(self, session: str, code: str) -> Stage:
         """ "Confirm": voids the apps (and the address) and opens set-up anew [RESET_THEN_SETUP]."""
@@ -274,10 +275,9 @@ class Portal:
                 return outcome
             self.rules.apply_reset(state)
             state.sessions = {k: v for k, v in state.sessions.items() if v is s}
-            s.stage = Stage.SETUP
-            return s.stage
+            return destination(Action.CONFIRM_RESET)
 
-        return self._act(session, (Stage.RESET,), action)
+        return self._act(session, Action.CONFIRM_RESET, action)
 
     def helpdesk_issue_code(self, login_id: str) -> str:
         """The ICT Support Center reads out a code for an account with no address
@@ -294,13 +294,28 @@ class Portal:
 
     # --- logout [LOGOUT] -------------------------------------------------------------------
     def logout(self, session: str) -> None:
-        def action(state: AccountState, s: Session, _: float) -> None:
-            state.sessions = {k: v for k, v in state.sessions.items() if v is not s}
+        """Ends the session: the table's "ended" does it, so there is nothing else to do."""
 
-        self._act(session, tuple(Stage), action)
+        def action(_: AccountState, __: Session, ___: float) -> None:
+            return None
+
+        self._act(session, Action.LOGOUT, action)
+
+    # --- the hook around every session action -----------------------------------------------
+    def transaction(self, action: Action, login_id: str, change: Callable[[AccountState], T]) -> T:
+        """Run the ``change`` of one session ``action`` as one atomic ``Store.transact``.
+
+        The one place where a session action meets the store, public as a hook: a variant can
+        wrap it (to time or log an action), and a deliberately faulty portal overrides it to
+        break the atomicity of one action, as a check-then-write implementation does. ``change``
+        checks the session and its stage, runs the action and moves the stage (:mod:`.stages`);
+        it returns the action's outcome, or a refusal that the portal raises once the change
+        is committed (so that the failure count it added is kept).
+        """
+        return self.store.transact(login_id, change)
 
     # --- internals -------------------------------------------------------------------------
-    def _send_reset_code(self, session: str) -> ResetScreen:
+    def _send_reset_code(self, session: str, name: Action) -> ResetScreen:
         def action(state: AccountState, _: Session, now: float) -> tuple[str | None, str | None]:
             state.reset_pending = True
             address = state.address
@@ -309,7 +324,7 @@ class Portal:
             return address, self._issue(state, Purpose.RESET, now, address, resend=True)
 
         login_id = self._split(session)[0]
-        address, code = self._act(session, (Stage.RESET,), action)
+        address, code = self._act(session, name, action)
         if address is None or code is None:
             return ResetScreen(login_id, self.profile.reset_placeholder_address, mailed=False)
         self._mail(Purpose.RESET, address, code)
@@ -337,15 +352,15 @@ class Portal:
                 else "EMAIL_OTP_TO_REGISTERED_ADDRESS",
             ) from exc
 
-    def _pass(self, state: AccountState, s: Session, now: float, trust_browser: bool) -> Verified:
-        s.stage = Stage.AUTHENTICATED
+    def _verified(self, name: Action, state: AccountState, now: float, trust_browser: bool) -> Verified:
+        """A passed second factor, and the "Trust this browser" token if it was ticked."""
         token = None
         if trust_browser and self.profile.trust_browser_duration_seconds > 0:
             secret = self._new_id()
             expires = now + self.profile.trust_browser_duration_seconds
             state.trusted_browsers[self._digest(state.login_id, "trust", secret)] = TrustedBrowser(expires)
             token = secret
-        return Verified(Stage.AUTHENTICATED, token)
+        return Verified(destination(name), token)
 
     def _trusted(self, state: AccountState, token: str | None, now: float) -> bool:
         state.trusted_browsers = {k: t for k, t in state.trusted_browsers.items() if now < t.expires_at}
@@ -369,13 +384,15 @@ class Portal:
     def _act(
         self,
         session: str,
-        stages: Collection[Stage],
+        name: Action,
         action: Callable[[AccountState, Session, float], T | CodeRejected | AccountLocked],
     ) -> T:
-        """Run ``action`` in the session's account, after checking its stage; commit, then
-        raise a refusal the action returned (so its failure count is kept)."""
+        """Run ``action`` in the session's account if the table lets its stage do ``name``, and
+        move the stage as the table says if it is accepted; commit, then raise a refusal the
+        action returned (so its failure count is kept, and its stage is unchanged)."""
         login_id, secret = self._split(session)
         now = self.clock.now()
+        transition = TABLE[name]
 
         def change(state: AccountState) -> T | CodeRejected | AccountLocked | SessionExpired:
             key = self._digest(login_id, "session", secret)
@@ -383,7 +400,7 @@ class Portal:
             if s is None or self._expired(s, now):
                 state.sessions.pop(key, None)
                 return self._session_expired()
-            if s.stage not in stages:
+            if s.stage not in transition.allowed:
                 raise NotPermitted(
                     "This page is not available at this step. Please log in again.",
                     "この操作は現在の状態では行えません。再度ログインしてください。",
@@ -392,10 +409,17 @@ class Portal:
                     else "SECOND_FACTOR_REQUIRED",
                 )
             s.last_seen = now
-            return action(state, s, now)
+            outcome = action(state, s, now)
+            if not isinstance(outcome, (CodeRejected, AccountLocked)):
+                after = transition.after(s.stage)
+                if after is None:
+                    state.sessions.pop(key, None)
+                else:
+                    s.stage = after
+            return outcome
 
         try:
-            result = self.store.transact(login_id, change)
+            result = self.transaction(name, login_id, change)
         except UnknownAccount:
             raise self._session_expired() from None
         if isinstance(result, (CodeRejected, AccountLocked, SessionExpired)):

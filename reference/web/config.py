@@ -25,7 +25,7 @@ from ninsho.reference.core.errors import InvalidInput
 from ninsho.reference.core.passwords import PasswordHasher
 from ninsho.reference.core.portal import Portal
 from ninsho.reference.core.ports import Clock, Mailer, OutgoingMail, Store
-from ninsho.reference.core.rules import Rules
+from ninsho.reference.embedded import PortalMaker
 from ninsho.reference.faults import FAULTS
 from ninsho.reference.outbox import Outbox
 from ninsho.reference.smtp import SmtpMailer
@@ -102,20 +102,21 @@ def build_runtime(config: ServerConfig) -> Runtime:
     else:
         log.warning("no SMTP relay (--smtp): mail stays in memory and is written to this log, for demos only")
         mailer = outbox = DemoOutbox()
-    fault = FAULTS[config.fault] if config.fault is not None else None
-    if fault is not None:
+    make_portal: PortalMaker = Portal
+    if config.fault is not None:
+        fault = FAULTS[config.fault]
         log.warning(
             "FAULTY PORTAL %r: %s. For proving a conformance harness only.", config.fault, fault.description
         )
-    portal = (fault.portal if fault else Portal)(
-        fault.profile_for(config.profile) if fault else config.profile,
+        make_portal = fault.make_portal
+    portal = make_portal(
+        config.profile,
         store,
         mailer,
         clock,
         SystemRandom(),
         pepper=config.pepper,
         hasher=PasswordHasher(n=2**config.hash_cost),
-        rules=fault.rules if fault else Rules,
     )
     return Runtime(config, portal, store, clock, outbox)
 

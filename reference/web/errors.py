@@ -1,6 +1,6 @@
 """Errors only the HTTP edge can detect, in the core's one exception tree.
 
-They subclass :class:`~reference.core.errors.NinshoError`, so the single mapping in
+They subclass :class:`~ninsho.reference.core.errors.NinshoError`, so the single mapping in
 :mod:`ninsho.reference.web.app` turns them into the same JSON shape and status as the core's own.
 """
 
@@ -12,26 +12,33 @@ from ninsho.reference.core.errors import InvalidInput, NinshoError, NotPermitted
 class MalformedBody(InvalidInput):
     """Not JSON, not an object, not a form, or a field of the wrong type."""
 
+    wire_code = "malformed_body"
+
 
 class UnsupportedMediaType(InvalidInput):
+    wire_code = "unsupported_media_type"
     status_hint = 415
 
 
 class BodyTooLarge(InvalidInput):
+    wire_code = "body_too_large"
     status_hint = 413
 
 
 class NotFound(NinshoError):
+    wire_code = "not_found"
     status_hint = 404
 
 
 class MethodNotAllowed(NinshoError):
+    wire_code = "method_not_allowed"
     status_hint = 405
 
 
 class TestClockDisabled(NinshoError):
     """The test clock answers 404 unless the server was started with it [TEST_CLOCK_DISABLED_BY_DEFAULT]."""
 
+    wire_code = "test_clock_disabled"
     __test__ = False  # not a pytest test class, despite its name
     requirement = "TEST_CLOCK_DISABLED_BY_DEFAULT"
     status_hint = 404
@@ -40,16 +47,20 @@ class TestClockDisabled(NinshoError):
 class AdminRefused(NotPermitted):
     """No admin token configured (403), or a wrong one (401)."""
 
+    wire_code = "admin_refused"
+
 
 class CsrfRejected(NotPermitted):
     """A form POST without the session's synchronizer token [WEB_CSRF]."""
 
+    wire_code = "csrf_rejected"
     requirement = "WEB_CSRF"
 
 
 class InternalError(NinshoError):
     """Never for bad input: only a bug or a broken dependency gets here."""
 
+    wire_code = "internal_error"
     status_hint = 500
 
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from ninsho.conformance.embedded_fixtures import (
+from .embedded_fixtures import (
     driver,
     embedded,
     inprocess,
     mailbox,
     operator,
     portal_clock,
-    portal_profile,
-    portal_rules,
+    portal_fault,
     profile,
 )
 
@@ -29,8 +28,7 @@ __all__ = [
     "mailbox",
     "operator",
     "portal_clock",
-    "portal_profile",
-    "portal_rules",
+    "portal_fault",
     "profile",
 ]
 

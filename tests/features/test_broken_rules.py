@@ -1,40 +1,40 @@
 """Breaking one rule in the portal makes the features fail, in English and in Japanese alike.
 
 Each case runs every feature, in both languages, in an inner pytest (``pytester``) against an
-embedded portal with one rule broken: a profile changed in the *portal* (``portal_profile``)
-or a :class:`~reference.core.rules.Rules` subclass (``portal_rules``), while the features
-still judge by the untouched iimc profile (``profile``). The test asserts that the scenarios
-that check that rule fail, and that the Japanese run fails exactly the counterparts of the
-English failures (same feature file, same position, same Examples row).
+embedded portal with one rule broken: one of the deliberately faulty portals of
+``ninsho.reference.faults`` (the same registry the harness is proved with), named by the
+``portal_fault`` fixture, while the features still judge by the untouched iimc profile
+(``profile``). The test asserts that the scenarios that check that rule fail, and that the
+Japanese run fails exactly the counterparts of the English failures (same feature file, same
+position, same Examples row).
 """
 
 from __future__ import annotations
 
 import json
-import textwrap
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ninsho.reference.faults import FAULTS
+
+from . import embedded_fixtures
 from .gherkin_pairs import pair_key, parse_feature
 from .paths import FEATURES
 
 pytest_plugins = ["pytester"]
 
+# The fixtures module is copied next to this conftest, so the inner run imports it by its file
+# name whatever sys.path the outer run has.
 INNER_CONFTEST = """
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ninsho.conformance.embedded_fixtures import (
-    driver, embedded, inprocess, mailbox, operator, portal_clock, portal_profile, portal_rules, profile,
-)
-from ninsho.reference.core import addresses
-from ninsho.reference.core.rules import Rules
+from embedded_fixtures import driver, embedded, inprocess, mailbox, operator, portal_clock, profile
 
 FAILED = Path(__file__).parent / "failed.jsonl"
 
@@ -56,117 +56,53 @@ def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func
         out.write(json.dumps(record, ensure_ascii=False) + "\\n")
 
 
-{override}
+@pytest.fixture
+def portal_fault():
+    return {fault}
 """
 
-
-@dataclass(frozen=True)
-class Breakage:
-    override: str
-    # Exactly the English scenarios that must fail: (title, Examples id, "" for a plain
-    # Scenario, or ALL_ROWS for every row of an outline).
-    must_fail: tuple[tuple[str, str], ...]
-
-
 ALL_ROWS = "*"
+MustFail = tuple[tuple[str, str], ...]
 
-
-BREAKAGES = {
-    "wider TOTP window (3 steps each way)": Breakage(
-        """
-        @pytest.fixture
-        def portal_profile(profile):
-            return profile.replace(totp_window_past_steps=3, totp_window_future_steps=3)
-        """,
+# Per fault of FAULTS, exactly the English scenarios that must fail: (title, Examples id, "" for
+# a plain Scenario, or ALL_ROWS for every row of an outline).
+BREAKAGES: dict[str, MustFail] = {
+    "wide-window": (
+        ("A code from a clock <offset> time steps off is accepted only inside the window", "-2"),
+        ("A code from a clock <offset> time steps off is accepted only inside the window", "+2"),
+    ),
+    "no-expiry": (
+        ("A mailed one-time password is valid for the profile's lifetime only", "lifetime"),
+        ("A mailed one-time password is valid for the profile's lifetime only", "lifetime + 60 s"),
         (
-            ("A code from a clock <offset> time steps off is accepted only inside the window", "-2"),
-            ("A code from a clock <offset> time steps off is accepted only inside the window", "+2"),
+            "The one-time password that confirms an address is valid for the profile's lifetime only",
+            "lifetime",
         ),
-    ),
-    "no code lifetime": Breakage(
-        """
-        @pytest.fixture
-        def portal_profile(profile):
-            return profile.replace(email_otp_lifetime_seconds=10**7, confirmation_code_lifetime_seconds=10**7)
-        """,
         (
-            ("A mailed one-time password is valid for the profile's lifetime only", "lifetime"),
-            ("A mailed one-time password is valid for the profile's lifetime only", "lifetime + 60 s"),
-            (
-                "The one-time password that confirms an address is valid for the profile's lifetime only",
-                "lifetime",
-            ),
-            (
-                "The one-time password that confirms an address is valid for the profile's lifetime only",
-                "lifetime + 60 s",
-            ),
-            ("The confirmation code is valid for the profile's lifetime only", "lifetime"),
-            ("The confirmation code is valid for the profile's lifetime only", "lifetime + 60 s"),
+            "The one-time password that confirms an address is valid for the profile's lifetime only",
+            "lifetime + 60 s",
         ),
+        ("The confirmation code is valid for the profile's lifetime only", "lifetime"),
+        ("The confirmation code is valid for the profile's lifetime only", "lifetime + 60 s"),
     ),
-    "no single use": Breakage(
-        """
-        class NoSingleUse(Rules):
-            def refusal_reason(self, issued, now):
-                return "expired" if now >= issued.expires_at else None
-
-            def accept_step(self, app, step):
-                return True
-
-        @pytest.fixture
-        def portal_rules():
-            return NoSingleUse
-        """,
-        (
-            ("The app's one-time password cannot be used twice", ""),
-            ("A mailed one-time password can be used only once", ""),
-        ),
+    "no-single-use": (
+        ("The app's one-time password cannot be used twice", ""),
+        ("A mailed one-time password can be used only once", ""),
     ),
-    "blocked domain let through": Breakage(
-        """
-        class NoBlockedDomains(Rules):
-            def check_address(self, raw):
-                return str(addresses.normalize(raw))
-
-        @pytest.fixture
-        def portal_rules():
-            return NoBlockedDomains
-        """,
-        (("A university address cannot be registered, however it is spelled", ALL_ROWS),),
-    ),
-    "two addresses allowed": Breakage(
-        """
-        @pytest.fixture
-        def portal_profile(profile):
-            return profile.replace(email_max_addresses=2)
-        """,
-        (("Changing the registered address", ""),),
-    ),
-    "resend resets the failure count": Breakage(
-        """
-        @pytest.fixture
-        def portal_profile(profile):
-            return profile.replace(resend_keeps_failure_count=False)
-        """,
-        (('"Resend" does not give new attempts', ""),),
-    ),
-    "app registrations kept on reset": Breakage(
-        """
-        @pytest.fixture
-        def portal_profile(profile):
-            return profile.replace(reset_voids_apps=False)
-        """,
-        (
-            ("Resetting the app and registering it again", ""),
-            ("After initializing, the next login starts from the initial setup", ""),
-            ("The ICT Support Center reads out the confirmation code", ""),
-        ),
+    "no-blocked-domains": (("A university address cannot be registered, however it is spelled", ALL_ROWS),),
+    "two-addresses": (("Changing the registered address", ""),),
+    "resend-resets-failures": (('"Resend" does not give new attempts', ""),),
+    "reset-keeps-apps": (
+        ("Resetting the app and registering it again", ""),
+        ("After initializing, the next login starts from the initial setup", ""),
+        ("The ICT Support Center reads out the confirmation code", ""),
     ),
 }
 
 
-def _run(pytester: pytest.Pytester, override: str) -> tuple[list[dict[str, Any]], pytest.RunResult]:
-    pytester.makeconftest(INNER_CONFTEST.replace("{override}", textwrap.dedent(override)))
+def _run(pytester: pytest.Pytester, fault: str | None) -> tuple[list[dict[str, Any]], pytest.RunResult]:
+    shutil.copy(embedded_fixtures.__file__, pytester.path / "embedded_fixtures.py")
+    pytester.makeconftest(INNER_CONFTEST.replace("{fault}", repr(fault)))
     for language in ("en", "ja"):
         pytester.makepyfile(
             **{
@@ -175,7 +111,11 @@ def _run(pytester: pytest.Pytester, override: str) -> tuple[list[dict[str, Any]]
                 )
             }
         )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:ninsho", "--strict-markers", "-q")
+    # Without the harness plugin (under its old and its new entry-point name): the inner run is
+    # the features on the embedded portal only.
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-p", "no:ninsho", "-p", "no:ninsho-harness", "--strict-markers", "-q"
+    )
     failed = pytester.path / "failed.jsonl"
     records = (
         [json.loads(line) for line in failed.read_text(encoding="utf-8").splitlines()]
@@ -203,16 +143,17 @@ def _failures(records: list[dict[str, Any]], language: str) -> dict[tuple[str, i
     return found
 
 
-@pytest.mark.parametrize("rule", list(BREAKAGES))
+@pytest.mark.parametrize("fault", list(BREAKAGES))
 def test_breaking_a_rule_fails_the_same_scenarios_in_both_languages(
-    pytester: pytest.Pytester, rule: str
+    pytester: pytest.Pytester, fault: str
 ) -> None:
-    breakage = BREAKAGES[rule]
-    records, result = _run(pytester, breakage.override)
+    must_fail = BREAKAGES[fault]
+    rule = f"{fault} ({FAULTS[fault].description})"
+    records, result = _run(pytester, fault)
     en, ja = _failures(records, "en"), _failures(records, "ja")
     failed_en = {(title, example) for (_, _, example), title in en.items()}
-    every_row = {title for title, example in breakage.must_fail if example == ALL_ROWS}
-    exact = {(title, example) for title, example in breakage.must_fail if example != ALL_ROWS}
+    every_row = {title for title, example in must_fail if example == ALL_ROWS}
+    exact = {(title, example) for title, example in must_fail if example != ALL_ROWS}
     others = {f for f in failed_en if f[0] not in every_row}
     assert others == exact, (
         f"with {rule}, English failures should be exactly the scenarios of that rule: "
@@ -234,7 +175,7 @@ def test_breaking_a_rule_fails_the_same_scenarios_in_both_languages(
 
 def test_the_unbroken_portal_fails_nothing(pytester: pytest.Pytester) -> None:
     """The inner run itself is sound: the same set-up with no rule broken passes everything."""
-    records, result = _run(pytester, "")
+    records, result = _run(pytester, None)
     assert records == []
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("passed", 0) > 0, outcomes

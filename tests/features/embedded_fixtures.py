@@ -1,19 +1,16 @@
-"""Fixtures that put the embedded reference portal behind the harness's interfaces.
+"""Fixtures that put the embedded reference portal behind the harness's interfaces, for the
+project's own feature tests (test-only: it lives here, not in the installed harness).
 
 The steps of ``ninsho.conformance.steps`` ask for five fixtures, and only these: ``driver``,
-``operator``, ``mailbox``, ``portal_clock`` and ``profile``. This plugin provides them for the
+``operator``, ``mailbox``, ``portal_clock`` and ``profile``. This module provides them for the
 embedded reference, on virtual time, with a fresh portal for every scenario so that no scenario
-sees another's accounts, codes or clock. The full harness plugin provides the same names for a
+sees another's accounts, codes or clock. The harness plugin provides the same names for a
 deployed portal, which is why the features run unchanged against either.
 
-Two profiles are kept apart on purpose:
-
-* ``profile`` is what the *features judge by* (the requirements: window, lifetimes, digits);
-* ``portal_profile`` and ``portal_rules`` are what the *embedded portal runs with*.
-
-They are the same in a normal run. The project's own tests override ``portal_profile`` or
-``portal_rules`` to run the features against a portal with one rule broken, and the features,
-still judging by ``profile``, must fail.
+``profile`` is what the *features judge by* (the requirements: window, lifetimes, digits).
+``portal_fault`` names a deliberately faulty portal of ``ninsho.reference.faults`` for the
+embedded portal to be, or is ``None`` for the reference itself: tests/features/test_broken_rules.py
+overrides it, and the features, still judging by ``profile``, must fail.
 """
 
 from __future__ import annotations
@@ -29,8 +26,8 @@ from ninsho.conformance.drivers.inprocess import (
     VirtualPortalClock,
     inprocess_parts,
 )
-from ninsho.reference.core.rules import Rules
 from ninsho.reference.embedded import Embedded, embedded_portal
+from ninsho.reference.faults import FAULTS
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import load_profile
 
@@ -46,22 +43,18 @@ def profile() -> Profile:
 
 
 @pytest.fixture
-def portal_profile(profile: Profile) -> Profile:
-    """The profile the embedded portal runs with: the judged one, unless a test breaks it."""
-    return profile
+def portal_fault() -> str | None:
+    """The fault the embedded portal has (a name of ``FAULTS``): none, unless a test breaks it."""
+    return None
 
 
 @pytest.fixture
-def portal_rules() -> type[Rules]:
-    """The portal's rules: the reference's own, unless a test injects a broken subclass."""
-    return Rules
-
-
-@pytest.fixture
-def embedded(request: pytest.FixtureRequest, portal_profile: Profile, portal_rules: type[Rules]) -> Embedded:
+def embedded(request: pytest.FixtureRequest, profile: Profile, portal_fault: str | None) -> Embedded:
     """A fresh portal per scenario, seeded from the test's ID so that a failure reproduces."""
     seed = zlib.crc32(request.node.nodeid.encode("utf-8"))
-    return embedded_portal(portal_profile, seed=seed, rules=portal_rules)
+    if portal_fault is None:
+        return embedded_portal(profile, seed=seed)
+    return FAULTS[portal_fault].build(profile, seed=seed)
 
 
 @pytest.fixture
