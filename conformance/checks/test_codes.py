@@ -15,17 +15,27 @@ from ninsho.conformance.interfaces import Driver
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import Enrolled, enrol_email
 from ninsho.conformance.target import Target
+from ninsho.conformance.timing import Span, age, during, judge_lifetime
 
 
 def _login_code(portal: Target, enrolled: Enrolled, driver: Driver | None = None) -> tuple[Driver, str]:
     """Log in and have a second-factor code mailed: the manuals' email login."""
+    driver, code, _ = _timed_login_code(portal, enrolled, driver)
+    return driver, code
+
+
+def _timed_login_code(
+    portal: Target, enrolled: Enrolled, driver: Driver | None = None
+) -> tuple[Driver, str, Span]:
+    """:func:`_login_code`, with the span in which the portal issued the code."""
     driver = driver or enrolled.driver
     p, address = portal.profile, enrolled.account.address or ""
     login = driver.login(enrolled.account)
     expect(login.ok and login.stage == "first_factor", "SECOND_FACTOR_REQUIRED", f"login gave {login.stage}")
-    since = portal.clock.now()
-    expect(driver.request_email_code().ok, "EMAIL_OTP_TO_REGISTERED_ADDRESS", "no code could be requested")
-    return driver, mailed_code(portal.inbox, address, p.mail_subject_otp, since, p.email_otp_digits)
+    requested, issued = during(portal.clock, driver.request_email_code)
+    expect(requested.ok, "EMAIL_OTP_TO_REGISTERED_ADDRESS", "no code could be requested")
+    code = mailed_code(portal.inbox, address, p.mail_subject_otp, issued.start, p.email_otp_digits)
+    return driver, code, issued
 
 
 def _fresh_session(portal: Target, enrolled: Enrolled) -> Driver:
@@ -41,22 +51,28 @@ def _fresh_session(portal: Target, enrolled: Enrolled) -> Driver:
 @realtime.waits(lambda portal: portal.profile.email_otp_lifetime_seconds - portal.margin_seconds)
 def test_email_code_accepted_just_before_lifetime(portal: Target) -> None:
     """A code submitted ``margin`` seconds before its lifetime ends is accepted."""
+    lifetime = portal.profile.email_otp_lifetime_seconds
     enrolled = enrol_email(portal)
-    _, code = _login_code(portal, enrolled)
-    portal.clock.advance(portal.profile.email_otp_lifetime_seconds - portal.margin_seconds)
-    outcome = _fresh_session(portal, enrolled).submit_email_code(code)
-    expect(outcome.ok, "EMAIL_OTP_LIFETIME", f"refused before its lifetime ended: {outcome.error}")
+    _, code, issued = _timed_login_code(portal, enrolled)
+    portal.clock.advance(lifetime - portal.margin_seconds)
+    driver = _fresh_session(portal, enrolled)
+    outcome, used = during(portal.clock, lambda: driver.submit_email_code(code))
+    portal.measure("accepted_at_age" if outcome.ok else "refused_at_age", str(age(issued, used)))
+    judge_lifetime(outcome.ok, age(issued, used), lifetime, "EMAIL_OTP_LIFETIME", expect_accept=True)
 
 
 @pytest.mark.EMAIL_OTP_LIFETIME
 @realtime.waits(lambda portal: portal.profile.email_otp_lifetime_seconds + portal.margin_seconds)
 def test_email_code_refused_just_after_lifetime(portal: Target) -> None:
     """A code submitted ``margin`` seconds after its lifetime is refused."""
+    lifetime = portal.profile.email_otp_lifetime_seconds
     enrolled = enrol_email(portal)
-    _, code = _login_code(portal, enrolled)
-    portal.clock.advance(portal.profile.email_otp_lifetime_seconds + portal.margin_seconds)
-    refused = _fresh_session(portal, enrolled).submit_email_code(code)
-    expect(refused.refused, "EMAIL_OTP_LIFETIME", "accepted after its lifetime")
+    _, code, issued = _timed_login_code(portal, enrolled)
+    portal.clock.advance(lifetime + portal.margin_seconds)
+    driver = _fresh_session(portal, enrolled)
+    outcome, used = during(portal.clock, lambda: driver.submit_email_code(code))
+    portal.measure("accepted_at_age" if outcome.ok else "refused_at_age", str(age(issued, used)))
+    judge_lifetime(outcome.ok, age(issued, used), lifetime, "EMAIL_OTP_LIFETIME", expect_accept=False)
 
 
 @pytest.mark.EMAIL_OTP_SINGLE_USE

@@ -21,6 +21,7 @@ from ninsho.conformance.probes.enrol import (
     wait_for_step,
 )
 from ninsho.conformance.target import Target
+from ninsho.conformance.timing import Span, age, during, judge_lifetime
 
 
 @pytest.mark.SETUP_WITHOUT_FACTOR
@@ -163,13 +164,14 @@ def testreset_by_mail(portal: Target) -> None:
     expect(old.refused, "RESET_VOIDS_APPS", "the app registered before the reset still logs in")
 
 
-def _reset_code(portal: Target, enrolled: Enrolled) -> str:
-    """A reset login, "Initialize", and the mailed confirmation code."""
+def _reset_code(portal: Target, enrolled: Enrolled) -> tuple[str, Span]:
+    """A reset login, "Initialize", and the mailed confirmation code, with the span in which
+    the portal issued it."""
     p, address, driver = portal.profile, enrolled.account.address or "", enrolled.driver
     driver.login_for_setup(enrolled.account)
-    since = portal.clock.now()
-    driver.initialize()
-    return mailed_code(portal.inbox, address, p.mail_subject_reset, since, p.confirmation_code_digits)
+    _, issued = during(portal.clock, driver.initialize)
+    code = mailed_code(portal.inbox, address, p.mail_subject_reset, issued.start, p.confirmation_code_digits)
+    return code, issued
 
 
 # The lifetime's two sides are two checks, each on its own account: in real time their waits
@@ -177,24 +179,30 @@ def _reset_code(portal: Target, enrolled: Enrolled) -> str:
 @pytest.mark.RESET_CODE_LIFETIME
 @realtime.waits(lambda portal: portal.profile.confirmation_code_lifetime_seconds + portal.margin_seconds)
 def test_reset_code_refused_after_lifetime(portal: Target) -> None:
+    lifetime = portal.profile.confirmation_code_lifetime_seconds
     enrolled = enrol_email(portal)
-    code = _reset_code(portal, enrolled)
-    portal.clock.advance(portal.profile.confirmation_code_lifetime_seconds + portal.margin_seconds)
+    code, issued = _reset_code(portal, enrolled)
+    portal.clock.advance(lifetime + portal.margin_seconds)
     # A new reset login, without a new code: the first session's end must not pass for the code's.
     enrolled.driver.login_for_setup(enrolled.account)
-    expect(enrolled.driver.confirm_reset(code).refused, "RESET_CODE_LIFETIME", "accepted after its lifetime")
+    outcome, used = during(portal.clock, lambda: enrolled.driver.confirm_reset(code))
+    portal.measure("accepted_at_age" if outcome.ok else "refused_at_age", str(age(issued, used)))
+    judge_lifetime(outcome.ok, age(issued, used), lifetime, "RESET_CODE_LIFETIME", expect_accept=False)
 
 
 @pytest.mark.RESET_CODE_LIFETIME
 @pytest.mark.RESET_CODE_SINGLE_USE
 @realtime.waits(lambda portal: portal.profile.confirmation_code_lifetime_seconds - portal.margin_seconds)
 def test_reset_code_accepted_before_lifetime_and_single_use(portal: Target) -> None:
+    lifetime = portal.profile.confirmation_code_lifetime_seconds
     enrolled = enrol_email(portal)
-    code = _reset_code(portal, enrolled)
-    portal.clock.advance(portal.profile.confirmation_code_lifetime_seconds - portal.margin_seconds)
+    code, issued = _reset_code(portal, enrolled)
+    portal.clock.advance(lifetime - portal.margin_seconds)
     driver = enrolled.driver
     driver.login_for_setup(enrolled.account)
-    expect(driver.confirm_reset(code).ok, "RESET_CODE_LIFETIME", "refused before its lifetime ended")
+    outcome, used = during(portal.clock, lambda: driver.confirm_reset(code))
+    portal.measure("accepted_at_age" if outcome.ok else "refused_at_age", str(age(issued, used)))
+    judge_lifetime(outcome.ok, age(issued, used), lifetime, "RESET_CODE_LIFETIME", expect_accept=True)
     expect(driver.confirm_reset(code).refused, "RESET_CODE_SINGLE_USE", "the code confirmed a reset twice")
 
 
