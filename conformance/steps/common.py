@@ -27,6 +27,7 @@ from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox,
 from ninsho.conformance.markers import requirement_ids
 
 if TYPE_CHECKING:
+    from ninsho.spec.address_vectors import AddressCase
     from ninsho.spec.profile import Profile
 
 T = TypeVar("T")
@@ -68,7 +69,7 @@ class World:
     last_app_step: int | None = None  # the newest TOTP step this scenario has submitted
     device_error_seconds: float = 0.0  # how far the device clock is off
     offset_steps: int = 0
-    address_case: dict[str, str] | None = None
+    address_case: AddressCase | None = None
     answers: list[Outcome] = field(default_factory=list)  # answers to compare with each other
 
 

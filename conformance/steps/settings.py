@@ -32,7 +32,7 @@ from .common import (
     tagged,
     wrong_app_code,
 )
-from .vectors import address_case, expected_verdict, requirement_of
+from .vectors import address_case, requirement_of
 from .wording import bilingual
 
 if TYPE_CHECKING:
@@ -289,10 +289,12 @@ def register_again(
         ),
     )
 )
-def enter_case_address(world: World, driver: Driver, portal_clock: Clock, case: str, address: str) -> None:
-    vector = address_case(case, address)
+def enter_case_address(
+    world: World, driver: Driver, portal_clock: Clock, profile: Profile, case: str, address: str
+) -> None:
+    vector = address_case(case, address, profile)
     world.address_case = vector
-    _send_to(world, driver, portal_clock, vector["input"], str(vector.get("normalized", "")))
+    _send_to(world, driver, portal_clock, vector.input, vector.normalized or "")
 
 
 @then(
@@ -301,19 +303,18 @@ def enter_case_address(world: World, driver: Driver, portal_clock: Clock, case: 
         "ポータルの判定がアドレスの試験ベクトルの判定と一致する",
     )
 )
-def verdict_as_vectors(world: World, profile: Profile) -> None:
+def verdict_as_vectors(world: World) -> None:
     case = need(world.address_case, "address case")
     outcome = need(world.outcome, "answer")
-    verdict = expected_verdict(case, profile)
-    rid = requirement_of(case, profile)
-    what = f"case {case['id']!r} ({case.get('note', '')})"
+    verdict = case.verdict
+    rid = requirement_of(case)
+    what = f"case {case.id!r}, {case.input!r} ({case.note})"
     if verdict == "accepted":
         expect_ok(outcome, rid, f"{what} should be accepted")
-        if outcome.data.get("address") != case["normalized"]:
+        if outcome.data.get("address") != case.normalized:
             fail(
                 "EMAIL_ADDRESS_NORMALIZATION",
-                f"{what}: the portal should use {case['normalized']!r}; "
-                f"it says {outcome.data.get('address')!r}",
+                f"{what}: the portal should use {case.normalized!r}; it says {outcome.data.get('address')!r}",
             )
     elif outcome.ok:
         fail(
@@ -333,7 +334,7 @@ def verdict_as_vectors(world: World, profile: Profile) -> None:
 )
 def mailed_only_if_accepted(world: World, mailbox: Mailbox, profile: Profile) -> None:
     case = need(world.address_case, "address case")
-    target = str(case.get("normalized") or case["input"])
+    target = case.normalized or case.input
     try:
         mail = mailbox.wait_for(
             target,
@@ -342,18 +343,18 @@ def mailed_only_if_accepted(world: World, mailbox: Mailbox, profile: Profile) ->
             timeout=quiet_seconds(mailbox),
         )
     except MailTimeout:
-        if expected_verdict(case, profile) == "accepted":
+        if case.verdict == "accepted":
             fail(
                 "EMAIL_ADDRESS_NORMALIZATION",
-                f"case {case['id']!r} is accepted, so a one-time password should be mailed to {target!r}",
+                f"case {case.id!r} is accepted, so a one-time password should be mailed to {target!r}",
             )
         return
-    if expected_verdict(case, profile) != "accepted":
+    if case.verdict != "accepted":
         # a mail for input with a line break inside is a header injection, whatever else it breaks
-        injected = any(c in str(case["input"]).strip() for c in "\r\n")
+        injected = any(c in case.input.strip() for c in "\r\n")
         fail(
-            "MAIL_HEADER_INJECTION" if injected else requirement_of(case, profile),
-            f"case {case['id']!r} must not be registered, yet a code was mailed to {mail.to!r}",
+            "MAIL_HEADER_INJECTION" if injected else requirement_of(case),
+            f"case {case.id!r} must not be registered, yet a code was mailed to {mail.to!r}",
         )
 
 

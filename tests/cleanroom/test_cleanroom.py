@@ -29,6 +29,8 @@ import pyotp
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.address_cases import case_dicts
+
 from .binding import TEST_CLOCK_HEADER, RunningServer, make_server
 from .clock import OffsetClock, SystemClock, SystemRandom
 from .mail import Mailer
@@ -52,7 +54,7 @@ def _toml(name: str) -> dict[str, Any]:
 
 
 RFC6238 = _toml("rfc6238.toml")
-ADDRESSES = _toml("addresses.toml")
+ADDRESSES = {"case": case_dicts()}  # the templates of addresses.toml, expanded under iimc
 
 
 @pytest.mark.parametrize("vector", RFC6238["vector"], ids=lambda v: f"{v['algorithm']}-{v['unix_time']}")

@@ -1,11 +1,13 @@
 """The data-driven vectors of spec/vectors/: RFC 6238 Appendix B, RFC 4226 Appendix D and the
-address cases, against the core and (for the RFC values) against pyotp as a second opinion."""
+address cases (templates over each profile's blocked domains), against the core and (for the
+RFC values) against pyotp as a second opinion."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -13,9 +15,13 @@ import pytest
 
 from ninsho.reference.core import addresses, otp
 from ninsho.reference.core.errors import BlockedAddress, InvalidAddress
+from ninsho.spec.address_vectors import AddressCase, address_cases
 from ninsho.spec.profile import Profile
+from ninsho.spec.registry import load_profile
 
-from .conftest import ADDRESS_CASES, RFC6238
+from .conftest import RFC6238
+
+DATA = Path(__file__).parent / "data"
 
 META = RFC6238["meta"]
 SEEDS = {name: bytes.fromhex(value) for name, value in RFC6238["seeds"].items()}
@@ -90,42 +96,58 @@ def test_rfc4226_appendix_d(vector: dict[str, Any]) -> None:
 
 
 # --- addresses -------------------------------------------------------------------------------
+# The vectors are templates over the profile's blocked domains: each profile below gets its own
+# cases, and the reference must give every one its verdict and normalised form.
+
+IIMC = load_profile("iimc")
+VECTOR_PROFILES: dict[str, Profile] = {
+    "iimc": IIMC,
+    "iimc-exact": IIMC.replace(name="iimc-exact", email_block_subdomains=False),
+    "u-tokyo": load_profile(DATA / "u-tokyo.toml"),
+}
+ADDRESS_CASES = [(name, case) for name, p in VECTOR_PROFILES.items() for case in address_cases(p)]
 
 
 def test_address_case_ids_are_unique() -> None:
-    ids = [case["id"] for case in ADDRESS_CASES]
-    assert len(ids) == len(set(ids))
+    for profile in VECTOR_PROFILES.values():
+        ids = [case.id for case in address_cases(profile)]
+        assert len(ids) == len(set(ids)), profile.name
 
 
-@pytest.mark.parametrize("case", ADDRESS_CASES, ids=lambda c: c["id"])
-def test_address_case(case: dict[str, Any], iimc: Profile) -> None:
-    blocked = iimc.email_blocked_domains
-    assert iimc.email_block_subdomains is True  # the vectors are worked out for this setting
-    verdict = addresses.verdict(case["input"], blocked, subdomains=True)
-    assert verdict.value == case["verdict"], case["note"]
-    if case["verdict"] == "invalid":
-        assert "normalized" not in case
+@pytest.mark.parametrize(("name", "case"), ADDRESS_CASES, ids=[f"{n}-{c.id}" for n, c in ADDRESS_CASES])
+def test_address_case(name: str, case: AddressCase) -> None:
+    profile = VECTOR_PROFILES[name]
+    blocked, subdomains = profile.email_blocked_domains, profile.email_block_subdomains
+    verdict = addresses.verdict(case.input, blocked, subdomains=subdomains)
+    assert verdict.value == case.verdict, case.note
+    if case.verdict == "invalid":
+        assert case.normalized is None
         with pytest.raises(InvalidAddress) as info:
-            addresses.check(case["input"], blocked, subdomains=True)
+            addresses.check(case.input, blocked, subdomains=subdomains)
         assert info.value.field == "address"
-        assert info.value.requirement == "EMAIL_ADDRESS_SYNTAX"
+        assert info.value.requirement == case.requirement == "EMAIL_ADDRESS_SYNTAX"
     else:
-        assert str(addresses.normalize(case["input"])) == case["normalized"]
-    if case["verdict"] == "blocked":
+        assert str(addresses.normalize(case.input)) == case.normalized
+    if case.verdict == "blocked":
+        assert case.normalized is not None
         with pytest.raises(BlockedAddress) as blocked_info:
-            addresses.check(case["input"], blocked, subdomains=True)
-        domain = case["normalized"].rpartition("@")[2]
+            addresses.check(case.input, blocked, subdomains=subdomains)
+        domain = case.normalized.rpartition("@")[2]
         expected = "EMAIL_BLOCKED_DOMAIN" if domain in blocked else "EMAIL_BLOCKED_SUBDOMAIN"
-        assert blocked_info.value.requirement == expected
+        assert blocked_info.value.requirement == expected == case.requirement
         assert blocked_info.value.field == "address"
-    if case["verdict"] == "accepted":
-        assert str(addresses.check(case["input"], blocked, subdomains=True)) == case["normalized"]
+    if case.verdict == "accepted":
+        assert str(addresses.check(case.input, blocked, subdomains=subdomains)) == case.normalized
 
 
-@pytest.mark.parametrize("case", ADDRESS_CASES, ids=lambda c: c["id"])
-def test_address_case_without_subdomain_rule(case: dict[str, Any], iimc: Profile) -> None:
-    """Cases without ``verdict_without_subdomain_rule`` keep their verdict when the rule is off."""
-    profile = iimc.replace(email_block_subdomains=False)
-    expected = case.get("verdict_without_subdomain_rule", case["verdict"])
-    verdict = addresses.verdict(case["input"], profile.email_blocked_domains, subdomains=False)
-    assert verdict.value == expected, case["note"]
+def test_address_cases_without_subdomain_rule_change_only_where_the_vectors_say() -> None:
+    """A case keeps its verdict when ``email.block_subdomains`` is false unless its template
+    says otherwise (``[[case.when]]``): only subdomains of a listed domain become accepted."""
+    with_rule = {c.id: c for c in address_cases(IIMC)}
+    without = {c.id: c for c in address_cases(VECTOR_PROFILES["iimc-exact"])}
+    changed = {i for i in with_rule.keys() & without.keys() if with_rule[i].verdict != without[i].verdict}
+    assert changed, "no case speaks for the subdomain rule"
+    for cid in changed:
+        assert (with_rule[cid].verdict, without[cid].verdict) == ("blocked", "accepted"), cid
+        assert with_rule[cid].requirement == "EMAIL_BLOCKED_SUBDOMAIN"
+        assert without[cid].requirement == "EMAIL_ADDRESS_NORMALIZATION"

@@ -102,14 +102,16 @@ def test_baseline_refuses_unknown_ids_and_missing_reasons(pytester: pytest.Pytes
 
 
 def test_strict_fails_skipped_but_not_reasoned_not_applicable(pytester: pytest.Pytester) -> None:
-    """The address vectors are NOT_APPLICABLE under a profile with other blocked domains; a
-    replay check is SKIPPED under a profile with no past step."""
+    """A feature's example spelled with a KELVIN SIGN is NOT_APPLICABLE under a profile whose
+    only blocked domain has no "k" (the address vectors are templates over the profile's list,
+    and that spelling has no form for it); a replay check is SKIPPED under a profile with no
+    past step."""
     profile = pytester.makefile(
         ".toml",
         other='[profile]\nname = "other"\nextends = "iimc"\n'
         '[email.blocked_domains]\nvalue = ["example.org"]\nsource = "a vendor list"\n',
     )
-    args = ("-m", "EMAIL_BLOCKED_DOMAIN", "--ninsho-profile", str(profile))
+    args = ("-m", "EMAIL_BLOCKED_DOMAIN", "-k", "kelvin", "--ninsho-profile", str(profile))
     relaxed, document = run(pytester, *args)
     assert relaxed.ret == EXIT_OK
     assert set(verdicts(document).values()) == {"NOT_APPLICABLE"}
