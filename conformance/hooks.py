@@ -271,6 +271,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("Ninsho verdicts by requirement")
     for line in reports.terminal_table(rows):
         terminalreporter.write_line(line)
+    pool = getattr(config.stash.get(CONNECTION_KEY, None), "pool", None)
+    for login_id, why in sorted(getattr(pool, "retired", {}).items()):
+        terminalreporter.write_line(f"pool account {login_id} left the pool, not put back: {why}", yellow=True)
     ledger = config.stash.get(LEDGER_KEY, None)
     real_time = None
     if ledger is not None and ledger.waits:

@@ -165,7 +165,20 @@ def restore(account: Account, parts: Parts, addresses: set[str]) -> None:
 
 
 def reset(account: Account, parts: Parts, addresses: set[str]) -> None:
-    """ "Click here For Initial Setup or Setup Again", "Initialize", the code, "Confirm"."""
+    """ "Click here For Initial Setup or Setup Again", "Initialize", the code, "Confirm". An
+    account that a check locked is reset once the lock has lifted, from the login again: the
+    reset session may not outlive the lock."""
+    confirmed = _reset_once(account, parts, addresses)
+    if not confirmed.ok and confirmed.error == "account_locked":
+        parts.clock.advance(parts.profile.lockout_duration_seconds + 1.0)
+        confirmed = _reset_once(account, parts, addresses)
+    if not confirmed.ok:
+        raise DriverError(
+            f"pool account {account.login_id}: the confirmation code was refused ({confirmed.error})"
+        )
+
+
+def _reset_once(account: Account, parts: Parts, addresses: set[str]) -> Outcome:
     browser = parts.new_driver()
     if not browser.login_for_setup(account).ok:
         raise DriverError(f"pool account {account.login_id}: the reset login was refused")
@@ -177,14 +190,9 @@ def reset(account: Account, parts: Parts, addresses: set[str]) -> None:
     if code is None:
         code = _helpdesk_code(account, parts)
     confirmed = browser.confirm_reset(code)
-    if not confirmed.ok and confirmed.error == "account_locked":
-        parts.clock.advance(parts.profile.lockout_duration_seconds + 1.0)  # the lock lifts; then again
-        confirmed = browser.confirm_reset(code)
-    if not confirmed.ok:
-        raise DriverError(
-            f"pool account {account.login_id}: the confirmation code was refused ({confirmed.error})"
-        )
-    browser.logout()
+    if confirmed.ok:
+        browser.logout()
+    return confirmed
 
 
 def _mailed_code(screen: Outcome, parts: Parts, since: float, candidates: set[str]) -> str | None:

@@ -9,13 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ninsho.conformance.errors import ConfigError, DriverError
 from ninsho.conformance.helpdesk import CommandHelpdesk
 from tests.harness.report_rows import judged
-from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, portal_toml
+from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, add_accounts, harness_server, portal_toml
 from tests.web.support import cli_env
 
 PYTHON = shlex.quote(sys.executable)
@@ -79,14 +78,7 @@ def test_the_helpdesk_checks_run_through_the_command(tmp_path: Path) -> None:
     try:
         pool = [f"pool{n:04d}" for n in range(1, 7)]
         password = "pool-password-0123456789"
-        for login_id in pool:
-            created = httpx.post(
-                server.url + "/api/v1/admin/users",
-                json={"login_id": login_id, "password": password},
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                timeout=10,
-            )
-            assert created.status_code == 201, created.text
+        add_accounts(server, pool, password)
         config = portal_toml(tmp_path / "portal.toml", server, "json", provision="pool", pool=pool[0])
         text = config.read_text("utf-8").replace(f'pool = ["{pool[0]}"]', f"pool = {json.dumps(pool)}")
         command = f"{NINSHO} helpdesk issue-code {{login_id}} --db {server.db}"

@@ -73,6 +73,18 @@ def harness_server(
     )
 
 
+def add_accounts(server: ServerProcess, login_ids: list[str], password: str) -> None:
+    """Accounts created the way an operator would, through the admin API: a pool's."""
+    for login_id in login_ids:
+        created = httpx.post(
+            server.url + "/api/v1/admin/users",
+            json={"login_id": login_id, "password": password},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+
+
 def portal_toml(
     path: Path,
     server: ServerProcess,
@@ -246,13 +258,7 @@ def test_pages_only_config_requests_no_api(tmp_path: Path, monkeypatch: pytest.M
     server = harness_server(tmp_path / "server").start()
     try:
         login_id, password = "pool0001", "pool-password-0123456789"
-        created = httpx.post(
-            server.url + "/api/v1/admin/users",
-            json={"login_id": login_id, "password": password},
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            timeout=10,
-        )
-        assert created.status_code == 201, created.text
+        add_accounts(server, [login_id], password)
         for name in ENVIRONMENT:
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("NINSHO_TEST_PASSWORD", password)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 
 from ninsho.conformance import actions
@@ -27,7 +28,7 @@ from ninsho.conformance.pool import AccountPool, Parts, _masks
 from ninsho.conformance.target import Target
 from ninsho.spec.registry import load_profile
 from tests.harness.report_rows import judged, unjudged
-from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, portal_toml
+from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, add_accounts, harness_server, portal_toml
 from tests.web.support import cli_env
 
 NINSHO = str(Path(sys.executable).with_name("ninsho"))
@@ -54,8 +55,8 @@ def stage_of(target: Target, account: Account) -> str | None:
     return stage
 
 
-def enrol_email_and_app(target: Target, account: Account) -> None:
-    """What a check leaves behind: an address and an app."""
+def enrol_email_and_app(target: Target, account: Account) -> pyotp.TOTP:
+    """What a check leaves behind: an address and an app (whose key it returns)."""
     browser = target.new_driver()
     assert browser.login(account).stage == "setup"
     assert account.address
@@ -63,6 +64,7 @@ def enrol_email_and_app(target: Target, account: Account) -> None:
     totp = actions.scan(browser.start_app_registration().uri)
     assert browser.register_app(totp.at(int(target.clock.now()))).ok
     browser.logout()
+    return totp
 
 
 def test_an_account_goes_back_to_its_starting_state_through_the_reset() -> None:
@@ -186,14 +188,7 @@ def test_the_whole_suite_twice_on_one_small_pool(tmp_path: Path) -> None:
     server = harness_server(tmp_path / "server").start()
     try:
         pool = [f"pool{n:04d}" for n in range(1, 13)]
-        for login_id in pool:
-            created = httpx.post(
-                server.url + "/api/v1/admin/users",
-                json={"login_id": login_id, "password": "pool-password-0123456789"},
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                timeout=10,
-            )
-            assert created.status_code == 201, created.text
+        add_accounts(server, pool, "pool-password-0123456789")
         config = portal_toml(tmp_path / "portal.toml", server, "json", provision="pool", pool=pool[0])
         text = config.read_text("utf-8").replace(f'pool = ["{pool[0]}"]', f"pool = {json.dumps(pool)}")
         config.write_text(text + f"[operator]\ncommand = {json.dumps(helpdesk_command())}\n", "utf-8")
@@ -227,3 +222,21 @@ def test_before_a_real_time_run_the_pool_says_what_it_costs() -> None:
     assert pool_plan(12, 40).startswith("pool: full parallelism needs 40 accounts")
     assert "up to 4 rounds" in pool_plan(12, 40)
     assert pool_plan(40, 40).endswith("full parallelism")
+
+
+def test_an_account_a_check_locked_is_put_back_once_the_lock_lifts() -> None:
+    """The lockout probe leaves its account locked; the reset waits the lock out, then starts
+    again from the login (the reset session would not outlive the lock)."""
+    target = portal()
+    pool = pool_on(target, 1)
+    account = pool.lease()
+    totp = enrol_email_and_app(target, account)
+    wrong = actions.wrong_code(totp, actions.step_at(target.profile, target.clock.now()))
+    browser = target.new_driver()
+    browser.login(account)
+    for _ in range(target.profile.lockout_threshold):
+        browser.submit_app_code(wrong)
+    assert browser.submit_app_code(wrong).error == "account_locked"
+    pool.give_back(account)
+    assert not pool.retired, pool.retired
+    assert stage_of(target, account) == "setup"
