@@ -1,0 +1,351 @@
+"""django-allauth as a third-party page portal (issue "Page-only portals", item 7).
+
+allauth runs from ``examples/allauth_portal`` (its own virtual environment, cached; a temporary
+Django project with allauth's own templates and SQLite; gunicorn on loopback), and these tests
+drive its pages directly with httpx and a real HTML parser, asserting what
+``python -m examples.allauth_portal.measure`` measured and docs/allauth.md reports. They do not
+run the harness: :func:`allauth_for_harness` is the seam where the html driver's
+``ninsho check`` run goes, once the site map format is settled.
+
+The one skip: allauth cannot be installed (no registry), with pip's last line as the reason.
+Deselect with ``-m 'not peer'``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from examples.allauth_portal import flows
+from examples.allauth_portal import server as allauth_server
+from examples.allauth_portal.mailsink import MailSink
+from examples.allauth_portal.pages import Browser
+
+pytestmark = [pytest.mark.peer, pytest.mark.slow]
+
+PASSWORD = "Ninsho-" + secrets.token_urlsafe(12)  # the test users' password, this run only
+SHORT_CODE_SECONDS = 8  # the short server's ACCOUNT_LOGIN_BY_CODE_TIMEOUT
+SHORT_LOCK_SECONDS = 6  # the short server's login_failed window per account
+
+
+def _start(settings: allauth_server.Settings) -> allauth_server.Server:
+    try:
+        return allauth_server.start(settings)
+    except allauth_server.InstallError as exc:
+        pytest.skip(f"django-allauth cannot be installed here: {exc.reason}")
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[MailSink]:
+    with MailSink() as running_sink:
+        yield running_sink
+
+
+@pytest.fixture(scope="module")
+def allauth(sink: MailSink) -> Iterator[allauth_server.Server]:
+    """allauth with its defaults, relaying to this module's SMTP sink."""
+    server = _start(allauth_server.Settings(smtp_port=sink.port))
+    try:
+        yield server
+    finally:
+        allauth_server.stop(server)
+
+
+@pytest.fixture(scope="module")
+def short_allauth(sink: MailSink) -> Iterator[allauth_server.Server]:
+    """allauth with short times, for what takes minutes with the defaults: an 8 s login code
+    and a 6 s per-account lock (the per-IP part raised, so that it is measured alone)."""
+    server = _start(
+        allauth_server.Settings(
+            smtp_port=sink.port,
+            login_code_timeout=SHORT_CODE_SECONDS,
+            rate_limits=(("login_failed", f"100/m/ip,5/{SHORT_LOCK_SECONDS}s/key"),),
+        )
+    )
+    try:
+        yield server
+    finally:
+        allauth_server.stop(server)
+
+
+def _account(server: allauth_server.Server, prefix: str) -> allauth_server.Account:
+    return allauth_server.add_users(server, 1, PASSWORD, prefix=prefix)[0]
+
+
+def _with_app(server: allauth_server.Server, prefix: str) -> tuple[allauth_server.Account, str]:
+    account = _account(server, prefix)
+    with Browser(server.base_url) as browser:
+        flows.expect(flows.sign_in(browser, account.username, PASSWORD), flows.MFA_INDEX)
+        secret, _ = flows.activate_totp(browser, PASSWORD)
+    return account, secret
+
+
+# --- the seam for the harness ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HarnessTarget:
+    """What a ``ninsho check`` run with the html driver needs of this portal. The SMTP port is
+    free: the harness's own SMTP sink listens there, not this module's."""
+
+    base_url: str
+    accounts: tuple[str, ...]  # login IDs of the pool, each with a verified address, no app
+    password: str  # the pool's password: pass it to the run in allauth_server.PASSWORD_ENV
+    smtp_port: int
+    profile: Path
+    baseline: Path
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "NINSHO_BASE_URL": self.base_url,
+            "NINSHO_MAILBOX_PORT": str(self.smtp_port),
+            "NINSHO_ALLAUTH_ACCOUNTS": ",".join(self.accounts),
+            allauth_server.PASSWORD_ENV: self.password,
+        }
+
+
+@pytest.fixture(scope="module")
+def allauth_for_harness() -> Iterator[HarnessTarget]:
+    """A server of its own (started only when a test asks for it) with a pool of 4 accounts,
+    relaying mail to a free port for the harness's SMTP sink."""
+    server = _start(allauth_server.Settings())
+    try:
+        pool = allauth_server.add_users(server, 4, PASSWORD, prefix="pool")
+        yield HarnessTarget(
+            base_url=server.base_url,
+            accounts=tuple(a.username for a in pool),
+            password=PASSWORD,
+            smtp_port=server.settings.smtp_port,
+            profile=allauth_server.PROFILE,
+            baseline=allauth_server.BASELINE,
+        )
+    finally:
+        allauth_server.stop(server)
+
+
+# --- what was measured, asserted ----------------------------------------------------------------
+
+
+def test_password_login_and_logout(allauth: allauth_server.Server) -> None:
+    account = _account(allauth, "login")
+    with Browser(allauth.base_url) as browser:
+        start = browser.get("/")
+        assert start.path == flows.LOGIN and start.heading == "Sign In"
+        assert start.form("Sign In").labels == {
+            "Username:": "login",
+            "Password:": "password",
+            "Remember Me:": "remember",
+        }
+        wrong = flows.sign_in(browser, account.username, "not-" + PASSWORD)
+        assert wrong.path == flows.LOGIN
+        assert wrong.errors() == ["The username and/or password you specified are not correct."]
+        unknown = flows.sign_in(browser, "nobody-" + account.username, PASSWORD)
+        assert unknown.errors() == wrong.errors()  # no account enumeration by message
+        page = flows.sign_in(browser, account.username, PASSWORD)
+        assert page.path == flows.MFA_INDEX  # no app: the password alone signs in
+        assert page.messages() == [f"Successfully signed in as {account.username}."]
+        assert "An authenticator app is not active." in page.text()
+        session = browser.client.cookies["sessionid"]
+        assert flows.sign_out(browser).messages() == ["You have signed out."]
+    with Browser(allauth.base_url) as stale:
+        stale.client.cookies.set("sessionid", session)
+        assert stale.get(flows.MFA_INDEX).path == flows.LOGIN  # the old session is gone
+
+
+def test_csrf_token_required(allauth: allauth_server.Server) -> None:
+    account = _account(allauth, "csrf")
+    with Browser(allauth.base_url) as browser:
+        browser.get(flows.LOGIN)
+        answer = browser.client.post(flows.LOGIN, data={"login": account.username, "password": PASSWORD})
+        assert answer.status_code == 403
+
+
+def test_totp_setup(allauth: allauth_server.Server) -> None:
+    """Confirm Access (the password again), a QR code and the same secret as text, and a code
+    to activate: scanning alone activates nothing."""
+    account = _account(allauth, "setup")
+    with Browser(allauth.base_url) as browser:
+        flows.sign_in(browser, account.username, PASSWORD)
+        confirm = browser.get(flows.TOTP_ACTIVATE)
+        assert confirm.path == flows.REAUTHENTICATE and confirm.heading == "Confirm Access"
+        page = browser.submit(confirm, "Confirm", {"Password": PASSWORD})
+        assert page.path == flows.TOTP_ACTIVATE and page.heading == "Activate Authenticator App"
+        secret = page.input_value("authenticator_secret")
+        assert re.fullmatch(r"[A-Z2-7]{32}", secret)  # 20 bytes, base32
+        totp = pyotp.parse_uri(flows.qr_uri(page))
+        assert isinstance(totp, pyotp.TOTP)
+        assert totp.secret == secret and totp.issuer == allauth_server.SITE_NAME
+        assert totp.name == account.email  # the label is the address, not the login ID
+        assert (totp.digits, totp.interval, totp.digest().name) == (6, 30, "sha1")
+        refused = browser.submit(page, "Activate", {"Authenticator code": "000000"})
+        assert refused.path == flows.TOTP_ACTIVATE and refused.errors() == ["Incorrect code."]
+        assert "An authenticator app is not active." in browser.get(flows.MFA_INDEX).text()
+        page = browser.get(flows.TOTP_ACTIVATE)
+        secret = page.input_value("authenticator_secret")  # a new secret on every visit
+        done = browser.submit(page, "Activate", {"Authenticator code": flows.totp_code(secret)})
+        assert done.path == flows.RECOVERY_CODES
+        assert done.messages() == [
+            "Authenticator app activated.",
+            "A new set of recovery codes has been generated.",
+        ]
+        assert "Authentication using an authenticator app is active." in browser.get(flows.MFA_INDEX).text()
+
+
+def test_totp_login_window_replay_and_trust(allauth: allauth_server.Server) -> None:
+    """The second factor holds the session; only the current step is accepted (tolerance 0);
+    a code is accepted once; "Trust for 2 weeks" skips the TOTP at the next login."""
+    account, secret = _with_app(allauth, "app")
+    with Browser(allauth.base_url) as browser:
+        page = flows.mfa_page(browser, account.username, PASSWORD)
+        assert page.heading == "Two-Factor Authentication" and page.labels() == ["Code:"]
+        assert browser.get(flows.EMAIL).path == flows.MFA_AUTHENTICATE  # nothing before the TOTP
+        page = browser.get(flows.MFA_AUTHENTICATE)
+        previous = flows.submit_totp(browser, page, flows.totp_code(secret, -1))
+        assert not flows.passed_second_factor(previous) and previous.errors() == ["Incorrect code."]
+        code = flows.totp_code(secret)
+        step = flows.step()
+        trust = flows.submit_totp(browser, previous, code)
+        assert trust.path == flows.MFA_TRUST and trust.heading == "Trust this Browser?"
+        assert [b.text for b in trust.form("Don't Trust").buttons] == ["Trust for 2 weeks", "Don't Trust"]
+        signed_in = flows.answer_trust(browser, trust, trust=True)
+        assert signed_in.path == flows.MFA_INDEX
+        trusted = next(c for c in browser.client.cookies.jar if c.name == "mfa_trusted")
+        assert trusted.has_nonstandard_attr("HttpOnly")
+        flows.sign_out(browser)
+        assert flows.sign_in(browser, account.username, PASSWORD).path == flows.MFA_INDEX  # trusted
+    with Browser(allauth.base_url) as other:
+        replay = flows.submit_totp(other, flows.mfa_page(other, account.username, PASSWORD), code)
+        if flows.step() == step:  # the same step: only the replay guard can refuse it
+            assert replay.errors() == ["Incorrect code."]
+
+
+def test_login_by_mailed_code(allauth: allauth_server.Server, sink: MailSink) -> None:
+    """ "Send me a sign-in code": the mail, the code's format, single use, and 3 wrong tries."""
+    account = _account(allauth, "mail")
+    with Browser(allauth.base_url) as browser:
+        since = time.time()
+        page = flows.request_login_code(browser, account.email)
+        assert page.path == flows.LOGIN_CODE_CONFIRM and page.heading == "Enter Sign-In Code"
+        assert page.messages() == [f"A sign-in code has been sent to {account.email}."]
+        mail = sink.wait_for(account.email, since)
+        assert mail.sender == allauth_server.SENDER
+        assert mail.subject == "[Ninsho allauth] Sign-In Code"
+        assert mail.message.get_content_type() == "text/plain"
+        assert mail.message.get_content_charset() == "utf-8"
+        code = flows.code_in(mail.body)
+        assert re.fullmatch(r"[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}", code)
+        assert "Your sign-in code is listed below." in mail.body
+        done = flows.confirm_login_code(browser, page, code.lower().replace("-", ""))  # normalised
+        assert done.path == flows.MFA_INDEX and flows.is_signed_in(browser)
+        flows.sign_out(browser)
+        assert browser.get(flows.LOGIN_CODE_CONFIRM).path == flows.LOGIN_CODE  # used: no page for it
+    with Browser(allauth.base_url) as browser:
+        since = time.time()
+        page = flows.request_login_code(browser, account.email)
+        code = flows.code_in(sink.wait_for(account.email, since).body)
+        for wrong in ("BBBB-BBBB", "CCCC-CCCC"):
+            page = flows.confirm_login_code(browser, page, wrong)
+            assert page.errors() == ["Incorrect code."]
+        dropped = flows.confirm_login_code(browser, page, "DDDD-DDDD")
+        assert dropped.path == flows.LOGIN_CODE
+        assert dropped.messages() == ["Too many failed login attempts. Try again later."]
+        assert browser.get(flows.LOGIN_CODE_CONFIRM).path == flows.LOGIN_CODE  # the code is gone
+        assert not flows.is_signed_in(browser)
+        answer = browser.client.post(
+            flows.LOGIN_CODE_CONFIRM,
+            data={"code": code, "csrfmiddlewaretoken": browser.client.cookies["csrftoken"]},
+        )
+        assert answer.url.path == flows.LOGIN_CODE and not flows.is_signed_in(
+            browser
+        )  # the right one, too late
+
+
+def test_change_email_keeps_one_address(allauth: allauth_server.Server, sink: MailSink) -> None:
+    """ "Change Email": a code to the new address; the old address stays until it is confirmed;
+    then the new one is the only one. A university address is not refused (no domain rule)."""
+    account = _account(allauth, "change")
+    new = f"{account.username}@kyoto-u.ac.jp"
+    with Browser(allauth.base_url) as browser:
+        flows.sign_in(browser, account.username, PASSWORD)
+        page = browser.get(flows.EMAIL)
+        assert page.input_value("current_email") == account.email
+        since = time.time()
+        sent = browser.submit(page, "Change Email", {"Change to": new})
+        assert sent.path == flows.EMAIL_VERIFY_CODE and sent.heading == "Enter Email Verification Code"
+        assert sent.messages() == [f"Confirmation email sent to {new}."]
+        mail = sink.wait_for(new, since)
+        assert mail.subject == "[Ninsho allauth] Please Confirm Your Email Address"
+        assert browser.get(flows.EMAIL).input_value("current_email") == account.email  # not yet
+        done = browser.submit(
+            browser.get(flows.EMAIL_VERIFY_CODE), "Confirm", {"Code": flows.code_in(mail.body)}
+        )
+        assert done.messages() == [f"You have confirmed {new}."]
+        assert browser.get(flows.EMAIL).input_value("current_email") == new
+
+
+def test_login_code_lifetime(short_allauth: allauth_server.Server, sink: MailSink) -> None:
+    """ACCOUNT_LOGIN_BY_CODE_TIMEOUT holds: accepted 4 s before it ends, refused 2 s after."""
+    early_account, late_account = allauth_server.add_users(short_allauth, 2, PASSWORD, prefix="life")
+    with Browser(short_allauth.base_url) as early, Browser(short_allauth.base_url) as late:
+        since = time.time()
+        early_page = flows.request_login_code(early, early_account.email)
+        late_page = flows.request_login_code(late, late_account.email)
+        early_code = flows.code_in(sink.wait_for(early_account.email, since).body)
+        late_code = flows.code_in(sink.wait_for(late_account.email, since).body)
+        time.sleep(max(0.0, since + SHORT_CODE_SECONDS - 4 - time.time()))
+        assert flows.confirm_login_code(early, early_page, early_code).path == flows.MFA_INDEX
+        time.sleep(max(0.0, since + SHORT_CODE_SECONDS + 2 - time.time()))
+        expired = flows.confirm_login_code(late, late_page, late_code)
+        assert expired.path == flows.LOGIN_CODE and not flows.is_signed_in(late)
+
+
+def test_lockout_after_five_failures(short_allauth: allauth_server.Server) -> None:
+    """login_failed: 5 wrong passwords (or TOTP codes) lock the account, right or wrong, until
+    the window passes; a success in between does not reset the password count."""
+    account = _account(short_allauth, "lock")
+    app_account, secret = _with_app(short_allauth, "lockapp")
+    with Browser(short_allauth.base_url) as browser:
+        for _ in range(5):
+            flows.sign_in(browser, account.username, "not-" + PASSWORD)
+        locked = flows.sign_in(browser, account.username, PASSWORD)
+        assert locked.path == flows.LOGIN
+        assert locked.errors() == ["Too many failed login attempts. Try again later."]
+        page = flows.mfa_page(browser, app_account.username, PASSWORD)
+        for _ in range(5):
+            page = flows.submit_totp(browser, page, "000000")
+        refused = flows.submit_totp(browser, page, flows.totp_code(secret))
+        assert refused.errors() == ["Too many failed login attempts. Try again later."]
+        locked_at = time.time()
+    time.sleep(max(0.0, locked_at + SHORT_LOCK_SECONDS + 1 - time.time()))
+    with Browser(short_allauth.base_url) as browser:
+        assert flows.sign_in(browser, account.username, PASSWORD).path == flows.MFA_INDEX
+    with Browser(short_allauth.base_url) as browser:
+        page = flows.mfa_page(browser, app_account.username, PASSWORD)
+        assert flows.passed_second_factor(flows.submit_totp(browser, page, flows.totp_code(secret)))
+
+
+def test_success_does_not_reset_password_count(sink: MailSink) -> None:
+    """allauth rolls back a successful login's own hit, not the failures before it: 4 wrong, the
+    right one, 1 wrong, and the account is locked (allauth's defaults, 5 per 300 s; a server of
+    its own, so that no other test's failures count towards the per-IP 10 a minute)."""
+    server = _start(allauth_server.Settings(smtp_port=sink.port))
+    try:
+        account = _account(server, "reset")
+        with Browser(server.base_url) as browser:
+            for _ in range(4):
+                flows.sign_in(browser, account.username, "not-" + PASSWORD)
+            assert flows.sign_in(browser, account.username, PASSWORD).path == flows.MFA_INDEX
+            flows.sign_out(browser)
+            flows.sign_in(browser, account.username, "not-" + PASSWORD)
+            assert flows.sign_in(browser, account.username, PASSWORD).errors() == [
+                "Too many failed login attempts. Try again later."
+            ]
+    finally:
+        allauth_server.stop(server)
