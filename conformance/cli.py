@@ -63,7 +63,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
-    argv = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider", "-ra"]
+    # --noconftest: a run checks a portal with the harness's own checks; the conftest.py files of
+    # the folder it starts in (a QA repository's, this repository's tests/) are not part of it.
+    argv = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider", "-ra", "--noconftest"]
     if not args.all_plugins:
         argv.append("--disable-plugin-autoload")
         for plugin in (*NEEDED_PLUGINS, *UNNEEDED_PLUGINS):

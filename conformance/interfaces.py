@@ -145,6 +145,7 @@ class Mail:
     subject: str
     body: str
     received_at: float
+    raw: bytes = field(default=b"", repr=False, compare=False)  # as received; b"": not kept
 
     def code(self, digits: int) -> str | None:
         """The first run of exactly ``digits`` digits in the body [MAIL_BODY_CODE]."""

@@ -39,7 +39,7 @@ def parse_mail(raw: bytes, received_at: float, envelope_to: list[str] | None = N
     recipients = envelope_to or [a for _, a in getaddresses(message.get_all("to", []))]
     sender = parseaddr(str(message.get("from", "")))[1]
     subject = str(message.get("subject", ""))
-    return [Mail(to, sender, subject, str(body), received_at) for to in recipients]
+    return [Mail(to, sender, subject, str(body), received_at, raw=raw) for to in recipients]
 
 
 def _same_address(a: str, b: str) -> bool:

@@ -10,10 +10,11 @@ import pytest
 
 from ninsho.conformance import realtime
 from ninsho.conformance.actions import mailed_code, wrong_mailed_code
-from ninsho.conformance.errors import expect
+from ninsho.conformance.errors import NotApplicable, expect
 from ninsho.conformance.interfaces import Driver
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import Enrolled, enrol_email
+from ninsho.conformance.probes.mail_encoding import encoding_problems
 from ninsho.conformance.target import Target
 from ninsho.conformance.timing import Span, age, during, judge_lifetime
 
@@ -201,3 +202,19 @@ def test_login_mail_contract(portal: Target) -> None:
     expect(
         enrolled.driver.submit_email_code(code or "").ok, "MAIL_BODY_CODE", "the code in the body was refused"
     )
+
+
+@pytest.mark.MAIL_ENCODING
+def test_mail_encoding(portal: Target) -> None:
+    """The login mail on the wire: RFC 2047 UTF-8 encoded-words in the subject, a text/plain
+    body in UTF-8."""
+    p = portal.profile
+    enrolled = enrol_email(portal)
+    enrolled.driver.login(enrolled.account)
+    since = portal.clock.now()
+    enrolled.driver.request_email_code()
+    mail = portal.mail(enrolled.account.address or "", p.mail_subject_otp, since)
+    if not mail.raw:
+        raise NotApplicable("the mailbox does not keep a mail as it was sent, so its encoding cannot be seen")
+    problems = encoding_problems(mail.raw, p.mail_subject_otp)
+    expect(not problems, "MAIL_ENCODING", "; ".join(problems))

@@ -4,6 +4,7 @@ step in both languages; these checks each pin one requirement with the fewest ac
 
 from __future__ import annotations
 
+import pyotp
 import pytest
 
 from ninsho.conformance import realtime
@@ -79,6 +80,33 @@ def test_one_address_only(portal: Target) -> None:
         portal.no_mail(first, p.mail_subject_otp, since),
         "EMAIL_SINGLE_ADDRESS",
         "a code went to the replaced address too",
+    )
+
+
+@pytest.mark.APP_MANUAL_KEY
+def test_app_registers_by_the_manual_key(portal: Target) -> None:
+    """ "QRコードを読み込めない場合" (app-reset.en.txt ⑩): the key shown for typing is the QR
+    code's, and an app set up from the typed key registers."""
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    driver.login(enrolled.account)
+    second_factor_by_mail(portal, enrolled, driver)
+    provisioning = driver.start_app_registration()
+    typed = provisioning.manual_key.replace(" ", "").upper().rstrip("=")
+    from_qr = scan(provisioning.uri)
+    portal.measure("manual_key_length", len(typed))
+    expect(
+        typed == from_qr.secret.upper().rstrip("="),
+        "APP_MANUAL_KEY",
+        "the key shown for typing is not the QR code's",
+    )
+    app = pyotp.TOTP(typed, digits=from_qr.digits, interval=from_qr.interval, digest=from_qr.digest)
+    settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
+    registered = driver.register_app(code_for_step(app, step_of(portal)))
+    expect(
+        registered.ok,
+        "APP_MANUAL_KEY",
+        f"a code from the typed key did not register the app: {registered.error}",
     )
 
 

@@ -22,10 +22,12 @@ from ninsho.conformance.interfaces import (
     ServerError,
 )
 from ninsho.reference.clocks import VirtualClock
-from ninsho.reference.core.errors import NinshoError
+from ninsho.reference.core.errors import MailNotSent, NinshoError
 from ninsho.reference.core.portal import Portal
+from ninsho.reference.core.ports import OutgoingMail
 from ninsho.reference.embedded import Embedded
 from ninsho.reference.outbox import Outbox
+from ninsho.reference.smtp import build_message
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -195,13 +197,21 @@ class OutboxMailbox:
 
     def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
         candidates = [
-            Mail(m.to, m.sender, m.subject, m.body, sent_at)
+            Mail(m.to, m.sender, m.subject, m.body, sent_at, raw=_wire(m, sent_at))
             for m, sent_at in self.outbox.dated
             if m.to.lower() == to.lower() and m.subject == subject and sent_at >= since
         ]
         if not candidates:
             raise MailTimeout(f"no mail to {to} with subject {subject!r} since {since}")
         return candidates[-1]
+
+
+def _wire(mail: OutgoingMail, sent_at: float) -> bytes:
+    """The mail as the reference's SMTP edge would send it, for the checks of its encoding."""
+    try:
+        return bytes(build_message(mail, now=sent_at))
+    except MailNotSent:
+        return b""  # a header the edge refuses to send: judged as MAIL_HEADER_INJECTION elsewhere
 
 
 class VirtualPortalClock:
