@@ -30,6 +30,9 @@ class Target:
     measured: dict[str, object] = field(default_factory=dict)
     # A pool's note of the addresses checks register, so it can find a reset code later.
     note_address: Callable[[str, str], None] | None = None
+    # Whether the portal answers the test-clock extension's read, for a connection that can look
+    # (None: it cannot, e.g. in process, where there is no HTTP extension to find).
+    test_clock_answers: Callable[[], bool] | None = None
     _browsers: int = 0
 
     def browser(self) -> Driver:

@@ -94,3 +94,22 @@ def test_malformed_code_is_refused_precisely(portal: Target, bad_code: str) -> N
     portal.measure("answer", f"{outcomes[0].error} field={field} status={outcomes[0].data.get('status')}")
     expect(field == "code", "INPUT_ERRORS_PRECISE", f"the refusal names the field {field!r}, not 'code'")
     second_factor_by_mail(portal, enrolled, driver)  # not locked: malformed input is no guess
+
+
+@pytest.mark.TEST_CLOCK_DISABLED_BY_DEFAULT
+def test_the_test_clock_is_off_unless_the_run_uses_it(portal: Target) -> None:
+    """A portal not started with the test clock answers its operations with 404: as far as the
+    outside can tell, the extension is off by default (protocol.md §17)."""
+    if portal.clock.kind == "test-clock":
+        raise NotApplicable("this run uses the portal's test clock, which its operator enabled for the run")
+    if portal.test_clock_answers is None:
+        raise NotApplicable(
+            "in process there is no HTTP extension to look for (tests/web check the reference's)"
+        )
+    answered = portal.test_clock_answers()
+    portal.measure("test_clock", "answers" if answered else "404")
+    expect(
+        not answered,
+        "TEST_CLOCK_DISABLED_BY_DEFAULT",
+        "the test clock answers, though this run does not use it",
+    )

@@ -270,6 +270,13 @@ class HttpConnection:
             self.pool = pool_for(config, self._pool_parts(helpdesk))
             self.operator = self.pool.lease_for_check(helpdesk)  # the pre-flight's; each check has its own
 
+    def _test_clock_answers(self) -> bool:
+        """The extension's read without any credentials, as anyone on the network would try it."""
+        try:
+            return self.client.get("test-clock").status_code == 200
+        except httpx.HTTPError as exc:
+            raise DriverError(f"GET test-clock: {exc}") from None
+
     def _pool_parts(self, helpdesk: CommandHelpdesk | None) -> Parts:
         """What the pool needs to put an account back: plain browsers (outside any check's
         evidence), the mailbox with the run's timeouts, the clock, the profile, the helpdesk."""
@@ -301,6 +308,7 @@ class HttpConnection:
             profile=self.profile,
             operator=pool.lease_for_check(pool.parts.helpdesk) if pool else self.operator,
             note_address=pool.note_address if pool else None,
+            test_clock_answers=self._test_clock_answers,
             mailbox=self.mailbox,
             clock=self.clock,
             new_driver=lambda: self.driver_factory(self),
