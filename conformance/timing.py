@@ -31,6 +31,16 @@ class Span:
     def __str__(self) -> str:
         return f"{self.start:.1f}…{self.end:.1f} s"
 
+    @property
+    def width(self) -> float:
+        return self.end - self.start
+
+
+def margin_for(base: float, *observed: Span) -> float:
+    """How far from a boundary to aim: the target's margin, widened by twice the round trips
+    measured in this very check, so a slow portal or a busy machine moves the aim, not the verdict."""
+    return base + 2 * max((span.width for span in observed), default=0.0)
+
 
 def during(clock: Clock, action: Callable[[], T]) -> tuple[T, Span]:
     """Run ``action``; the span in which the portal must have handled it."""

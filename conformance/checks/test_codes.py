@@ -16,7 +16,7 @@ from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import Enrolled, enrol_email
 from ninsho.conformance.probes.mail_encoding import encoding_problems
 from ninsho.conformance.target import Target
-from ninsho.conformance.timing import Span, age, during, judge_lifetime
+from ninsho.conformance.timing import Span, age, during, judge_lifetime, margin_for
 
 
 def _login_code(portal: Target, enrolled: Enrolled, driver: Driver | None = None) -> tuple[Driver, str]:
@@ -55,7 +55,7 @@ def test_email_code_accepted_just_before_lifetime(portal: Target) -> None:
     lifetime = portal.profile.email_otp_lifetime_seconds
     enrolled = enrol_email(portal)
     _, code, issued = _timed_login_code(portal, enrolled)
-    portal.clock.advance(lifetime - portal.margin_seconds)
+    portal.clock.advance(lifetime - margin_for(portal.margin_seconds, issued))
     driver = _fresh_session(portal, enrolled)
     outcome, used = during(portal.clock, lambda: driver.submit_email_code(code))
     portal.measure("accepted_at_age" if outcome.ok else "refused_at_age", str(age(issued, used)))
@@ -69,7 +69,7 @@ def test_email_code_refused_just_after_lifetime(portal: Target) -> None:
     lifetime = portal.profile.email_otp_lifetime_seconds
     enrolled = enrol_email(portal)
     _, code, issued = _timed_login_code(portal, enrolled)
-    portal.clock.advance(lifetime + portal.margin_seconds)
+    portal.clock.advance(lifetime + margin_for(portal.margin_seconds, issued))
     driver = _fresh_session(portal, enrolled)
     outcome, used = during(portal.clock, lambda: driver.submit_email_code(code))
     portal.measure("accepted_at_age" if outcome.ok else "refused_at_age", str(age(issued, used)))

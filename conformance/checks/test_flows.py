@@ -22,7 +22,7 @@ from ninsho.conformance.probes.enrol import (
     wait_for_step,
 )
 from ninsho.conformance.target import Target
-from ninsho.conformance.timing import Span, age, during, judge_lifetime
+from ninsho.conformance.timing import Span, age, during, judge_lifetime, margin_for
 
 
 @pytest.mark.SETUP_WITHOUT_FACTOR
@@ -210,7 +210,7 @@ def test_reset_code_refused_after_lifetime(portal: Target) -> None:
     lifetime = portal.profile.confirmation_code_lifetime_seconds
     enrolled = enrol_email(portal)
     code, issued = _reset_code(portal, enrolled)
-    portal.clock.advance(lifetime + portal.margin_seconds)
+    portal.clock.advance(lifetime + margin_for(portal.margin_seconds, issued))
     # A new reset login, without a new code: the first session's end must not pass for the code's.
     enrolled.driver.login_for_setup(enrolled.account)
     outcome, used = during(portal.clock, lambda: enrolled.driver.confirm_reset(code))
@@ -225,7 +225,7 @@ def test_reset_code_accepted_before_lifetime_and_single_use(portal: Target) -> N
     lifetime = portal.profile.confirmation_code_lifetime_seconds
     enrolled = enrol_email(portal)
     code, issued = _reset_code(portal, enrolled)
-    portal.clock.advance(lifetime - portal.margin_seconds)
+    portal.clock.advance(lifetime - margin_for(portal.margin_seconds, issued))
     driver = enrolled.driver
     driver.login_for_setup(enrolled.account)
     outcome, used = during(portal.clock, lambda: driver.confirm_reset(code))
