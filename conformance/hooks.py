@@ -36,10 +36,9 @@ WALL_KEY = pytest.StashKey[float]()
 OTHER_FAILURES_KEY = pytest.StashKey[int]()  # failed tests that are not Ninsho checks
 REGISTRY_KEY = pytest.StashKey[dict[str, Requirement]]()
 BASELINE_KEY = pytest.StashKey[Baseline]()
-SUITE_KEY = pytest.StashKey[set[str]]()
-START_FAILED_KEY = pytest.StashKey[
-    int
-]()  # the exit status of a run that could not start  # the requirements of every check collected
+SUITE_KEY = pytest.StashKey[set[str]]()  # the requirements of every check collected
+CURRENT_ITEM_KEY = pytest.StashKey[pytest.Item]()  # the check running in the main thread
+START_FAILED_KEY = pytest.StashKey[int]()  # the exit status of a run that could not start
 LEVELS = ("MUST", "SHOULD", "MAY")
 CHECKS_DIR = Path(__file__).parent / "checks"
 
@@ -164,8 +163,7 @@ def _prerun_in_real_time(session: pytest.Session) -> None:
             # requirements in real time; the test clock runs the scenario in full.
             pytest.skip(
                 f"this scenario waits {seconds:.0f} s on the portal's real clock, one scenario after "
-                "another; in real time the concurrent probes judge its requirements (use the test clock "
-                "to run it)"
+                f"another; in real time {judged_instead(config, session.items)} (the test clock runs it)"
             )
         ledger.add(seconds)
         with lock:
@@ -180,6 +178,25 @@ def _prerun_in_real_time(session: pytest.Session) -> None:
         reporter.write_line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, session.items))))
     wall = realtime.prerun(session.items, connection.target)
     config.stash[WALL_KEY] = wall
+
+
+def judged_instead(config: pytest.Config, items: list[pytest.Item]) -> str:
+    """Which concurrent probes judge, in real time, the requirements of the scenario running now."""
+    item = config.stash.get(CURRENT_ITEM_KEY, None)
+    registry = config.stash[REGISTRY_KEY]
+    if item is None:
+        return "the concurrent probes judge its requirements"
+    probes = [i for i in items if realtime.runnable(i)]
+    parts = []
+    for rid in requirement_ids(item, registry):
+        names = sorted({p.name.split("[")[0] for p in probes if rid in requirement_ids(p, registry)})
+        parts.append(f"{rid} by {', '.join(names)}" if names else f"{rid} by no probe")
+    return "the probes judge its requirements: " + "; ".join(parts)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    item.config.stash[CURRENT_ITEM_KEY] = item
 
 
 def pool_plan(accounts: int, concurrent: int) -> str:
@@ -273,7 +290,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(line)
     pool = getattr(config.stash.get(CONNECTION_KEY, None), "pool", None)
     for login_id, why in sorted(getattr(pool, "retired", {}).items()):
-        terminalreporter.write_line(f"pool account {login_id} left the pool, not put back: {why}", yellow=True)
+        terminalreporter.write_line(
+            f"pool account {login_id} left the pool, not put back: {why}", yellow=True
+        )
     ledger = config.stash.get(LEDGER_KEY, None)
     real_time = None
     if ledger is not None and ledger.waits:
