@@ -1,0 +1,846 @@
+"""The html driver: the user actions of the manuals, done on a portal's pages as a person does them.
+
+It opens the portal's address, finds a field by its accessible name ("ワンタイムパスワード /
+One-Time Password"), types, ticks "Trust this browser", clicks the button by its name ("確認 /
+Confirm"), and gets to the screen an action needs the way the manuals do: through the "☰" menu
+and the links ("One Time Password Settings", "Click here For Initial Setup or Setup Again").
+Everything it assumes about the pages is in the site map (:mod:`.sitemap`).
+
+What it reports is what a person reads. The stage comes from the screen reached; a refusal from
+the screen's message (an error box, a 4xx page, or a message new on the same screen), classed by
+the site map's refusal texts. Three rules keep the driver's limits out of the portal's verdict:
+
+- what the driver cannot find or read is a :class:`DriverError` (ERROR) naming the screen
+  (title and URL), the thing sought and the site-map key that would fix it;
+- a refusal whose message no refusal class matches is such an error too, never ``refused``
+  passed off as the portal's answer (a bare 4xx with no message is ``error="refused"``);
+- :class:`NotSupported` (NOT_APPLICABLE) only where the site map's capabilities rule the
+  action out, with that key as the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Concatenate, ParamSpec, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from ninsho.conformance.drivers.html import qr, reading, sitemap
+from ninsho.conformance.drivers.html.browser import Browser
+from ninsho.conformance.drivers.html.page import Button, Control, Link, Page, bilingual
+from ninsho.conformance.drivers.html.sitemap import Screen, SiteMap, Wording
+from ninsho.conformance.drivers.html.text import japanese
+from ninsho.conformance.drivers.html.tree import Element
+from ninsho.conformance.interfaces import Account, DriverError, NotSupported, Outcome, Provisioning
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Found = TypeVar("Found")
+NEEDS_SIGN_IN = frozenset(
+    ("settings", "register_email", "confirm_email", "start_app_registration", "register_app")
+)
+MENU_KEYS = frozenset(("menu.settings", "menu.logout", "links.mail_tab", "links.app_tab"))
+RESET_REENTRY_REASON = (
+    "the pages show the Confirm Code field only right after Initialize or Resend (which mail a new code);"
+    " a reset login leads to Initialize, so an earlier code cannot be entered"
+    " (site map: capabilities.reset_code_reentry = false)"
+)
+
+
+class AddressBook:
+    """The addresses entered for each account, shared by all its browsers: what a masked
+    display ("a0***@example.test") is matched against."""
+
+    def __init__(self) -> None:
+        self._entered: dict[str, list[str]] = {}
+        self.sent: dict[str, str] = {}  # the address a code was last mailed to, by account
+        self.confirmed: dict[str, str] = {}  # the address last confirmed, by account
+        self.label_seen = False  # the portal has shown a registered address after address.settings_label
+
+    def add(self, login_id: str | None, address: str | None) -> None:
+        if login_id and address and address not in self._entered.setdefault(login_id, []):
+            self._entered[login_id].append(address.strip())
+
+    def candidates(self, login_id: str | None) -> list[str]:
+        return list(self._entered.get(login_id or "", []))
+
+
+class _Refused(Exception):
+    """The portal said no before the action could be done: the action returns this outcome."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
+def _answers(
+    action: Callable[Concatenate[HtmlDriver, P], Outcome],
+) -> Callable[Concatenate[HtmlDriver, P], Outcome]:
+    def run(self: HtmlDriver, /, *args: P.args, **kwargs: P.kwargs) -> Outcome:
+        try:
+            return action(self, *args, **kwargs)
+        except _Refused as refused:
+            return refused.outcome
+
+    run.__name__, run.__qualname__, run.__doc__ = action.__name__, action.__qualname__, action.__doc__
+    return run
+
+
+class HtmlDriver:
+    """One browser on the portal's pages (see the module's docstring). ``site`` is a site map,
+    or (as in earlier versions) a mapping of the old selector names."""
+
+    name = "html"
+
+    def __init__(
+        self,
+        new_client: Callable[[], httpx.Client],
+        site: SiteMap | Mapping[str, str],
+        book: AddressBook | None = None,
+    ) -> None:
+        self._new_client = new_client
+        self.site = site if isinstance(site, SiteMap) else sitemap.load(selectors=site)
+        self.book = book if book is not None else AddressBook()
+        self.browser = Browser(new_client(), self.site)
+        self.login_id: str | None = None
+        self.manual_key: str | None = None  # the key shown under "QRコードを読み込めない場合"
+        self.qr_uri: str | None = None
+        # What this browser knows of its session from the way it went, as a person remembers it:
+        # "authenticated" once the second factor was passed (or a trusted browser's login skipped
+        # it), "setup" when an untrusted login went straight past it (spec §6: only an account
+        # with no factor does), None when unknown. And whether the portal trusts this browser.
+        self.session: str | None = None
+        self.trusted = False
+
+    def fresh(self) -> HtmlDriver:
+        return HtmlDriver(self._new_client, self.site, self.book)
+
+    @property
+    def page(self) -> Page | None:
+        return self.browser.page
+
+    @property
+    def client(self) -> httpx.Client:
+        return self.browser.client
+
+    # --- reading a screen ------------------------------------------------------------------
+    def _shows(self, page: Page, screen: Screen) -> bool:
+        return bool(
+            (screen.heading and any(screen.heading(h) for h in page.headings))
+            or (screen.title and screen.title(page.title))
+            or (screen.text and page.has_block(screen.text))
+        )
+
+    def _screen(self, page: Page | None) -> Screen | None:
+        if page is None:
+            return None
+        return next((s for s in self.site.screens.values() if self._shows(page, s)), None)
+
+    def _stage_of(self, page: Page) -> str | None:
+        screen = self._screen(page)
+        return screen.stage if screen is not None else None
+
+    def _is(self, page: Page | None, name: str) -> bool:
+        return page is not None and self._shows(page, self.site.screens[name])
+
+    def _find(self, page: Page | None, key: str) -> Link | Button | None:
+        """A link (or a button: a menu may be a form) named by a site-map key."""
+        if page is None:
+            return None
+        wording = self.site[key]
+        link = page.link(wording)
+        if link is not None and _navigable(link):
+            return link
+        return page.button(wording) if key.startswith("menu.") else None
+
+    def _offers_menu(self, page: Page) -> bool:
+        """Signed in, by what a person sees: the menu, its settings entry or its logout."""
+        return any(self._find(page, key) is not None for key in ("menu.open", "menu.settings", "menu.logout"))
+
+    def _messages(self, page: Page, box: str) -> list[tuple[str, str]]:
+        found = [bilingual(e) for e in page.select(self.site.boxes[box])]
+        return [(ja, en) for ja, en in found if ja or en]
+
+    def _missing(self, action: str, page: Page, what: str, keys: Sequence[str]) -> DriverError:
+        return DriverError(
+            f"{action}: not on this screen: {page.where()} shows no {what}; the site map's"
+            f" {', '.join(keys)} would name it"
+        )
+
+    # --- refusals --------------------------------------------------------------------------
+    def _refusal_of(self, action: str, page: Page, message: tuple[str, str], where: str) -> Outcome:
+        ja, en = message
+        found = self.site.classify(ja, en, f"{ja} {en}")
+        if found is None:
+            raise DriverError(
+                f"{action}: the portal refused on {page.where()} with «{' / '.join(p for p in message if p)}»"
+                f" ({where}), which no refusal class matches: add its text to the site map's refusals.<error>"
+                f" ({', '.join(sitemap.ERRORS)})"
+            )
+        return self._done(False, page, error=found.error, message=message, field=found.field)
+
+    def _new_lines(self, page: Page, before: Page | None) -> list[str]:
+        """The lines a form's answer shows that the screen before did not: its messages, when
+        the answer is the same screen again."""
+        if before is None or page is before:
+            return []
+        screen = self._screen(page)
+        if screen is not None or self._screen(before) is not None:
+            same = screen is self._screen(before)
+        else:  # neither placed: the same address and heading
+            same = (urlsplit(page.url)[1:4], page.heading) == (urlsplit(before.url)[1:4], before.heading)
+        if not same:
+            return []
+        shown = set(before.blocks)
+        return [b for b in page.blocks if b not in shown]
+
+    def _refusal(self, action: str, page: Page, before: Page | None = None) -> Outcome | None:
+        """The portal said no: an error box, a 4xx, or a refusal new on the same screen."""
+        errors = self._messages(page, "error")
+        if errors:
+            return self._refusal_of(action, page, errors[0], f"boxes.error {self.site.boxes['error']!r}")
+        if page.status >= 400:  # the page's new lines first: the message, not the screen's furniture
+            shown = set(before.blocks) if before is not None else set()
+            candidates = [b for b in page.blocks if b not in shown] + [b for b in page.blocks if b in shown]
+        elif self._messages(page, "notice"):
+            candidates = []  # the screen says it worked: its other new lines are not a refusal
+        else:
+            candidates = self._new_lines(page, before)
+        for line in candidates:
+            found = self.site.classify(line)
+            if found is not None:
+                return self._done(False, page, error=found.error, message=_split(line), field=found.field)
+        if page.status >= 400:
+            return self._done(False, page, error="refused")
+        return None
+
+    def _signed_out(self, page: Page) -> Outcome | None:
+        """Sent back to the login screen: the session ended, for the reason a notice gives."""
+        if not self._is(page, "login") or page.field(self.site["fields.password"]) is None:
+            return None
+        notices = self._messages(page, "notice") or [("", "")]
+        found = next((r for ja, en in notices if (r := self.site.classify(ja, en)) is not None), None)
+        error = found.error if found is not None else "session_expired"
+        return self._done(False, page, error=error, message=notices[0], field=found.field if found else None)
+
+    def _not_reached(self, action: str, page: Page, what: str, keys: Sequence[str]) -> _Refused:
+        """The screen an action needs is not there: the portal's refusal when it said why (or
+        signed us out, or still asks for the second factor), else the driver's limit."""
+        said = self._refusal(action, page) or self._signed_out(page)
+        screen = self._screen(page)
+        if said is None and screen is not None and screen.stage == "first_factor" and action in NEEDS_SIGN_IN:
+            notices = self._messages(page, "notice") or [("", "")]
+            said = self._done(False, page, error="not_permitted", message=notices[0])
+        if said is not None:
+            return _Refused(said)
+        raise self._missing(action, page, what, keys)
+
+    # --- outcomes --------------------------------------------------------------------------
+    def _done(
+        self,
+        ok: bool,
+        page: Page,
+        *,
+        stage: str | None = None,
+        error: str | None = None,
+        message: tuple[str, str] = ("", ""),
+        field: str | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> Outcome:
+        details: dict[str, object] = dict(data or {}) if ok else {"field": field, "status": page.status}
+        return Outcome(
+            ok=ok,
+            stage=stage if ok else None,
+            error=error,
+            message_ja=message[0],
+            message_en=message[1],
+            data=details,
+            evidence=self.browser.take_evidence(),
+        )
+
+    def _result(
+        self,
+        action: str,
+        page: Page,
+        before: Page | None,
+        data: Mapping[str, object] | None = None,
+        *,
+        signs_in: bool = False,
+        moves_on: bool = False,
+        with_address: bool = False,
+    ) -> Outcome:
+        """After a form: refused (a message, a 4xx, signed out), else ok at the stage reached.
+        ``signs_in``: the form was a second factor, so a session that goes on is signed in;
+        ``moves_on``: it changes the session's stage (a factor registered, a reset confirmed),
+        so what the driver remembered of it no longer holds."""
+        refused = self._refusal(action, page, before) or self._signed_out(page)
+        if refused is not None:
+            if self._is(page, "login"):
+                self.session = None
+            return refused
+        self.session = "authenticated" if signs_in else None if moves_on else self.session
+        stage = self._stage(action, page)
+        shown = self.page or page
+        details = dict(data or {})
+        if with_address:
+            details.update(self._settings_data(action, shown))
+        return self._done(True, shown, stage=stage, data=details)
+
+    # --- stages ----------------------------------------------------------------------------
+    def _stage(self, action: str, page: Page) -> str | None:
+        screen = self._screen(page)
+        if screen is None:
+            if self._offers_menu(page):
+                return self._signed_in_stage(action, page)
+            raise DriverError(
+                f"{action}: the portal answered with a screen the driver cannot place: {page.where()};"
+                " name it in the site map (screens.<name> with a stage and a heading, title or text)"
+            )
+        if screen.stage == "signed_in":
+            return self._signed_in_stage(action, page)
+        return {"first_factor": "first_factor", "reset": "reset"}.get(screen.stage)
+
+    def _signed_in_stage(self, action: str, page: Page) -> str:
+        """Initial set-up or signed in: a set-up text; else signed in when this session passed
+        the second factor (or a trusted browser's login skipped it) or the settings show a
+        registered address; else set-up when the address tab shows none where the site map
+        says it would."""
+        if not self._is(page, "settings"):
+            if not self._via(action, "menu.settings") or not self._is(self.page, "settings"):
+                raise self._missing(
+                    action, self.page or page, "way to the settings", ("menu.settings", "menu.open")
+                )
+            page = self._current()
+        told = self._setup_or_not(page) or self.session
+        if told is not None:
+            return told
+        if page.field(self.site["fields.address"]) is None and self._via(action, "links.mail_tab"):
+            told = self._setup_or_not(self._current())
+            if told is not None:
+                return told
+        raise DriverError(
+            f"{action}: cannot tell the initial set-up from a signed-in session on {self._current().where()}:"
+            " declare screens.settings.setup_text (a text only the set-up shows) or address.settings_label"
+            " (where the settings show the registered address)"
+        )
+
+    def _setup_or_not(self, page: Page) -> str | None:
+        setup = self.site.screens["settings"].setup_text
+        if setup and page.has_block(setup):
+            return "setup"
+        if self.session == "authenticated":
+            return "authenticated"
+        if self._registered(page) is not None:
+            self.book.label_seen = True
+            return "authenticated"
+        label_known = self.book.label_seen or "address.settings_label" in self.site.declared
+        if label_known and page.field(self.site["fields.address"]) is not None:
+            return "setup"  # the address tab, where this portal shows a registered address
+        return None
+
+    def _registered(self, page: Page) -> str | None:
+        label = self.site.address.settings_label
+        return reading.value_after(page.blocks, label, address=True) if label else None
+
+    def _settings_data(self, action: str, page: Page) -> dict[str, object]:
+        """The registered address: as shown when shown in full; when masked, the one address
+        entered for the account that it fits (an ERROR when several fit)."""
+        shown = self._registered(page)
+        if shown is None:
+            return {"address": None}
+        display, mask = self.site.address.display, self.site.address.mask
+        masked = mask.fullmatch(shown) is not None
+        if display == "full" or (display == "auto" and not masked):
+            return {"address": shown}
+        if not masked:
+            raise DriverError(
+                f"{action}: the registered address «{shown}» on {page.where()} does not fit address.mask"
+                f" ({mask.pattern}), and address.display is masked"
+            )
+        fits = [c for c in self.book.candidates(self.login_id) if reading.mask_fits(shown, c, mask)]
+        last = self.book.confirmed.get(self.login_id or "")
+        if len(fits) > 1 and last in fits:
+            fits = [last]  # the one registered last (a mask cannot tell the others apart)
+        if len(fits) > 1:
+            raise DriverError(
+                f"{action}: the masked address «{shown}» on {page.where()} fits {len(fits)} addresses entered"
+                f" for {self.login_id} ({', '.join(fits)}): it cannot tell which is registered (address.display)"
+            )
+        return {"address": fits[0] if fits else shown, "address_shown": shown}
+
+    def _methods(self, page: Page) -> list[str]:
+        """The second factors the screen offers: the one it asks for, then those it links to."""
+        methods = []
+        if self._is(page, "mfa_app"):
+            methods.append("app")
+        if self._is(page, "mfa_email"):
+            methods.append("email")
+        if self._find(page, "links.email_login") is not None and "email" not in methods:
+            methods.append("email")
+        if self._find(page, "links.app_login") is not None and "app" not in methods:
+            methods.append("app")
+        return methods
+
+    # --- navigation ------------------------------------------------------------------------
+    def _current(self) -> Page:
+        page = self.browser.page
+        if page is None:
+            raise DriverError("no page is on screen")
+        return page
+
+    def _go(self, action: str, target: Link | Button) -> Page:
+        if isinstance(target, Link):
+            return self.browser.follow(action, target)
+        return self.browser.submit(action, target, {})
+
+    def _via(self, action: str, key: str) -> bool:
+        """Follow the link a site-map key names; when a menu entry or a settings tab is not on
+        the screen, open the menu (☰, where it leads to a page of its own) and look there.
+        False: nowhere to be seen."""
+        page = self.browser.page
+        target = self._find(page, key)
+        if target is None and key in MENU_KEYS:
+            opener = self._find(page, "menu.open")
+            if opener is None:
+                return False
+            target = self._find(self._go(action, opener), key)
+        if target is None:
+            return False
+        self._go(action, target)
+        return True
+
+    def _start(self, action: str) -> Page:
+        return self.browser.open(action, self.site.start)
+
+    def _reach(
+        self,
+        action: str,
+        want: Callable[[Page], Found | None],
+        via: Sequence[str],
+        what: str,
+        keys: Sequence[str],
+        *,
+        new_visit: bool = False,
+    ) -> Found:
+        """What an action needs, on this screen or the first one ``via`` leads to: ``links.*``
+        and ``menu.*`` keys are followed, ``screens.<name>`` typed as that screen's path (when it
+        has one), ``start`` typed as the portal's address."""
+        page = first = self.browser.page or self._start(action)
+        found = None if new_visit else want(page)
+        for step in via:
+            if found is not None:
+                return found
+            if step == "start":
+                self._start(action)
+            elif step.startswith("screens."):
+                path = self.site.screens[step.split(".", 1)[1]].path
+                if not path:
+                    continue
+                self.browser.open(action, path)
+            elif not self._via(action, step):
+                continue
+            found = want(self._current())
+        if found is not None:
+            return found
+        if self._current() is not first:
+            what += f" (from {first.where()})"
+        raise self._not_reached(action, self._current(), what, keys)
+
+    def _field_and_button(
+        self, field_key: str, button_key: str
+    ) -> Callable[[Page], tuple[Control, Button] | None]:
+        def want(page: Page) -> tuple[Control, Button] | None:
+            for control in page.fields(self.site[field_key]):
+                button = (
+                    page.button(self.site[button_key], control.form) if control.form is not None else None
+                )
+                if button is not None:
+                    return control, button
+            return None
+
+        return want
+
+    def _on(self, screen: str, want: Callable[[Page], Found | None]) -> Callable[[Page], Found | None]:
+        return lambda page: want(page) if self._is(page, screen) else None
+
+    # --- first factor ----------------------------------------------------------------------
+    def _login_screen(self, action: str) -> Page:
+        """The login screen, from the portal's address; a browser still in a session is closed
+        and opened again (session cookies go, "Trust this browser" stays), then logged out."""
+        address = self.site.screens["login"].path or self.site.start
+        page = self.browser.open(action, address)
+        for attempt in ("restart", "logout", None):
+            if self._is(page, "login") and page.field(self.site["fields.password"]) is not None:
+                return page
+            if attempt == "restart":
+                self.browser.restart()
+            elif attempt == "logout" and self._via(action, "menu.logout"):
+                pass
+            elif attempt is None:
+                break
+            page = self.browser.open(action, address)
+        raise self._missing(
+            action,
+            page,
+            "login screen with a password field",
+            ("screens.login", "fields.password", "site.start"),
+        )
+
+    def _credentials(self, action: str, page: Page, account: Account) -> Page:
+        user = page.field(self.site["fields.login_id"])
+        password = page.field(self.site["fields.password"])
+        button = page.button(self.site["buttons.login"], password.form) if password is not None else None
+        missing = [
+            k
+            for k, v in (("fields.login_id", user), ("fields.password", password), ("buttons.login", button))
+            if v is None
+        ]
+        if user is None or password is None or button is None:
+            raise self._missing(action, page, "ID, password and Login", missing)
+        return self.browser.submit(
+            action, button, {user.element: account.login_id, password.element: account.password}
+        )
+
+    def _after_login(self, action: str, page: Page, before: Page) -> Outcome:
+        refused = self._refusal(action, page, before)
+        if refused is not None:
+            return refused
+        if self._is(page, "login"):
+            if self._new_lines(page, before):
+                raise DriverError(
+                    f"{action}: the login screen came back ({page.where()}) with «{' / '.join(self._new_lines(page, before))}»,"
+                    " which no refusal class matches: add it to refusals.authentication_failed (or its class)"
+                )
+            return self._done(False, page, error="refused")
+        if self._stage_of(page) not in ("first_factor", "reset", "signed_out"):
+            # Straight past the second factor: trusted, or no factor registered (spec §4, §6).
+            self.session = "authenticated" if self.trusted else "setup"
+        stage = self._stage(action, page)
+        shown = self._current()
+        return self._done(
+            True,
+            shown,
+            stage=stage,
+            data={"methods": self._methods(shown)} if stage == "first_factor" else {},
+        )
+
+    @_answers
+    def login(self, account: Account) -> Outcome:
+        self.login_id = account.login_id
+        self.session = None
+        before = self._login_screen("login")
+        return self._after_login("login", self._credentials("login", before, account), before)
+
+    @_answers
+    def login_for_setup(self, account: Account) -> Outcome:
+        """Log in, click "Click here For Initial Setup or Setup Again", log in again."""
+        first = self.login(account)
+        if not first.ok:
+            return first
+        link = self._find(self.page, "links.setup")
+        if link is None:
+            raise self._missing(
+                "login_for_setup", self._current(), "link to the set-up login", ("links.setup",)
+            )
+        self.browser.evidence = list(first.evidence)
+        before = self._go("login_for_setup", link)
+        page = self._credentials("login_for_setup", before, account)
+        return self._result("login_for_setup", page, before)
+
+    # --- second factor ---------------------------------------------------------------------
+    @_answers
+    def request_email_code(self) -> Outcome:
+        if not self.site.capabilities["email_login"]:
+            raise NotSupported("the site map declares no login by email (capabilities.email_login = false)")
+        want = self._on("mfa_email", lambda p: p.button(self.site["buttons.send_otp"]))
+        button = self._reach(
+            "request_email_code",
+            want,
+            ("links.email_login", "screens.mfa_email"),
+            "«Send One-Time Password» on the email login screen",
+            ("screens.mfa_email", "links.email_login", "buttons.send_otp"),
+        )
+        before = self._current()
+        page = self.browser.submit("request_email_code", button, {})
+        address = reading.notice_value(page.blocks, self.site.address.sent_notice)
+        return self._result("request_email_code", page, before, {"address": address} if address else None)
+
+    def _second_factor(self, action: str, screen: str, via: Sequence[str], code: str, trust: bool) -> Outcome:
+        shown = self.browser.page
+        other = "mfa_email" if screen == "mfa_app" else "mfa_app"
+        if (
+            shown is not None
+            and self._is(shown, other)
+            and self._find(shown, via[0]) is None
+            and not self.site.screens[screen].path
+        ):
+            # The portal asks for the other factor and offers no way to this one: it does not
+            # take this factor from this account (as after a reset voided the app).
+            said = f"{shown.where()} offers no {self.site[via[0]].describe()}"
+            return self._done(False, shown, error="not_offered", message=("", said))
+        control, button = self._reach(
+            action,
+            self._on(screen, self._field_and_button("fields.otp", "buttons.login")),
+            via,
+            "one-time password field with Login",
+            (f"screens.{screen}", "fields.otp", "buttons.login", *via),
+        )
+        page = self._current()
+        box = next((c for c in page.fields(self.site["fields.trust_browser"]) if c.kind == "checkbox"), None)
+        if trust and box is None:
+            if not self.site.capabilities["trust_browser"]:
+                raise NotSupported(
+                    "the site map declares no «Trust this browser» (capabilities.trust_browser = false)"
+                )
+            raise self._missing(action, page, "«Trust this browser» checkbox", ("fields.trust_browser",))
+        ticks: dict[Element, bool] = {box.element: trust} if box is not None else {}
+        answer = self.browser.submit(action, button, {control.element: code}, ticks)
+        outcome = self._result(action, answer, page, signs_in=True)
+        if outcome.ok and trust:
+            self.trusted = True
+        if outcome.ok and outcome.stage == "first_factor":
+            said = " / ".join(self._new_lines(answer, page)) or "no new message"
+            raise DriverError(
+                f"{action}: the portal answered the one-time password with {answer.where()} again, saying «{said}»,"
+                " which no refusal class matches: add its text to the site map's refusals.<error>"
+                " (refusals.code_rejected, …), or name its error box (boxes.error)"
+            )
+        return outcome
+
+    @_answers
+    def submit_app_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
+        return self._second_factor(
+            "submit_app_code", "mfa_app", ("links.app_login", "screens.mfa_app"), code, trust_browser
+        )
+
+    @_answers
+    def submit_email_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
+        if not self.site.capabilities["email_login"]:
+            raise NotSupported("the site map declares no login by email (capabilities.email_login = false)")
+        via = ("links.email_login", "screens.mfa_email")
+        return self._second_factor("submit_email_code", "mfa_email", via, code, trust_browser)
+
+    # --- settings --------------------------------------------------------------------------
+    @_answers
+    def settings(self) -> Outcome:
+        """The ☰ menu's "One Time Password Settings": always a new request (the menu on the
+        screen, else the settings' own address or the portal's, then the menu)."""
+        action = "settings"
+        if not self._via(action, "menu.settings"):
+            path = self.site.screens["settings"].path
+            page = self.browser.open(action, path or self.site.start)
+            if not self._is(page, "settings"):
+                self._via(action, "menu.settings")
+        page = self._current()
+        if not self._is(page, "settings"):
+            raise self._not_reached(action, page, "settings screen", ("screens.settings", "menu.settings"))
+        return self._result(action, page, None, with_address=True)
+
+    def _tab(
+        self, action: str, field_key: str, button_key: str, tab: str, *, new_visit: bool = False
+    ) -> tuple[Control, Button]:
+        via = (tab, "menu.settings", tab, "screens.settings", tab, "start", "menu.settings", tab)
+        keys = (field_key, button_key, tab, "menu.settings")
+        what = f"{self.site[field_key].describe()} with {self.site[button_key].describe()}"
+        return self._reach(
+            action, self._field_and_button(field_key, button_key), via, what, keys, new_visit=new_visit
+        )
+
+    @_answers
+    def register_email(self, address: str) -> Outcome:
+        """The Mail tab: the address, then "Send One-Time Password"."""
+        control, button = self._tab("register_email", "fields.address", "buttons.send_otp", "links.mail_tab")
+        before = self._current()
+        self.book.add(self.login_id, address)
+        page = self.browser.submit("register_email", button, {control.element: address})
+        refused = self._refusal("register_email", page, before) or self._signed_out(page)
+        if refused is not None:
+            return refused
+        sent_to = reading.notice_value(page.blocks, self.site.address.sent_notice)
+        if sent_to is None:
+            raise self._missing(
+                "register_email",
+                page,
+                "message that the mail was sent",
+                ("address.sent_notice", "boxes.error"),
+            )
+        self.book.add(self.login_id, sent_to)
+        self.book.sent[self.login_id or ""] = sent_to
+        return self._result("register_email", page, before, {"address": sent_to})
+
+    @_answers
+    def confirm_email(self, code: str) -> Outcome:
+        """The Mail tab: the mailed one-time password, then "Confirm"."""
+        control, button = self._tab("confirm_email", "fields.otp", "buttons.confirm", "links.mail_tab")
+        before = self._current()
+        page = self.browser.submit("confirm_email", button, {control.element: code})
+        refused = self._refusal("confirm_email", page, before) or self._signed_out(page)
+        if refused is not None:
+            return refused
+        sent = self.book.sent.get(self.login_id or "")
+        if sent is not None:
+            self.book.confirmed[self.login_id or ""] = sent  # the code mailed there confirmed it
+        return self._result("confirm_email", page, before, moves_on=True, with_address=True)
+
+    def start_app_registration(self) -> Provisioning:
+        """The App tab, visited anew: the otpauth URI from the QR code, the manual key from under
+        "QRコードを読み込めない場合". When they disagree both are returned as shown, so the check
+        FAILs the portal; an ERROR only when neither can be read."""
+        action = "start_app_registration"
+        if not self.site.capabilities["app_registration"]:
+            raise NotSupported(
+                "the site map declares no app registration (capabilities.app_registration = false)"
+            )
+        try:
+            self._tab(action, "fields.otp", "buttons.register", "links.app_tab", new_visit=True)
+        except _Refused as refused:
+            said = " / ".join(p for p in (refused.outcome.message_ja, refused.outcome.message_en) if p)
+            raise DriverError(
+                f"{action}: the App tab was refused: {refused.outcome.error} «{said}»"
+            ) from None
+        page = self._current()
+        self.browser.take_evidence()
+        self.qr_uri, reasons = self._qr_uri(action, page)
+        self.manual_key = qr.manual_key(page.blocks, self.site["texts.manual_key"].within)
+        if self.qr_uri is None and self.manual_key is None:
+            raise DriverError(
+                f"{action}: the App tab {page.where()} shows neither a readable QR code nor a manual key"
+                f" ({'; '.join(reasons) or 'no image'}; the key is looked for under {self.site['texts.manual_key'].describe()})"
+            )
+        # An unreadable QR code gives an empty URI, never one made up from the manual key and
+        # default parameters: the check that reads the URI then reports it, instead of passing.
+        return Provisioning(self.qr_uri or "", self.manual_key or "")
+
+    def _qr_uri(self, action: str, page: Page) -> tuple[str | None, list[str]]:
+        reasons: list[str] = []
+        for img in page.images:
+            src = img.get("src")
+            texts, why = qr.read_qr(
+                qr.image_bytes(src, lambda s: self.browser.fetch(action, urljoin(page.url, s)))
+            )
+            uri = next((t for t in texts if t.startswith("otpauth://")), None)
+            if uri is not None:
+                return uri, reasons
+            reasons.append(f"<img src={src[:40]!r}>: {why or 'a QR code with no otpauth URI'}")
+        return None, reasons
+
+    @_answers
+    def register_app(self, code: str) -> Outcome:
+        """ "Register" on the App tab just shown (never a new visit: it would show a new secret)."""
+        page = self.page
+        found = self._field_and_button("fields.otp", "buttons.register")(page) if page is not None else None
+        if page is None or found is None:
+            raise DriverError(
+                "register_app: the App tab with its QR code is not on screen (start_app_registration first)"
+                + (f"; on screen: {page.where()}" if page is not None else "")
+            )
+        control, button = found
+        answer = self.browser.submit("register_app", button, {control.element: code})
+        return self._result("register_app", answer, page, moves_on=True)
+
+    # --- reset -----------------------------------------------------------------------------
+    def _reset_data(self, page: Page) -> dict[str, object]:
+        return {
+            "login_id": reading.value_after(page.blocks, self.site["texts.reset_login_id"]),
+            "shown_address": reading.value_after(page.blocks, self.site["texts.reset_address"], address=True),
+        }
+
+    def _reset_button(self, action: str, key: str) -> Outcome:
+        if not self.site.capabilities["reset"]:
+            raise NotSupported("the site map declares no reset (capabilities.reset = false)")
+        page = self.browser.page or self._start(action)
+        button = page.button(self.site[key])
+        if button is None:
+            raise self._not_reached(action, page, f"{self.site[key].describe()} button", (key,))
+        answer = self.browser.submit(action, button, {})
+        outcome = self._result(action, answer, page)
+        if outcome.ok:
+            outcome.data.update(self._reset_data(self._current()))
+        return outcome
+
+    @_answers
+    def initialize(self) -> Outcome:
+        return self._reset_button("initialize", "buttons.initialize")
+
+    @_answers
+    def resend(self) -> Outcome:
+        return self._reset_button("resend", "buttons.resend")
+
+    @_answers
+    def confirm_reset(self, code: str) -> Outcome:
+        if not self.site.capabilities["reset"]:
+            raise NotSupported("the site map declares no reset (capabilities.reset = false)")
+        want = self._field_and_button("fields.confirm_code", "buttons.confirm")
+        page = self.page
+        found = want(page) if page is not None else None
+        reentry = self.site.capabilities["reset_code_reentry"]
+        if found is None and not reentry and (page is None or self._signed_out(page) is None):
+            raise NotSupported(RESET_REENTRY_REASON)
+        if found is None:
+            found = self._reach(
+                "confirm_reset", want, ("screens.reset",), "Confirm Code field with Confirm",
+                ("fields.confirm_code", "buttons.confirm", "screens.reset.path"),
+            )  # fmt: skip
+        control, button = found
+        before = self._current()
+        answer = self.browser.submit("confirm_reset", button, {control.element: code})
+        outcome = self._result("confirm_reset", answer, before, moves_on=True)
+        if outcome.ok:
+            self.trusted = False  # a reset revokes every trusted browser (spec §9.5)
+        return outcome
+
+    # --- logout ----------------------------------------------------------------------------
+    @_answers
+    def logout(self) -> Outcome:
+        """The ☰ menu's "Logout". A screen without it (the second-factor screens) cannot log out:
+        refused with error="not_offered", as a person there would simply close the browser."""
+        page = self.browser.page or self._start("logout")
+        target = self._find(page, "menu.logout")
+        opener = self._find(page, "menu.open")
+        if target is None and opener is not None:
+            target = self._find(self._go("logout", opener), "menu.logout")
+        if target is None:
+            screen = self._screen(page)
+            if (screen is not None and screen.stage in ("first_factor", "signed_out")) or (
+                screen is None and not self._offers_menu(page)
+            ):
+                return Outcome(
+                    ok=False,
+                    error="not_offered",
+                    message_en="this screen offers no Logout",
+                    evidence=self.browser.take_evidence(),
+                )
+            raise self._missing("logout", self._current(), "Logout", ("menu.logout", "menu.open"))
+        answer = self._go("logout", target)
+        refused = self._refusal("logout", answer)
+        if refused is not None:
+            return refused
+        screen = self._screen(answer)
+        if (screen is not None and screen.stage == "signed_in") or (
+            screen is None and self._offers_menu(answer)
+        ):
+            return self._done(
+                False,
+                answer,
+                error="refused",
+                message=("", f"still signed in after Logout: {answer.where()}"),
+            )
+        self.session = None
+        return self._done(True, answer)
+
+
+def _navigable(link: Link) -> bool:
+    href = link.href.strip().lower()
+    return bool(href) and not href.startswith("#") and not href.startswith("javascript:")
+
+
+def _split(line: str) -> tuple[str, str]:
+    """(Japanese, English) of a one-line message."""
+    parts = [p.strip() for p in line.split(" / ")]
+    ja = " ".join(p for p in parts if japanese(p))
+    en = " ".join(p for p in parts if not japanese(p))
+    return ja, en
+
+
+__all__ = ["AddressBook", "HtmlDriver", "Wording"]
