@@ -65,6 +65,25 @@ def wrong_mailed_code(right: str) -> str:
 
 
 # --- the authenticator app -------------------------------------------------------------------
+class StepCode(str):
+    """A TOTP code that knows the time step it was made for: a string to every driver, and to
+    the evidence (``transcript.RecordingDriver``) the offset from the portal's step when it was
+    submitted, which a reader of a window or replay FAIL needs and ``code=***`` hides."""
+
+    step: int
+    period: int
+
+    def __new__(cls, code: str, step: int, period: int) -> StepCode:
+        made = super().__new__(cls, code)
+        made.step, made.period = step, period
+        return made
+
+
+def totp_code(totp: pyotp.TOTP, step: int) -> StepCode:
+    """The app's code for ``step``, carrying its step (see :class:`StepCode`)."""
+    return StepCode(totp.generate_otp(step), step, int(totp.interval))
+
+
 def step_at(profile: Profile, at: float) -> int:
     """The TOTP time step at ``at`` (RFC 6238 §4.2)."""
     return int(at // profile.totp_period_seconds)

@@ -1,9 +1,9 @@
 """``ninsho check [PORTAL.toml]``: the harness in one command, for people and CI.
 
 It is pytest underneath (``pytest --pyargs ninsho.conformance.checks --ninsho-portal PORTAL.toml``), with the
-reports written to ``--report-dir`` by default and the exit status of the plugin: 0 conformant,
-1 a FAIL, 6 an ERROR, 7 SKIPPED or INCONCLUSIVE under ``--strict``; 2 a bad command line.
-Anything after ``--`` goes to pytest as it is.
+reports written to ``--report-dir`` by default (ninsho.html, ninsho.md, ninsho.json, junit.xml)
+and the exit status of the plugin, which ``--help`` lists with the environment variables and
+the config keys. Anything after ``--`` goes to pytest as it is.
 
 It loads only the plugins a conformance run needs (ninsho's and pytest-bdd), not every pytest
 plugin installed beside it: in a test environment that is hypothesis, anyio, pytest-benchmark
@@ -14,14 +14,16 @@ item 2). ``--all-plugins`` restores pytest's auto-loading; ``-- -p NAME`` adds o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from ninsho.conformance import config as portal_config
 from ninsho.conformance.drivers.embedded import FAULT_NAMES
+from ninsho.conformance.messages import did_you_mean
 from ninsho.spec.registry import profile_names
 
 # The entry point names (pytest11) of the plugins a run needs; pytest loads them by these names.
@@ -31,24 +33,123 @@ NEEDED_PLUGINS = ("ninsho-harness", "pytest-bdd")
 UNNEEDED_PLUGINS = ("no:unraisableexception",)
 
 
+EXIT_STATUSES = (
+    ("0", "conformant: no FAIL and no ERROR (baselined failures do not count)"),
+    ("1", "a FAIL, or a pass the baseline says should fail"),
+    ("2", "a bad command line"),
+    (
+        "4",
+        "the run did not start: a bad config, baseline, -m selection or credential,\n"
+        "     or a report folder that cannot be written",
+    ),
+    ("5", "no check was selected (pytest's own status: -k matched nothing)"),
+    (
+        "6",
+        "an ERROR (the harness or the infrastructure failed),\n     or a portal the pre-flight could not reach",
+    ),
+    ("7", "SKIPPED or INCONCLUSIVE under --strict"),
+)
+HTML_DRIVER_DOC = "docs/html-driver.md"
+# --site-map, as the html driver reads it over [html] site_map (drivers/html/connection.py)
+SITE_MAP_VARIABLE = "NINSHO_HTML_SITE_MAP"
+
+
+def epilog() -> str:
+    """The part of ``--help`` a CI author needs: exit statuses, variables, keys, passthrough."""
+    env = portal_config.ENVIRONMENT
+    width = max(map(len, [*env, *portal_config.secret_variables()]))
+    lines = ["exit status:"]
+    lines += [f"  {code}  {words}" for code, words in EXIT_STATUSES]
+    lines += ["", "environment variables (over the config file; the options above are over these):"]
+    lines += [f"  {name:<{width}}  [{key.split('.')[0]}] {key.split('.')[1]}" for name, key in env.items()]
+    lines += ["", "secrets, never in the file: it names the variables that hold them (the defaults):"]
+    lines += [
+        f"  {name:<{width}}  named by [{key.split('.')[0]}] {key.split('.')[1]}"
+        for name, key in portal_config.secret_variables().items()
+    ]
+    lines += ["", 'config file keys (PORTAL.toml; README.md "The portal config", docs/staging.md):']
+    for section, keys in portal_config.keys().items():
+        listed = f"the html driver's keys: {HTML_DRIVER_DOC}" if section == "html" else ", ".join(keys)
+        lines.append(f"  [{section}] {listed}")
+    lines += [
+        "",
+        "reports (in --report-dir): ninsho.html for people, ninsho.md for a CI job summary,",
+        '  ninsho.json for scripts, junit.xml for CI test pages (suite "ninsho")',
+        "",
+        "pytest: everything after -- goes to pytest as it is, e.g.",
+        "  ninsho check portal.toml -- --tb=short -x    (--tb brings back the tracebacks of failed checks)",
+        "  ninsho check -- -p NAME                       (load one more pytest plugin)",
+    ]
+    return "\n".join(lines)
+
+
+def _one_of(names: Sequence[str], what: str) -> Callable[[str], str]:
+    """An argparse type: one of ``names``, or an error that names the nearest."""
+
+    def check(value: str) -> str:
+        if value not in names:
+            raise argparse.ArgumentTypeError(
+                f"no {what} {value!r}{did_you_mean(value, names)} (known: {', '.join(names)})"
+            )
+        return value
+
+    return check
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ninsho check",
         description="Check an OTP portal against the Ninsho spec and a profile; no portal: the embedded reference.",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("portal", nargs="?", type=Path, help="portal config (TOML); see conformance/config.py")
-    p.add_argument("--url", help="the portal's base URL (overrides the file)")
-    p.add_argument("--driver", help="inprocess, json, html, or a vendor driver's entry point name")
-    p.add_argument("--profile", help=f"judge by this profile: {', '.join(profile_names())}, or a file")
-    p.add_argument("--clock", choices=portal_config.CLOCKS, help="how time passes on the portal")
-    p.add_argument("--fault", choices=FAULT_NAMES, help="embedded reference with a deliberate fault")
-    p.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the reports go")
-    p.add_argument("--baseline", type=Path, help="expected failures (TOML), each with its reason")
+    p.add_argument("portal", nargs="?", type=Path, help="the portal config (TOML); its keys are listed below")
+    p.add_argument("--url", metavar="URL", help="the portal's base URL (overrides the file)")
+    p.add_argument(
+        "--driver", metavar="NAME", help="inprocess, json, html, or a vendor driver's entry point name"
+    )
+    p.add_argument(
+        "--profile",
+        metavar="NAME|FILE",
+        help=f"judge by this profile: {', '.join(profile_names())}, or a file",
+    )
+    p.add_argument(
+        "--clock",
+        type=_one_of(portal_config.CLOCKS, "clock"),
+        metavar="MODE",
+        help=f"how time passes on the portal: {', '.join(portal_config.CLOCKS)}",
+    )
+    p.add_argument(
+        "--fault",
+        type=_one_of(FAULT_NAMES, "fault"),
+        metavar="NAME",
+        help=f"the embedded reference with a deliberate fault: {', '.join(FAULT_NAMES)}",
+    )
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where the reports go (default: reports): ninsho.html, ninsho.md, ninsho.json, junit.xml",
+    )
+    p.add_argument(
+        "--baseline", type=Path, metavar="FILE", help="expected failures (TOML), each with its reason"
+    )
     p.add_argument("--strict", action="store_true", help="SKIPPED and INCONCLUSIVE fail the run")
     p.add_argument(
-        "-m", dest="markers", help="select by requirement ID, level or area, e.g. 'TOTP_WINDOW or MUST'"
+        "--site-map",
+        type=Path,
+        metavar="FILE",
+        help=f"the html driver's site map, over [html] site_map ({HTML_DRIVER_DOC})",
     )
-    p.add_argument("-k", dest="keyword", help="select checks by name")
+    p.add_argument(
+        "-m",
+        dest="markers",
+        metavar="EXPR",
+        help="select by requirement ID, level or area, e.g. 'TOTP_WINDOW or MUST', 'area_totp';"
+        " an ID that is not registered is an error",
+    )
+    p.add_argument("-k", dest="keyword", metavar="EXPR", help="select checks by name")
     p.add_argument("--list", action="store_true", help="list the checks by requirement; run nothing")
     p.add_argument(
         "--dry-run", action="store_true", help="show what would run against which portal; run nothing"
@@ -78,10 +179,12 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
         "--ninsho-clock": args.clock,
         "--ninsho-fault": args.fault,
         "--ninsho-baseline": args.baseline,
-        "-m": args.markers,
-        "-k": args.keyword,
     }
-    for option, value in options.items():
+    # OPTION=VALUE: pytest reads its command line once before it knows the plugin's options,
+    # and took a separate value that names an existing file (a report of the last run) for a
+    # path to test, which moved its root directory away from the ini file.
+    argv += [f"{option}={value}" for option, value in options.items() if value is not None]
+    for option, value in (("-m", args.markers), ("-k", args.keyword)):
         if value is not None:
             argv += [option, str(value)]
     if args.list:
@@ -91,11 +194,12 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     else:
         reports = args.report_dir
         argv += [
-            "--ninsho-json",
-            str(reports / "ninsho.json"),
-            "--ninsho-html",
-            str(reports / "ninsho.html"),
+            f"--ninsho-json={reports / 'ninsho.json'}",
+            f"--ninsho-html={reports / 'ninsho.html'}",
+            f"--ninsho-md={reports / 'ninsho.md'}",
             f"--junitxml={reports / 'junit.xml'}",
+            "-o",
+            "junit_suite_name=ninsho",
         ]
     if args.strict:
         argv.append("--ninsho-strict")
@@ -112,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.portal is not None and not args.portal.is_file():
         parser().error(f"the portal config {str(args.portal)!r} does not exist")
+    if args.site_map is not None:  # read over [html] site_map: drivers/html/connection.site_map_for
+        if not args.site_map.is_file():
+            parser().error(f"the site map {str(args.site_map)!r} does not exist")
+        os.environ[SITE_MAP_VARIABLE] = str(args.site_map.resolve())
     return int(pytest.main(pytest_args(args, extra)))
 
 

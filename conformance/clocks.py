@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from ninsho.conformance.interfaces import DriverError
+from ninsho.conformance.messages import one_line
 
 
 class TestClock:
@@ -36,7 +37,7 @@ class TestClock:
         if response.status_code != 200:
             raise DriverError(
                 f"the portal's test clock answered {response.status_code}: start it with the test clock "
-                f'enabled, or use [clock] mode = "real" ({response.text[:200]})'
+                f'enabled, or use [clock] mode = "real" ({one_line(response.text, 160)})'
             )
         return float(response.json()["now"])
 
@@ -78,6 +79,11 @@ def measure_offset(client: httpx.Client, samples: int = 3) -> tuple[float, float
         except httpx.HTTPError as exc:
             raise DriverError(f"measuring the portal's clock: {exc}") from None
         received = time.time()
+        if response.status_code == 404:
+            raise DriverError(
+                f"GET {response.request.url} answered 404: is [portal] base_url the portal's root?"
+                f" (the page says: {one_line(response.text, 80)})"
+            )
         header = response.headers.get("date")
         if header is None:
             raise DriverError("the portal sends no Date header: its clock cannot be measured")

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ninsho.conformance.errors import ConfigError as ConfigError  # drivers name it from here too
+from ninsho.conformance.messages import did_you_mean
 
 MAX_CONFIG_BYTES = 256 * 1024
 DRIVERS_BUILTIN = ("inprocess", "json", "html")
@@ -160,18 +162,24 @@ def _read_file(path: Path) -> dict[str, Any]:
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError("file", f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8-sig")  # a byte order mark (Windows editors) is fine
     except UnicodeDecodeError:
         raise ConfigError("file", f"{path} is not UTF-8") from None
+    try:
+        document = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("file", f"{path} is not valid TOML: {exc}") from None
+        raise ConfigError("file", f"{path} is not valid TOML: {exc}{_digits_hint(source, exc)}") from None
     flat: dict[str, Any] = {}
+    sections = sorted({section for section, _ in _FIELDS})
     for section, table in document.items():
+        if section not in sections:
+            raise ConfigError(section, f"is not a known section{did_you_mean(section, sections)}")
         if not isinstance(table, dict):
             raise ConfigError(section, "must be a table")
         for key, value in table.items():
             if (section, key) not in _FIELDS:
-                raise ConfigError(f"{section}.{key}", "is not a known key")
+                known = [k for s, k in _FIELDS if s == section]
+                raise ConfigError(f"{section}.{key}", f"is not a known key{did_you_mean(key, known)}")
             flat[f"{section}.{key}"] = value
     return _html_paths(flat, path)
 
@@ -182,6 +190,21 @@ def _html_paths(flat: dict[str, Any], path: Path) -> dict[str, Any]:
     if isinstance(site_map, str) and site_map and not Path(site_map).is_absolute():
         flat["html.site_map"] = str(path.parent / site_map)
     return flat
+
+
+def _digits_hint(source: str, error: tomllib.TOMLDecodeError) -> str:
+    """A number typed with a Japanese input method (full-width ``１０``) is not TOML: say so."""
+    found = re.search(r"at line (\d+)", str(error))  # Python 3.11's error has no lineno yet
+    lineno = int(found.group(1)) if found else None
+    lines = source.splitlines()
+    line = lines[lineno - 1] if isinstance(lineno, int) and 0 < lineno <= len(lines) else source
+    odd = sorted(
+        {c for c in line if c.isdigit() and not c.isascii()} | {c for c in line if "\uff01" <= c <= "\uff5e"}
+    )
+    if not odd:
+        return ""
+    ascii_form = line.strip().translate({ord(c): ord(c) - 0xFEE0 for c in odd if "\uff01" <= c <= "\uff5e"})
+    return f"; full-width characters {''.join(odd)!r}: write {ascii_form!r}"
 
 
 def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> Any:
@@ -198,7 +221,9 @@ def _coerce(key: str, raw: Any, kind: type, allowed: tuple[str, ...] | None) -> 
     if not _is_kind(value, kind):
         raise ConfigError(key, f"must be a {kind.__name__}, got {type(raw).__name__}")
     if allowed is not None and value not in allowed:
-        raise ConfigError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+        raise ConfigError(
+            key, f"must be one of {', '.join(allowed)}, got {value!r}{did_you_mean(value, allowed)}"
+        )
     if kind is list:
         if not all(isinstance(v, str) and v for v in value):
             raise ConfigError(key, "must be a list of login IDs")
@@ -249,3 +274,41 @@ def _defaults_for(config: PortalConfig, *, explicit: set[str]) -> PortalConfig:
         elif values[name] in ("outbox", "virtual"):
             raise ConfigError(key, f"{values[name]} is only for the embedded portal (driver inprocess)")
     return PortalConfig(**values)
+
+
+def keys() -> dict[str, list[str]]:
+    """The file's keys, section by section (for ``ninsho check --help``)."""
+    sections: dict[str, list[str]] = {}
+    for section, key in _FIELDS:
+        sections.setdefault(section, []).append(key)
+    return sections
+
+
+def secret_variables() -> dict[str, str]:
+    """The environment variables the config names for secrets by default → the key naming them."""
+    defaults = PortalConfig()
+    return {
+        defaults.password_env: "accounts.password_env",
+        defaults.admin_token_env: "admin.token_env",
+        defaults.mailbox_user_env: "mailbox.user_env",
+        defaults.mailbox_password_env: "mailbox.password_env",
+    }
+
+
+def required_secrets(config: PortalConfig) -> list[tuple[str, str]]:
+    """(variable, key) of the secrets a built-in driver will read, so that a missing one stops
+    the run before it starts, in one line. A vendor's driver reads what it reads: it is not
+    second-guessed here (its connect or the pre-flight says)."""
+    if config.embedded or config.driver not in DRIVERS_BUILTIN:
+        return []
+    needed = []
+    if config.provision == "pool":
+        needed.append((config.password_env, "accounts.password_env"))
+    if config.provision == "admin-api" or config.clock == "test-clock":
+        needed.append((config.admin_token_env, "admin.token_env"))
+    if config.mailbox == "imap":
+        needed += [
+            (config.mailbox_user_env, "mailbox.user_env"),
+            (config.mailbox_password_env, "mailbox.password_env"),
+        ]
+    return needed

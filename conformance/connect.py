@@ -15,8 +15,10 @@ from typing import Protocol
 import pytest
 
 from ninsho.conformance.config import ConfigError, PortalConfig
+from ninsho.conformance.errors import LocalError
 from ninsho.conformance.interfaces import DriverError
 from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY
+from ninsho.conformance.messages import did_you_mean, one_line
 from ninsho.conformance.results import EXIT_ERROR
 from ninsho.conformance.startup import StartFailed
 from ninsho.conformance.target import Target
@@ -52,8 +54,23 @@ def connector(name: str) -> Connector:
         if entry.name == name:
             loaded: Connector = entry.load()
             return loaded
-    known = sorted({"inprocess", *BUILTIN, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
-    raise ConfigError("portal.driver", f"no driver {name!r}; known: {', '.join(known)}")
+    raise ConfigError("portal.driver", unknown_driver(name))
+
+
+def known_drivers() -> list[str]:
+    """The built-in drivers and every installed vendor's (entry point group ``ninsho.drivers``)."""
+    return sorted({"inprocess", *BUILTIN, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
+
+
+def unknown_driver(name: str) -> str:
+    known = known_drivers()
+    return f"no driver {name!r}{did_you_mean(name, known)} (known: {', '.join(known)})"
+
+
+def check_driver(name: str) -> None:
+    """Before the session starts: a driver that no package provides ends the run in one line."""
+    if name not in known_drivers():
+        raise ConfigError("portal.driver", unknown_driver(name))
 
 
 def connect(config: PortalConfig, profile: Profile) -> Connection:
@@ -72,10 +89,13 @@ def connection_for(config: pytest.Config) -> Connection | None:
             config.stash[CONNECTION_KEY] = connect(portal_config, load_profile(portal_config.profile))
         except ConfigError as exc:
             raise StartFailed(str(exc), pytest.ExitCode.USAGE_ERROR) from None
+        except LocalError as exc:
+            # This machine's side, not the portal: say so, or someone debugs the wrong network.
+            raise StartFailed(f"on this machine: {one_line(str(exc))}", EXIT_ERROR) from None
         except DriverError as exc:
             # Nothing can be judged: one clear line, the ERROR exit status, no traceback.
             raise StartFailed(
-                f"cannot reach the portal at {portal_config.base_url}: {exc}", EXIT_ERROR
+                f"cannot reach the portal at {portal_config.base_url}: {one_line(str(exc))}", EXIT_ERROR
             ) from None
     connection: Connection = config.stash[CONNECTION_KEY]
     return connection

@@ -16,6 +16,7 @@ so a new kind of outcome is a new class here, not a new branch there.
     └── DriverError         ERROR: the harness could not talk to the portal
         ├── ServerError     a 5xx (the concurrency checks count it as a lost race)
         ├── MailTimeout     no matching mail in time
+        ├── LocalError      this machine's side failed (the SMTP sink's port taken): not the portal
         └── NotSupported    NOT_APPLICABLE: the driver declares the portal has no such action
 """
 
@@ -90,7 +91,8 @@ class ConfigError(HarnessError):
     (``portal.base_url``). The run does not start."""
 
     def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"portal config: [{key}] {message}")
+        # A command-line option (-m, --ninsho-fault) is named as such, not as a key of the file.
+        super().__init__(f"{key}: {message}" if key.startswith("-") else f"portal config: [{key}] {message}")
         self.key = key
 
 
@@ -114,6 +116,12 @@ class ServerError(DriverError):
 
 class MailTimeout(DriverError):
     """No matching mail arrived in time: reported as such, not as a FAIL of the portal."""
+
+
+class LocalError(DriverError):
+    """Something on the harness's own machine failed, not the portal: the SMTP sink cannot
+    listen on its port (another program holds it), a local file cannot be read. Named as local,
+    so that nobody goes looking for a network fault at the portal's end."""
 
 
 class NotSupported(DriverError):

@@ -14,6 +14,7 @@ from ninsho.conformance.connect import Connection, connection_for
 from ninsho.conformance.drivers.embedded import EmbeddedFactory, embedded_target, factory
 from ninsho.conformance.interfaces import Clock, Driver, Mailbox, Operator
 from ninsho.conformance.keys import CONFIG_KEY, TARGET_KEY
+from ninsho.conformance.realtime import waits_for
 from ninsho.conformance.target import Target
 from ninsho.conformance.transcript import RecordingMailbox
 from ninsho.spec.profile import Profile
@@ -59,6 +60,7 @@ def portal(
     # Kept on the test item: feature steps ask for fixtures by name at run time, which pytest
     # does not record in item.funcargs, and the report needs this target's evidence.
     request.node.stash[TARGET_KEY] = target
+    target.waits_for = waits_for(getattr(request.node, "function", None)) or ""
     request.addfinalizer(target.close)  # a pool's accounts go back, restored, when the check ends
     return target
 

@@ -8,25 +8,32 @@ session, so a QA team's other test runs see none of its markers, fixtures or sum
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Generator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest import junitxml
 
 from ninsho.conformance import config as portal_config
-from ninsho.conformance import realtime, reports, startup
-from ninsho.conformance.connect import connection_for
+from ninsho.conformance import realtime, reports, selection, startup
+from ninsho.conformance.connect import check_driver, connection_for
 from ninsho.conformance.drivers.embedded import FAULT_NAMES
-from ninsho.conformance.errors import ConfigError
+from ninsho.conformance.errors import ConfigError, HarnessError
 from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY, TARGET_KEY
+from ninsho.conformance.messages import did_you_mean
+from ninsho.conformance.naming import check_title
 from ninsho.conformance.preflight import preflight
 from ninsho.conformance.results import Baseline, Summary, exit_status, summarise, verdicts_for
 from ninsho.conformance.target import Target
 from ninsho.conformance.verdicts import CheckResult, Verdict
+from ninsho.conformance.waits import Countdown, current_purpose
 from ninsho.spec.errors import SpecError
-from ninsho.spec.registry import Requirement, load_profile, requirements
+from ninsho.spec.registry import Requirement, load_profile, profile_names, requirements
 
 pytest_plugins = ["ninsho.conformance.fixtures", "ninsho.conformance.steps"]
 
@@ -39,11 +46,15 @@ BASELINE_KEY = pytest.StashKey[Baseline]()
 SUITE_KEY = pytest.StashKey[set[str]]()  # the requirements of every check collected
 CURRENT_ITEM_KEY = pytest.StashKey[pytest.Item]()  # the check running in the main thread
 START_FAILED_KEY = pytest.StashKey[int]()  # the exit status of a run that could not start
+STARTED_KEY = pytest.StashKey[tuple[datetime, float]]()  # when the run began: (UTC, monotonic)
+SHORT_FAILURES_KEY = pytest.StashKey[bool]()  # a failed check shows a short block, not a traceback
 LEVELS = ("MUST", "SHOULD", "MAY")
 CHECKS_DIR = Path(__file__).parent / "checks"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[STARTED_KEY] = (datetime.now(UTC), time.monotonic())
+    config.stash[SHORT_FAILURES_KEY] = not _traceback_asked_for(config)
     startup.remove_stale_reports(config)
     registry = requirements()
     config.stash[REGISTRY_KEY] = registry
@@ -67,8 +78,14 @@ def pytest_configure(config: pytest.Config) -> None:
                 "clock.mode": config.getoption("ninsho_clock"),
             },
         )
+        startup.check_writable(config)
+        selection.check_marker_expression(
+            config.option.markexpr, registry, LEVELS, selection.marker_names(config.getini("markers"))
+        )
+        _check_profile(config.stash[CONFIG_KEY].profile)
         load_profile(config.stash[CONFIG_KEY].profile)
         _check_fault(config)
+        _check_portal_set_up(config)
         baseline = config.getoption("ninsho_baseline")
         config.stash[BASELINE_KEY] = Baseline.load(Path(baseline), registry) if baseline else Baseline()
     except (ConfigError, SpecError, ValueError) as exc:
@@ -78,6 +95,40 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = [str(CHECKS_DIR)]
 
 
+def _traceback_asked_for(config: pytest.Config) -> bool:
+    """Whether the user asked for pytest's tracebacks (``--tb``, on the command line or in
+    addopts): then a failed check shows them, as pytest would."""
+    if config.option.tbstyle != "auto":
+        return True
+    return any(str(arg).startswith("--tb") for arg in config.invocation_params.args)
+
+
+def _check_profile(name: str) -> None:
+    """A profile is a bundled name or a file; a typo of a name gets the nearest one."""
+    if name in profile_names() or Path(name).is_file():
+        return
+    if Path(name).suffix == ".toml" or "/" in name:
+        raise ConfigError("portal.profile", f"the profile file {name} does not exist")
+    raise ConfigError(
+        "portal.profile",
+        f"no profile {name!r}{did_you_mean(name, profile_names())} (bundled: {', '.join(profile_names())}; or a file)",
+    )
+
+
+def _check_portal_set_up(config: pytest.Config) -> None:
+    """What can be known before the session starts, in one line each: a driver no package
+    provides, and a secret's environment variable that is not set (a dry run needs neither)."""
+    portal = config.stash[CONFIG_KEY]
+    if portal.embedded:
+        return
+    check_driver(portal.driver)
+    if config.getoption("ninsho_list") or config.getoption("ninsho_dry_run"):
+        return
+    for variable, key in portal_config.required_secrets(portal):
+        if not os.environ.get(variable):
+            raise ConfigError(key, f"names the environment variable {variable}, which is not set")
+
+
 def _check_fault(config: pytest.Config) -> None:
     fault = config.getoption("ninsho_fault")
     if fault is None:
@@ -85,7 +136,32 @@ def _check_fault(config: pytest.Config) -> None:
     if not config.stash[CONFIG_KEY].embedded:
         raise ConfigError("--ninsho-fault", "works only with the embedded reference")
     if fault not in FAULT_NAMES:
-        raise ConfigError("--ninsho-fault", f"no fault {fault!r}; known: {', '.join(FAULT_NAMES)}")
+        raise ConfigError(
+            "--ninsho-fault",
+            f"no fault {fault!r}{did_you_mean(fault, FAULT_NAMES)} (known: {', '.join(FAULT_NAMES)})",
+        )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """JUnit: the suite is named ``ninsho`` (unless the ini names it), and carries the portal,
+    the profile and the versions as suite properties, for CI pages that show them."""
+    config = session.config
+    xml = config.stash.get(junitxml.xml_key, None)
+    if xml is None or CONFIG_KEY not in config.stash:
+        return
+    if config.getini("junit_suite_name") == "pytest":
+        xml.suite_name = "ninsho"
+    portal = config.stash[CONFIG_KEY]
+    run = reports.RunInfo(portal)
+    for name, value in (
+        ("portal", run.portal),
+        ("profile", portal.profile),
+        ("driver", portal.driver),
+        ("clock", portal.clock),
+        ("harness_version", run.harness_version),
+        ("spec_version", run.spec),
+    ):
+        xml.add_global_property(name, value)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -155,6 +231,7 @@ def _prerun_in_real_time(session: pytest.Session) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     ledger = config.stash[LEDGER_KEY] = realtime.WaitLedger()
     lock = threading.Lock()
+    countdown = _countdown(reporter)
 
     def on_wait(seconds: float) -> None:
         if not realtime.in_prerun():
@@ -167,17 +244,35 @@ def _prerun_in_real_time(session: pytest.Session) -> None:
             )
         ledger.add(seconds)
         with lock:
-            if reporter is not None:
-                reporter.write_line(f"waiting {seconds:.1f} s of real time: {realtime.current_check()}")
+            purpose = current_purpose() or f"check “{realtime.current_title()}”"
+            countdown.begin(purpose, seconds, realtime.current_title())
 
     clock = connection.target().clock
+    clock = getattr(clock, "inner", clock)  # the run's shared clock, under the target's own view
     if hasattr(clock, "on_wait"):
         clock.on_wait = on_wait
     pool = getattr(connection, "pool", None)
-    if pool is not None and reporter is not None:
-        reporter.write_line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, session.items))))
-    wall = realtime.prerun(session.items, connection.target)
+    if pool is not None:
+        countdown.line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, session.items))))
+    try:
+        wall = realtime.prerun(session.items, connection.target)
+    finally:
+        countdown.stop()
     config.stash[WALL_KEY] = wall
+
+
+def _countdown(reporter: Any) -> Countdown:
+    """The waits' countdown on pytest's terminal: one line rewritten in place on a terminal,
+    one line per wait in a log."""
+    if reporter is None:
+        return Countdown(print)
+
+    def status(text: str) -> None:
+        width = max(20, int(getattr(getattr(reporter, "_tw", None), "fullwidth", 80)) - 1)
+        reporter.write("\r" + text[:width].ljust(width) + ("" if text else "\r"), flush=True)
+
+    tty = bool(getattr(reporter, "isatty", False)) and callable(getattr(reporter, "write", None))
+    return Countdown(reporter.write_line, status if tty else None)
 
 
 def judged_instead(config: pytest.Config, items: list[pytest.Item]) -> str:
@@ -237,8 +332,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     excinfo = call.excinfo.value if call.excinfo is not None else None
     results = verdicts_for(item.nodeid, rids, registry, excinfo)
     target = item.stash.get(TARGET_KEY, None)
-    if isinstance(target, Target):
-        for r in results:
+    title = check_title(item)
+    for r in results:
+        r.title, r.language = title.text, title.language
+        if isinstance(target, Target):
             r.measured = dict(target.measured)
             r.evidence = list(target.transcript.lines)
     baseline = item.config.stash[BASELINE_KEY]
@@ -247,6 +344,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.user_properties.append(("verdict", f"{r.requirement}={r.verdict.value}"))
     item.config.stash[RESULTS_KEY].extend(results)
     _align_report(report, results)
+    if (
+        report.failed
+        and item.config.stash[SHORT_FAILURES_KEY]
+        and isinstance(excinfo, (HarnessError, AssertionError))
+    ):
+        # The requirement, the figures, the reason and where the evidence is: a traceback through
+        # pytest-bdd and the harness says nothing about the portal (--tb brings it back).
+        report.longrepr = reports.failure_block(results, item.config.getoption("ninsho_html"))
 
 
 def _judged_phase(report: pytest.TestReport) -> bool:
@@ -306,12 +411,24 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"real-time waits: {len(ledger.waits)}, longest {ledger.longest:.1f} s, sum {ledger.total:.1f} s; "
             f"the concurrent checks took {config.stash[WALL_KEY]:.1f} s of wall time"
         )
-    if config.getoption("ninsho_json"):
-        reports.write_json(Path(config.getoption("ninsho_json")), rows, config.stash[CONFIG_KEY], real_time)
-        terminalreporter.write_line(f"report written: {config.getoption('ninsho_json')}")
-    if config.getoption("ninsho_html"):
-        reports.write_html(Path(config.getoption("ninsho_html")), rows, config.stash[CONFIG_KEY])
-        terminalreporter.write_line(f"report written: {config.getoption('ninsho_html')}")
+    started, began = config.stash[STARTED_KEY]
+    run = reports.RunInfo(
+        config.stash[CONFIG_KEY],
+        started_at=started,
+        duration_seconds=time.monotonic() - began,
+        strict=bool(config.getoption("ninsho_strict")),
+        real_time=real_time,
+        html_report=config.getoption("ninsho_html"),
+        fault=config.getoption("ninsho_fault"),
+    )
+    for option, write in (
+        ("ninsho_json", reports.write_json),
+        ("ninsho_html", reports.write_html),
+        ("ninsho_md", reports.write_markdown),
+    ):
+        if path := config.getoption(option):
+            write(Path(path), rows, run)
+            terminalreporter.write_line(f"report written: {path}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import errno
 import imaplib
+import socket
 import ssl
 import threading
 import time
@@ -22,6 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.errors import LocalError
 from ninsho.conformance.interfaces import DriverError, Mail, MailTimeout
 
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -84,6 +87,32 @@ class _Collected:
         return f"; mail to it came with the subject {', '.join(repr(s) for s in others)}" if others else ""
 
 
+def _try_port(host: str, port: int) -> None:
+    """Bind ``host:port`` and let go, as the sink's server will (address reuse on, as asyncio's)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+
+
+def _bind_failure(host: str, port: int, exc: BaseException) -> str:
+    """Why the harness's own SMTP server could not start, in words: aiosmtpd wraps a bind
+    failure in a RuntimeError whose text says little, and the cause is usually a port that
+    another program (a second run, a local mail server) already holds."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
+        why = "another program holds the port (another run, a mail server)"
+    elif isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM):
+        why = "this user may not listen on that port (ports below 1024 need privileges)"
+    elif isinstance(cause, OSError) and cause.errno == errno.EADDRNOTAVAIL:
+        why = f"{host} is not an address of this machine"
+    else:
+        why = str(cause or exc)
+    return f"the harness's SMTP sink cannot listen on {host}:{port}: {why}; set another [mailbox] port"
+
+
 class SmtpSinkMailbox:
     """An SMTP server on loopback that the portal under test relays its mail to."""
 
@@ -96,11 +125,17 @@ class SmtpSinkMailbox:
             )
         self._clock = clock
         self._collected = _Collected()
+        try:
+            _try_port(host, port)  # at once: aiosmtpd reports a bind failure only after its 5 s timeout
+        except OSError as exc:
+            raise LocalError(_bind_failure(host, port, exc)) from None
         self._controller = Controller(self, hostname=host, port=port, data_size_limit=MAX_MESSAGE_BYTES)
         try:
             self._controller.start()
         except (OSError, RuntimeError) as exc:
-            raise DriverError(f"the SMTP sink could not listen on {host}:{port}: {exc}") from None
+            with contextlib.suppress(Exception):
+                self._controller.loop.close()  # its thread ended without closing it
+            raise LocalError(_bind_failure(host, port, exc)) from None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""

@@ -35,6 +35,7 @@ OPTIONS: tuple[tuple[str, dict[str, object]], ...] = (
     ("--ninsho-baseline", {"metavar": "FILE", "help": "expected failures (TOML), each with a reason"}),
     ("--ninsho-json", {"metavar": "FILE", "help": "write the JSON report here"}),
     ("--ninsho-html", {"metavar": "FILE", "help": "write the human (HTML) report here"}),
+    ("--ninsho-md", {"metavar": "FILE", "help": "write a Markdown summary here (a CI job summary)"}),
     ("--ninsho-list", {"action": "store_true", "help": "list the checks by requirement, run nothing"}),
     ("--ninsho-dry-run", {"action": "store_true", "help": "show what a run would do, run nothing"}),
 )

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ninsho.conformance import actions
+from ninsho.conformance import actions, waits
 from ninsho.conformance.config import PortalConfig
 from ninsho.conformance.errors import ConfigError, DriverError, HarnessError, MailTimeout, NotApplicable
 from ninsho.conformance.helpdesk import Helpdesk
@@ -170,7 +170,8 @@ def reset(account: Account, parts: Parts, addresses: set[str]) -> None:
     reset session may not outlive the lock."""
     confirmed = _reset_once(account, parts, addresses)
     if not confirmed.ok and confirmed.error == "account_locked":
-        parts.clock.advance(parts.profile.lockout_duration_seconds + 1.0)
+        with waits.waiting_for(f"lock on pool account {account.login_id} to lift"):
+            parts.clock.advance(parts.profile.lockout_duration_seconds + 1.0)
         confirmed = _reset_once(account, parts, addresses)
     if not confirmed.ok:
         raise DriverError(

@@ -33,11 +33,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+from ninsho.conformance.naming import check_title
 from ninsho.conformance.target import Target
 
 MAX_THREADS = 32
 _current = threading.local()
 _WAITS_ATTRIBUTE = "ninsho_real_time_waits"
+_WHAT_ATTRIBUTE = "ninsho_real_time_waits_for"
 
 Check = TypeVar("Check", bound=Callable[..., Any])
 Key = TypeVar("Key", bound=Hashable)
@@ -75,17 +77,26 @@ class WaitLedger:
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 
 
-def waits(hint: WaitsHint) -> Callable[[Check], Check]:
+def waits(hint: WaitsHint, what: str | None = None) -> Callable[[Check], Check]:
     """Declare the real-time waits a check asks for, one after the other, as their sum from its
-    target (``lambda portal: <lifetime> + portal.margin_seconds``). Only the order in which
-    :func:`prerun` starts the checks depends on it; tests/harness compares it with the waits the
-    check really asks for."""
+    target (``lambda portal: <lifetime> + portal.margin_seconds``), and what they are for
+    (``what="email code lifetime"``: the evidence and the terminal's countdown say so). Only the
+    order in which :func:`prerun` starts the checks depends on the hint; tests/harness compares
+    it with the waits the check really asks for."""
 
     def declare(check: Check) -> Check:
         setattr(check, _WAITS_ATTRIBUTE, hint)
+        if what is not None:
+            setattr(check, _WHAT_ATTRIBUTE, what)
         return check
 
     return declare
+
+
+def waits_for(function: Callable[..., Any] | None) -> str | None:
+    """What ``function`` declared its waits are for (:func:`waits`), if it did."""
+    what: str | None = getattr(function, _WHAT_ATTRIBUTE, None)
+    return what
 
 
 def declared_waits(function: Callable[..., Any], target: Target) -> float:
@@ -102,6 +113,11 @@ def in_prerun() -> bool:
 def current_check() -> str:
     """The check the calling thread runs, for the terminal's "waiting …" lines."""
     return str(getattr(_current, "nodeid", "harness"))
+
+
+def current_title() -> str:
+    """The readable name of the check the calling thread runs (naming.check_title)."""
+    return str(getattr(_current, "title", current_check()))
 
 
 def began_waiting() -> None:
@@ -160,6 +176,8 @@ def _flagged(job: Callable[[], Outcome], waiting: threading.Event) -> Outcome:
 
 def _run(item: pytest.Function, target: Target) -> Outcome:
     _current.nodeid = item.nodeid
+    _current.title = check_title(item).text
+    target.waits_for = waits_for(item.function) or ""
     params: dict[str, Any] = dict(getattr(getattr(item, "callspec", None), "params", {}))
     try:
         item.obj(portal=target, **params)

@@ -1,12 +1,14 @@
-"""Reports: the terminal table, JSON for machines, HTML for people, and the dry-run plan.
+"""Reports: the terminal table, JSON for machines, HTML for people, Markdown for CI, and the plan.
 
-JUnit XML is pytest's own (``--junitxml``): the plugin adds each check's requirement IDs and
-verdicts as ``<property>`` elements through ``user_properties``.
+The words they share are :mod:`ninsho.conformance.report_text`; the HTML page is
+:mod:`~ninsho.conformance.report_html`, the Markdown summary
+:mod:`~ninsho.conformance.report_markdown`. JUnit XML is pytest's own (``--junitxml``): the
+plugin names its suite ``ninsho``, adds the portal and the profile as suite properties, and each
+check's requirement IDs and verdicts as ``<property>`` elements through ``user_properties``.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -15,68 +17,63 @@ from typing import Any
 
 import pytest
 
+from ninsho.conformance import report_html, report_markdown
+from ninsho.conformance import report_text as text
 from ninsho.conformance.config import PortalConfig
+from ninsho.conformance.naming import check_title
+from ninsho.conformance.report_text import RunInfo
 from ninsho.conformance.results import Summary
-from ninsho.conformance.verdicts import Verdict
+from ninsho.conformance.verdicts import CheckResult, Verdict
 from ninsho.spec.registry import Requirement
 
-_COLOUR = {
-    Verdict.PASS: "#1a7f37",
-    Verdict.WARN: "#9a6700",
-    Verdict.NOT_APPLICABLE: "#57606a",
-    Verdict.NOT_TESTABLE: "#57606a",
-    Verdict.SKIPPED: "#57606a",
-    Verdict.INCONCLUSIVE: "#8250df",
-    Verdict.FAIL: "#cf222e",
-    Verdict.ERROR: "#a40e26",
-}
-
-
-def _status(row: Summary) -> str:
-    if row.unexpected_pass:
-        return "PASS (unexpected: listed in the baseline)"
-    if row.expected_failure and row.verdict in (Verdict.FAIL, Verdict.WARN):
-        return f"{row.verdict.value} (expected: {row.expected_failure})"
-    return row.verdict.value
-
-
-def _measured_text(row: Summary) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in row.measured.items())
-
-
-def _counts(rows: list[Summary]) -> str:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.verdict.value] = counts.get(row.verdict.value, 0) + 1
-    return "requirements: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-
-
-def _attention(rows: list[Summary]) -> str:
-    quiet = (Verdict.PASS, Verdict.NOT_TESTABLE)
-    flagged = [r.requirement.id for r in rows if r.verdict not in quiet or r.unexpected_pass]
-    return f" · needs attention: {', '.join(flagged)}" if flagged else ""
+__all__ = ["RunInfo", "as_document", "plan", "terminal_table", "write_html", "write_json", "write_markdown"]
 
 
 def terminal_table(rows: list[Summary]) -> list[str]:
+    """One line per requirement, attention first: ID, level, verdict, figures and the reason."""
     width = max(len(r.requirement.id) for r in rows)
     lines = []
-    for row in rows:
-        reason = next((c.reason for c in row.checks if c.verdict is row.verdict and c.reason), row.note)
-        detail = "; ".join(t for t in (_measured_text(row), reason.splitlines()[0] if reason else "") if t)
+    for row in text.ordered(rows):
+        detail = "; ".join(t for t in (text.measured_text(row.measured), text.reason(row)) if t)
         lines.append(
-            f"{row.requirement.id:<{width}}  {row.requirement.level:<6} {_status(row):<14} {detail}"[:220]
+            f"{row.requirement.id:<{width}}  {row.requirement.level:<6} {text.status(row):<14} {detail}"[:220]
         )
-    lines.append(_counts(rows))
+    lines.append(text.counts_text(rows))
     return lines
 
 
-def as_document(
-    rows: list[Summary], config: PortalConfig, real_time: dict[str, float] | None = None
-) -> dict[str, Any]:
+def failure_block(results: list[CheckResult], evidence: str | None) -> str:
+    """What the terminal shows for a failed check instead of a traceback: per requirement it
+    failed, the verdict, the figures and the one-line reason; then where its evidence is.
+    ``--tb`` brings pytest's traceback back (hooks.py)."""
+    lines = []
+    for r in text.worst_first(results):
+        if r.verdict is Verdict.PASS:
+            continue
+        figures = text.measured_text(r.measured)
+        lines.append(f"{r.requirement} {r.verdict.value}" + (f": {figures}" if figures else ""))
+        if r.reason:
+            lines.append(f"  {text.check_reason(r)}")
+    if results:
+        where = (
+            f"{evidence}#{text.anchor(results[0].check)}" if evidence else "the report (--ninsho-html FILE)"
+        )
+        lines.append(f"  evidence: {where} ({len(results[0].evidence)} lines; --tb=short for the traceback)")
+    return "\n".join(lines)
+
+
+def as_document(rows: list[Summary], run: RunInfo) -> dict[str, Any]:
+    """The JSON report. ``requirements`` keeps one row per registered requirement with ``id``,
+    ``verdict``, ``checks``, ``note`` and ``measured`` (now over all its checks); the run's
+    facts, the counts and each check's readable ``title`` are additions."""
+    config = run.config
+    status, words = text.result(rows, strict=run.strict)
     return {
-        "real_time": real_time,
+        "real_time": run.real_time,
         "tool": "ninsho",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": {**run.as_dict(), "exit_status": status, "result": words, "fault": run.fault},
+        "counts": {v.value: n for v, n in text.counts(rows)},
         "portal": {
             "driver": config.driver,
             "base_url": config.base_url,
@@ -93,59 +90,32 @@ def as_document(
                 "expected_failure": row.expected_failure,
                 "unexpected_pass": row.unexpected_pass,
                 "measured": row.measured,
+                "measured_text": text.measured_text(row.measured),
+                "reason": text.reason(row),
                 "note": row.note,
-                "checks": [c.as_dict() for c in row.checks],
+                "checks": [{**c.as_dict(), "anchor": text.anchor(c.check)} for c in row.checks],
             }
             for row in rows
         ],
     }
 
 
-def write_json(
-    path: Path, rows: list[Summary], config: PortalConfig, real_time: dict[str, float] | None = None
-) -> None:
-    """``real_time``: the waits of a real-time run (count, longest, sum, wall), else None."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(as_document(rows, config, real_time), ensure_ascii=False, indent=2, default=str), "utf-8"
-    )
+def write_json(path: Path, rows: list[Summary], run: RunInfo) -> None:
+    """``run.real_time``: the waits of a real-time run (count, longest, sum, wall), else None."""
+    _write(path, json.dumps(as_document(rows, run), ensure_ascii=False, indent=2, default=str))
 
 
-def write_html(path: Path, rows: list[Summary], config: PortalConfig) -> None:
-    """A single self-contained page: one row per requirement, evidence folded under it."""
-    e = html.escape
-    body = []
-    for row in rows:
-        colour = _COLOUR[row.verdict]
-        checks = (
-            "".join(
-                f"<details><summary>{e(c.check)}: <b>{e(c.verdict.value)}</b> {e(c.reason[:300])}</summary>"
-                f"<p>{e(', '.join(f'{k}: {v}' for k, v in c.measured.items()))}</p>"
-                f"<pre>{e(chr(10).join(c.evidence))}</pre></details>"
-                for c in row.checks
-            )
-            or f"<small>{e(row.note)}</small>"
-        )
-        body.append(
-            f"<tr><td><code>{e(row.requirement.id)}</code><br><small>{e(row.requirement.statement)}</small></td>"
-            f"<td>{e(row.requirement.level)}</td>"
-            f"<td style='color:{colour};font-weight:bold'>{e(_status(row))}</td>"
-            f"<td>{e(_measured_text(row))}</td><td>{checks}</td></tr>"
-        )
-    portal = e(config.base_url or "embedded reference")
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Ninsho conformance report</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;width:100%}}
-td,th{{border:1px solid #d0d7de;padding:.4em;vertical-align:top}}pre{{white-space:pre-wrap;font-size:.8em}}</style>
-</head><body><h1>Ninsho conformance report</h1>
-<p>Portal: {portal} · driver {e(config.driver)} · profile {e(config.profile)} · clock {e(config.clock)}</p>
-<p><b>{e(_counts(rows))}</b>{e(_attention(rows))}</p>
-<table><tr><th>Requirement</th><th>Level</th><th>Verdict</th><th>Measured</th><th>Checks and evidence</th></tr>
-{"".join(body)}
-</table></body></html>
-"""
+def write_html(path: Path, rows: list[Summary], run: RunInfo) -> None:
+    _write(path, report_html.render(rows, run))
+
+
+def write_markdown(path: Path, rows: list[Summary], run: RunInfo) -> None:
+    _write(path, report_markdown.render(rows, run))
+
+
+def _write(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, "utf-8")
+    path.write_text(content, "utf-8")
 
 
 def plan(
@@ -164,8 +134,7 @@ def plan(
     for item in items:
         rids = [m.name for m in item.iter_markers() if m.name in registry]
         if dry_run:
-            doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
-            lines.append(f"  {item.nodeid}  [{', '.join(dict.fromkeys(rids))}]  {doc[0] if doc else ''}")
+            lines.append(f"  {item.nodeid}  [{', '.join(dict.fromkeys(rids))}]  {check_title(item).text}")
         for rid in rids:
             by_requirement.setdefault(rid, []).append(item.nodeid)
     if not dry_run:

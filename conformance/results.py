@@ -5,6 +5,7 @@ Kept apart from the hooks so that it can be read, and tested, without a pytest r
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from ninsho.conformance.errors import HarnessError
+from ninsho.conformance.messages import did_you_mean, strip_html
 from ninsho.conformance.verdicts import CheckResult, Verdict, worst
 from ninsho.spec.registry import Requirement
 
@@ -40,14 +42,14 @@ def verdicts_for(
     def result(rid: str, verdict: Verdict, reason: str = "") -> CheckResult:
         if verdict is Verdict.FAIL and registry[rid].level != "MUST":
             verdict = Verdict.WARN
-        return CheckResult(rid, verdict, check, reason)
+        return CheckResult(rid, verdict, check, strip_html(reason))
 
     if excinfo is None:
         return [result(rid, Verdict.PASS) for rid in requirement_ids]
     if isinstance(excinfo, HarnessError):
         if excinfo.verdict is Verdict.WARN:  # an Advisory is a WARN whatever the level
             return [
-                CheckResult(rid, Verdict.WARN, check, excinfo.reason())
+                CheckResult(rid, Verdict.WARN, check, strip_html(excinfo.reason()))
                 for rid in excinfo.requirements(requirement_ids, registry)
             ]
         rids = excinfo.requirements(requirement_ids, registry)
@@ -71,16 +73,30 @@ class Baseline:
 
     @classmethod
     def load(cls, path: Path, registry: dict[str, Requirement]) -> Baseline:
+        """Read a baseline; every mistake in it is one line naming the entry (a ValueError).
+        A byte order mark, which Windows editors write, is allowed."""
         try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            document = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError) as exc:
             raise ValueError(f"baseline {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"baseline {path} is not valid TOML: {exc}") from None
+        entries = document.get("expected_failure", [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError(f"baseline {path}: expected_failure must be tables, [[expected_failure]]")
+        unknown = sorted(set(document) - {"expected_failure"})
+        if unknown:
+            raise ValueError(
+                f"baseline {path}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], ['expected_failure'])}"
+                " (a baseline holds only [[expected_failure]] tables)"
+            )
         expected: dict[str, str] = {}
-        for index, entry in enumerate(document.get("expected_failure", [])):
+        for index, entry in enumerate(entries):
             rid, why = entry.get("requirement"), entry.get("reason")
-            if rid not in registry:
+            if not isinstance(rid, str) or rid not in registry:
                 raise ValueError(
                     f"baseline {path}: expected_failure[{index}].requirement {rid!r} is not registered"
+                    + (did_you_mean(rid, registry) if isinstance(rid, str) else "")
                 )
             if not isinstance(why, str) or not why.strip():
                 raise ValueError(
@@ -101,9 +117,46 @@ class Summary:
 
     @property
     def measured(self) -> dict[str, Any]:
-        """The figures of a requirement judged by one check; with several checks (one per
-        address vector, say) each check's figures stay with the check."""
-        return dict(self.checks[0].measured) if len(self.checks) == 1 else {}
+        """The figures of every check of the requirement, key by key (:func:`aggregate`)."""
+        return aggregate(self.checks)
+
+
+MAX_DISTINCT = 6  # values of one figure listed in a requirement's row; the rest are counted
+
+
+def aggregate(checks: Iterable[CheckResult]) -> dict[str, Any]:
+    """One requirement's figures over all its checks, key by key, the worst verdict's first.
+
+    A figure only one check measured, or that every check measured alike, keeps its value as the
+    check gave it (a number stays a number: the JSON report's readers compare them), so the
+    window of TOTP_WINDOW is its probe's "accepted -1…+1" although twelve scenarios judge it too,
+    and a lifetime reads as its two sides, ``accepted_at_age`` and ``refused_at_age``. A figure
+    the checks measured differently (one address vector per check) becomes the text of its
+    distinct values with their counts, the failing checks' first: "refused: domain_blocked ×40;
+    accepted ×1".
+    """
+    by_key: dict[str, dict[str, tuple[Any, int]]] = {}
+    for check in sorted(checks, key=lambda c: -c.verdict.severity):
+        for key, value in check.measured.items():
+            seen = by_key.setdefault(key, {})
+            token = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+            first, count = seen.get(token, (value, 0))
+            seen[token] = (first, count + 1)
+    figures: dict[str, Any] = {}
+    for key, seen in by_key.items():
+        values = list(seen.values())
+        if len(values) == 1:
+            figures[key] = values[0][0]
+            continue
+        shown = [f"{_plain(v)} ×{n}" for v, n in values[:MAX_DISTINCT]]
+        if len(values) > MAX_DISTINCT:
+            shown.append(f"{len(values) - MAX_DISTINCT} other values")
+        figures[key] = "; ".join(shown)
+    return figures
+
+
+def _plain(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def summarise(

@@ -13,7 +13,13 @@ from typing import Any
 
 from ninsho.conformance.actions import read_mail, stray_mail
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Operator
-from ninsho.conformance.transcript import RecordingDriver, RecordingMailbox, Transcript, Watcher
+from ninsho.conformance.transcript import (
+    RecordingClock,
+    RecordingDriver,
+    RecordingMailbox,
+    Transcript,
+    Watcher,
+)
 from ninsho.spec.profile import Profile
 
 
@@ -33,7 +39,19 @@ class Target:
     # Whether the portal answers the test-clock extension's read, for a connection that can look
     # (None: it cannot, e.g. in process, where there is no HTTP extension to find).
     test_clock_answers: Callable[[], bool] | None = None
+    # What this check's waits are for ("email code lifetime"), for the evidence and the terminal's
+    # countdown; set from the check's realtime.waits(what=...) declaration, else its title.
+    waits_for: str = ""
     _browsers: int = 0
+
+    def __post_init__(self) -> None:
+        """The run's clock is shared by every target; each target sees it through a clock of its
+        own, which writes each move of time into this target's transcript and stamps its lines."""
+        clock = self.clock
+        if not isinstance(clock, RecordingClock):
+            clock = RecordingClock(clock, self.transcript, lambda: self.waits_for)
+        self.clock = clock
+        self.transcript.attach(clock)
 
     def browser(self) -> Driver:
         """A new browser: its own session and its own "Trust this browser" cookie."""

@@ -51,12 +51,16 @@ class CheckResult:
     measured: dict[str, Any] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     expected_failure: str | None = None  # the baseline's comment, when the baseline lists it
+    title: str = ""  # the check as a person reads it (naming.check_title); ``check`` is its node ID
+    language: str = ""  # the title's language, where a feature says (en, ja)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "requirement": self.requirement,
             "verdict": self.verdict.value,
             "check": self.check,
+            "title": self.title or self.check,
+            "language": self.language,
             "reason": self.reason,
             "measured": self.measured,
             "evidence": self.evidence,

@@ -46,7 +46,8 @@ from types import FrameType
 from typing import IO, Any
 
 RUN_DIR_ENV = "NINSHO_TEST_SERVERS_DIR"  # a test points its inner runs elsewhere with it
-RECORD_FORMAT = 1  # the "format" field; examples/privacyidea_driver/ninsho_privacyidea/server.py writes it too
+# The "format" field; examples/privacyidea_driver/ninsho_privacyidea/server.py writes it too.
+RECORD_FORMAT = 1
 STOP_TIMEOUT_SECONDS = 10.0
 KILL_TIMEOUT_SECONDS = 5.0
 PROC = Path("/proc")

@@ -13,6 +13,7 @@ machine has no network but the registries.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -25,6 +26,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+UNSHIPPED = (
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    "reports",
+    ".hypothesis",
+)
 LAYER_FOLDERS = {"spec": "ninsho.spec", "reference": "ninsho.reference", "conformance": "ninsho.conformance"}
 
 
@@ -54,8 +66,12 @@ def test_the_checkout_links_each_layer() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
+    # From a clean copy of the tree: setuptools reuses a build/ folder, and a module deleted since
+    # (the checkout's build/lib) would ship again.
+    source = tmp_path_factory.mktemp("source") / "ninsho"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*UNSHIPPED))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
         check=True,
         timeout=300,
     )

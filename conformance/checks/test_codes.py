@@ -49,7 +49,10 @@ def _fresh_session(portal: Target, enrolled: Enrolled) -> Driver:
 
 
 @pytest.mark.EMAIL_OTP_LIFETIME
-@realtime.waits(lambda portal: portal.profile.email_otp_lifetime_seconds - portal.margin_seconds)
+@realtime.waits(
+    lambda portal: portal.profile.email_otp_lifetime_seconds - portal.margin_seconds,
+    what="email code lifetime",
+)
 def test_email_code_accepted_just_before_lifetime(portal: Target) -> None:
     """A code submitted ``margin`` seconds before its lifetime ends is accepted."""
     lifetime = portal.profile.email_otp_lifetime_seconds
@@ -63,7 +66,10 @@ def test_email_code_accepted_just_before_lifetime(portal: Target) -> None:
 
 
 @pytest.mark.EMAIL_OTP_LIFETIME
-@realtime.waits(lambda portal: portal.profile.email_otp_lifetime_seconds + portal.margin_seconds)
+@realtime.waits(
+    lambda portal: portal.profile.email_otp_lifetime_seconds + portal.margin_seconds,
+    what="email code lifetime",
+)
 def test_email_code_refused_just_after_lifetime(portal: Target) -> None:
     """A code submitted ``margin`` seconds after its lifetime is refused."""
     lifetime = portal.profile.email_otp_lifetime_seconds
@@ -99,7 +105,7 @@ def test_email_code_concurrent_submissions(portal: Target) -> None:
 
 
 @pytest.mark.RESEND_VOIDS_PREVIOUS
-@realtime.waits(lambda portal: portal.margin_seconds)
+@realtime.waits(lambda portal: portal.margin_seconds, what="gap between the two mails")
 def test_resend_voids_previous_code(portal: Target) -> None:
     """After a second code is sent, the first is refused and the second accepted."""
     enrolled = enrol_email(portal)
@@ -116,7 +122,7 @@ def test_resend_voids_previous_code(portal: Target) -> None:
 
 
 @pytest.mark.RESEND_KEEPS_FAILURE_COUNT
-@realtime.waits(lambda portal: portal.margin_seconds)
+@realtime.waits(lambda portal: portal.margin_seconds, what="gap between the two mails")
 def test_resend_keeps_failure_count(portal: Target) -> None:
     """threshold-1 wrong codes, a resend, one more wrong code: locked, so even the right
     newest code is refused. A resend that resets the count would let it in."""
@@ -159,7 +165,8 @@ def test_lockout_threshold(portal: Target) -> None:
 @realtime.waits(
     lambda portal: (
         (portal.profile.lockout_duration_seconds - portal.margin_seconds) + 2 * portal.margin_seconds
-    )
+    ),
+    what="lockout duration",
 )
 def test_lockout_duration(portal: Target) -> None:
     """Locked just before the duration ends; usable just after."""

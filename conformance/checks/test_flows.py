@@ -56,7 +56,7 @@ def test_wrong_password_and_unknown_id_look_alike(portal: Target) -> None:
 
 @pytest.mark.EMAIL_REGISTRATION_CONFIRM
 @pytest.mark.EMAIL_SINGLE_ADDRESS
-@realtime.waits(lambda portal: portal.margin_seconds)
+@realtime.waits(lambda portal: portal.margin_seconds, what="gap between the two mails")
 def test_one_address_only(portal: Target) -> None:
     """Register A, then B: codes go to B only. An unconfirmed address is never used."""
     p = portal.profile
@@ -205,7 +205,10 @@ def _reset_code(portal: Target, enrolled: Enrolled) -> tuple[str, Span]:
 # The lifetime's two sides are two checks, each on its own account: in real time their waits
 # (lifetime + margin, lifetime - margin) overlap instead of adding up (benchmarks/realtime_floor.py).
 @pytest.mark.RESET_CODE_LIFETIME
-@realtime.waits(lambda portal: portal.profile.confirmation_code_lifetime_seconds + portal.margin_seconds)
+@realtime.waits(
+    lambda portal: portal.profile.confirmation_code_lifetime_seconds + portal.margin_seconds,
+    what="reset code lifetime",
+)
 def test_reset_code_refused_after_lifetime(portal: Target) -> None:
     lifetime = portal.profile.confirmation_code_lifetime_seconds
     enrolled = enrol_email(portal)
@@ -220,7 +223,10 @@ def test_reset_code_refused_after_lifetime(portal: Target) -> None:
 
 @pytest.mark.RESET_CODE_LIFETIME
 @pytest.mark.RESET_CODE_SINGLE_USE
-@realtime.waits(lambda portal: portal.profile.confirmation_code_lifetime_seconds - portal.margin_seconds)
+@realtime.waits(
+    lambda portal: portal.profile.confirmation_code_lifetime_seconds - portal.margin_seconds,
+    what="reset code lifetime",
+)
 def test_reset_code_accepted_before_lifetime_and_single_use(portal: Target) -> None:
     lifetime = portal.profile.confirmation_code_lifetime_seconds
     enrolled = enrol_email(portal)
@@ -258,7 +264,10 @@ def test_reset_without_address_through_helpdesk(portal: Target) -> None:
 
 @pytest.mark.TRUST_BROWSER
 @pytest.mark.TRUST_BROWSER_EXPIRY
-@realtime.waits(lambda portal: portal.profile.trust_browser_duration_seconds + portal.margin_seconds)
+@realtime.waits(
+    lambda portal: portal.profile.trust_browser_duration_seconds + portal.margin_seconds,
+    what='"Trust this browser" duration',
+)
 def test_trust_this_browser(portal: Target) -> None:
     """A trusted browser skips the second factor until the trust expires; another browser never does."""
     p = portal.profile

@@ -28,7 +28,10 @@ def test_offered_second_factors_follow_registrations(portal: Target) -> None:
 
 
 @pytest.mark.SESSION_EXPIRY
-@realtime.waits(lambda portal: portal.profile.session_first_factor_seconds + portal.margin_seconds)
+@realtime.waits(
+    lambda portal: portal.profile.session_first_factor_seconds + portal.margin_seconds,
+    what="first-factor session lifetime",
+)
 def test_first_factor_session_expires(portal: Target) -> None:
     """A session that passed only the password ends after session.first_factor_seconds."""
     enrolled = enrol_email(portal)
@@ -44,7 +47,8 @@ def test_first_factor_session_expires(portal: Target) -> None:
     lambda portal: (
         (portal.profile.session_idle_seconds - portal.margin_seconds)
         + (portal.profile.session_idle_seconds + portal.margin_seconds)
-    )
+    ),
+    what="idle session lifetime",
 )
 def test_idle_session_expires(portal: Target) -> None:
     """An authenticated session ends after session.idle_seconds without a request."""

@@ -30,6 +30,7 @@ from ninsho.conformance.interfaces import (
 )
 from ninsho.conformance.leftovers import Journal
 from ninsho.conformance.mailboxes import mailbox_for
+from ninsho.conformance.messages import one_line
 from ninsho.conformance.pool import AccountPool, Parts, pool_for
 from ninsho.conformance.target import Target
 from ninsho.conformance.transcript import RecordingMailbox, Transcript
@@ -43,8 +44,10 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json() if response.content else {}
     except json.JSONDecodeError:
+        hint = " (is [portal] base_url the portal's root?)" if response.status_code == 404 else ""
         raise DriverError(
-            f"{response.request.method} {response.request.url.path}: not JSON ({response.status_code})"
+            f"{response.request.method} {response.request.url.path}: not JSON ({response.status_code}"
+            f" {one_line(response.text, 120)}){hint}"
         ) from None
     if not isinstance(body, dict):
         raise DriverError(f"{response.request.url.path}: a JSON object was expected")
@@ -63,7 +66,7 @@ def call(
         raise DriverError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
     if response.status_code >= 500:  # before the body: a crash seldom answers in JSON
         raise ServerError(
-            f"{method} {path}: {response.status_code} {response.text[:300]}", response.status_code
+            f"{method} {path}: {response.status_code} {one_line(response.text, 300)}", response.status_code
         )
     data = _answer(response)
     evidence = [

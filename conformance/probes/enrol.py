@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import pyotp
 
-from ninsho.conformance.actions import mailed_code, register_address, scan, step_at
+from ninsho.conformance import waits
+from ninsho.conformance.actions import mailed_code, register_address, scan, step_at, totp_code
 from ninsho.conformance.actions import second_factor_by_mail as by_mail
 from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Account, Driver, DriverError
@@ -89,7 +90,8 @@ def settle_in_step(target: Target, needed_seconds: float = 0.0) -> None:
     period = target.profile.totp_period_seconds
     into = target.clock.now() % period
     if into < target.margin_seconds or into > period - target.margin_seconds - needed_seconds:
-        target.clock.advance(period - into + target.margin_seconds)
+        with waits.waiting_for("start of a fresh TOTP step"):
+            target.clock.advance(period - into + target.margin_seconds)
 
 
 def wait_for_step(target: Target, step: int) -> None:
@@ -101,11 +103,13 @@ def wait_for_step(target: Target, step: int) -> None:
     start = step * target.profile.totp_period_seconds + target.margin_seconds
     now = target.clock.now()
     if now < start:
-        target.clock.advance(start - now)
+        with waits.waiting_for("next unused TOTP step"):
+            target.clock.advance(start - now)
 
 
 def code_for_step(totp: pyotp.TOTP, step: int) -> str:
-    return totp.generate_otp(step)
+    """The app's code for ``step``; the evidence shows its offset from the portal's step."""
+    return totp_code(totp, step)
 
 
 def second_factor_by_mail(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:

@@ -25,6 +25,7 @@ from ninsho.conformance.actions import step_at as totp_step
 from ninsho.conformance.errors import RequirementFailed
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
 from ninsho.conformance.markers import requirement_ids
+from ninsho.conformance.waits import waiting_for
 
 if TYPE_CHECKING:
     from ninsho.spec.address_vectors import AddressCase
@@ -146,7 +147,8 @@ def quiet_mark(portal_clock: Clock) -> float:
     """The moment from which no mail is expected. A second passes first, so that a mailbox that
     dates mail at first sight tells later mail from earlier mail even on a virtual clock that
     stands still. (Mail that *is* expected needs no mark: the newest one is read.)"""
-    portal_clock.advance(1.0)
+    with waiting_for("gap between the two mails"):
+        portal_clock.advance(1.0)
     return portal_clock.now()
 
 
@@ -215,10 +217,11 @@ def fresh_app_code(world: World, portal_clock: Clock, profile: Profile) -> str:
         world.last_app_step
     ):
         next_start = (world.last_app_step + 1) * profile.totp_period_seconds
-        portal_clock.advance(next_start - device_time(world, portal_clock))
+        with waiting_for("app's next code"):
+            portal_clock.advance(next_start - device_time(world, portal_clock))
     now = device_time(world, portal_clock)
     world.last_app_step = totp_step(profile, now)
-    return app.at(int(now))
+    return actions.totp_code(app, int(now) // int(app.interval))
 
 
 def wrong_app_code(world: World, portal_clock: Clock, profile: Profile) -> str:

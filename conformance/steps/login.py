@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_bdd import given, parsers, step, then, when
 
+from ninsho.conformance.actions import totp_code
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mailbox, Outcome
 
 from .common import (
@@ -186,7 +187,7 @@ def enter_offset_app_code(
     world.offset_steps = parse_offset(offset)
     app = need(world.app, "Authenticator app registered")
     at = portal_clock.now() + world.offset_steps * profile.totp_period_seconds
-    _submit_app(world, driver, app.at(int(at)), trust=False)
+    _submit_app(world, driver, totp_code(app, int(at) // int(app.interval)), trust=False)
 
 
 @then(
