@@ -14,7 +14,7 @@ import httpx
 import pytest
 import segno
 
-from ninsho.conformance.drivers.html import charset, qr
+from ninsho.conformance.drivers.html import HtmlDriver, charset, qr
 from ninsho.conformance.drivers.html.browser import Browser
 from ninsho.conformance.drivers.html.page import (
     MAX_PAGE_BYTES,
@@ -26,7 +26,7 @@ from ninsho.conformance.drivers.html.page import (
 )
 from ninsho.conformance.drivers.html.sitemap import load
 from ninsho.conformance.drivers.html.text import same_text
-from ninsho.conformance.interfaces import DriverError
+from ninsho.conformance.interfaces import Account, DriverError
 
 URL = "http://portal.test/page"
 
@@ -301,6 +301,17 @@ def test_a_page_over_the_limit_is_an_error() -> None:
         Browser(client, load()).open("test", "big")
 
 
+def test_a_page_streamed_over_the_limit_is_an_error_naming_it() -> None:
+    """No Content-Length to go by: the driver stops reading at the limit, not at the end."""
+    chunk = b"<p>" + b"x" * (1024 * 1024)
+    stream = httpx.MockTransport(
+        lambda r: httpx.Response(200, content=iter([chunk] * 6), headers={"content-type": "text/html"})
+    )
+    client = httpx.Client(base_url="http://portal.test/", transport=stream)
+    with pytest.raises(PageError, match=r"open: the page http://portal.test/big is over the driver's limit"):
+        Browser(client, load()).open("open", "big")
+
+
 def test_a_redirect_loop_is_an_error_naming_it() -> None:
     def loop(request: httpx.Request) -> httpx.Response:
         target = "/b" if request.url.path == "/a" else "/a"
@@ -309,6 +320,16 @@ def test_a_redirect_loop_is_an_error_naming_it() -> None:
     client = httpx.Client(base_url="http://portal.test/", transport=httpx.MockTransport(loop))
     with pytest.raises(DriverError, match="redirect loop: /a → /b → /a → /b → /a"):
         Browser(client, load()).open("test", "a")
+
+
+def test_a_redirect_chain_too_long_is_an_error_naming_its_end() -> None:
+    def onward(request: httpx.Request) -> httpx.Response:
+        step = int(request.url.path.rsplit("/", 1)[-1])
+        return httpx.Response(302, headers={"location": f"/r/{step + 1}"})
+
+    client = httpx.Client(base_url="http://portal.test/", transport=httpx.MockTransport(onward))
+    with pytest.raises(DriverError, match=r"more than 20 redirects: .*/r/20 → /r/21$"):
+        Browser(client, load()).open("test", "r/0")
 
 
 def test_an_answer_that_is_not_a_page_is_an_error() -> None:
@@ -329,6 +350,50 @@ def test_a_qr_image_that_does_not_decode_says_why() -> None:
     data_uri = str(segno.make(uri).png_data_uri(scale=4))
     assert qr.decode_qr(qr.image_bytes(data_uri, lambda s: b"")) == [uri]
     assert qr.image_bytes("data:image/png;base64,@@@", lambda s: b"") in (b"", b"\xff")
+
+
+def _driver_on(pages: dict[str, bytes]) -> HtmlDriver:
+    """The html driver on a portal of fixed answers (by path), with the default site map."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = pages.get(request.url.path)
+        if body is None:
+            return httpx.Response(404, text="not found")
+        kind = "image/png" if request.url.path.endswith(".png") else "text/html; charset=utf-8"
+        return httpx.Response(200, content=body, headers={"content-type": kind})
+
+    return HtmlDriver(
+        lambda: httpx.Client(base_url="http://portal.test/", transport=httpx.MockTransport(answer)), load()
+    )
+
+
+def test_malformed_html_that_hides_a_control_is_one_error_naming_the_screen_and_key() -> None:
+    """Read as a browser reads it, the button is outside the form (the unclosed tags do not
+    matter): the driver names the screen, its address and the key, and sends nothing."""
+    login = (
+        "<h2>ログイン / Login</h2><form method=post action=/login><p>ECS-ID/SPS-ID <input name=uid>"
+        "<p>パスワード / Password <input type=password name=pw></form><button>ログイン / Login</button>"
+    )
+    driver = _driver_on({"/": login.encode()})
+    with pytest.raises(DriverError) as raised:
+        driver.login(Account("taro", "pw"))
+    message = str(raised.value)
+    assert "«ログイン / Login» (http://portal.test/)" in message and "buttons.login" in message
+
+
+def test_a_qr_image_that_does_not_decode_is_one_error_naming_the_app_tab() -> None:
+    tab = (
+        "<h2>ワンタイムパスワードの設定 / One-Time Password Settings</h2><a href=/app>アプリ / App</a>"
+        "<img src=/qr.png alt=QR><form method=post action=/app><label>ワンタイムパスワード"
+        " <input name=otp></label><button>登録 / Register</button></form>"
+    )
+    driver = _driver_on({"/app": tab.encode(), "/qr.png": b"not a png"})
+    driver.browser.open("test", "app")
+    with pytest.raises(DriverError) as raised:
+        driver.start_app_registration()
+    message = str(raised.value)
+    assert "(http://portal.test/app) shows neither a readable QR code nor a manual key" in message
+    assert "<img src='/qr.png'>: not an image the driver can read" in message
 
 
 def test_the_manual_key_is_read_under_its_heading() -> None:

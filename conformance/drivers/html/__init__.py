@@ -6,9 +6,13 @@ Layers, each a module:
   (charset, HTML5 tree, accessible names, text split at block boundaries);
 - :mod:`.sitemap` (with ``default_site.toml``): everything portal-specific, as data;
 - :mod:`.browser`: requests, redirects, forms in the page's charset, evidence;
+- :mod:`.values`: what a browser sends for what is typed into a field (HTML's value sanitization);
 - :mod:`.reading`, :mod:`.qr`: values read off a screen, and the App tab's QR code and key;
-- :mod:`.driver`: the user actions of the manuals, and the way between screens;
-- :mod:`.connection`: ``connect(config, profile)``, named in ``conformance/connect.py``.
+- :mod:`.navigation`: which screen is shown, and the way between screens (the menu, Back);
+- :mod:`.driver`: the user actions of the manuals;
+- :mod:`.connection`: ``connect(config, profile)``, named in ``conformance/connect.py``;
+- :mod:`.discover` (with :mod:`.walk` and :mod:`.draft`): ``ninsho discover``, which walks a
+  portal's screens and drafts its site map.
 
 docs/html-driver.md describes the site map, key by key.
 """

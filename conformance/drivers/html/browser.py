@@ -65,6 +65,13 @@ class Browser:
         self.client.cookies.jar.clear_session_cookies()
         self.page = None
 
+    def back_to(self, action: str, page: Page) -> None:
+        """Show ``page`` again, as the Back button does, without a request: the next form sent
+        from it is the portal's to judge, as it would be from a person's browser."""
+        self.page = page
+        path = urlsplit(page.url).path or "/"
+        self.evidence.append(Exchange(action, f"(Back) {path}", f"«{page.heading}»"))
+
     # --- requests --------------------------------------------------------------------------
     def open(self, action: str, address: str) -> Page:
         """Type an address (relative to the portal's base URL) into the address bar."""

@@ -8,6 +8,7 @@ pages only has no API ``noop``.
 
 from __future__ import annotations
 
+import os
 import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -23,12 +24,17 @@ from ninsho.conformance.drivers.json_api import TIMEOUT_SECONDS, HttpConnection
 from ninsho.conformance.interfaces import Driver, DriverError
 from ninsho.spec.profile import Profile
 
+# ``ninsho check --site-map FILE`` sets this (conformance/cli.py): the file it names is read
+# instead of the config's ``[html] site_map``, as a command-line option is read over the file.
+SITE_MAP_VARIABLE = "NINSHO_HTML_SITE_MAP"
+
 
 def site_map_for(config: PortalConfig) -> SiteMap:
-    """The portal's site map: the defaults, its ``[html] site_map`` file, then the
-    ``[html] selectors`` of earlier versions. Any problem is a ConfigError naming the key."""
-    path = Path(config.html_site_map) if config.html_site_map else None
-    return sitemap.load(path, config.html_selectors)
+    """The portal's site map: the defaults, its site-map file (``--site-map``, else ``[html]
+    site_map``), then the ``[html] selectors`` of earlier versions. Any problem is a
+    ConfigError naming the key."""
+    named = os.environ.get(SITE_MAP_VARIABLE) or config.html_site_map
+    return sitemap.load(Path(named) if named else None, config.html_selectors)
 
 
 class PageClock(RealClock):
@@ -73,16 +79,18 @@ class HtmlConnection(HttpConnection):
         self.book = AddressBook()  # the addresses entered, by account, for all browsers
         super().__init__(config, profile, driver_factory=lambda c: self.browser())
 
-    def _client(self) -> httpx.Client:
+    def new_client(self) -> httpx.Client:
         return httpx.Client(
             base_url=self.root_url, transport=self.transport, follow_redirects=True, timeout=TIMEOUT_SECONDS
         )
 
     def browser(self) -> Driver:
-        return HtmlDriver(self._client, self.site, self.book)
+        return HtmlDriver(
+            self.new_client, self.site, self.book, no_address=self.profile.reset_placeholder_address
+        )
 
     def _real_clock(self) -> RealClock:
-        return PageClock(self._client(), self.site.screens["login"].path or self.site.start)
+        return PageClock(self.new_client(), self.site.screens["login"].path or self.site.start)
 
     def close(self) -> None:
         super().close()

@@ -21,26 +21,24 @@ the site map's refusal texts. Three rules keep the driver's limits out of the po
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ninsho.conformance.drivers.html import qr, reading, sitemap
+from ninsho.conformance.drivers.html import qr, reading, sitemap, values
 from ninsho.conformance.drivers.html.browser import Browser
-from ninsho.conformance.drivers.html.page import Button, Control, Link, Page, bilingual
-from ninsho.conformance.drivers.html.sitemap import Screen, SiteMap, Wording
+from ninsho.conformance.drivers.html.navigation import Navigation
+from ninsho.conformance.drivers.html.page import Button, Control, Page
+from ninsho.conformance.drivers.html.sitemap import SiteMap, Wording
 from ninsho.conformance.drivers.html.text import japanese
 from ninsho.conformance.drivers.html.tree import Element
 from ninsho.conformance.interfaces import Account, DriverError, NotSupported, Outcome, Provisioning
 
 P = ParamSpec("P")
-T = TypeVar("T")
-Found = TypeVar("Found")
 NEEDS_SIGN_IN = frozenset(
     ("settings", "register_email", "confirm_email", "start_app_registration", "register_app")
 )
-MENU_KEYS = frozenset(("menu.settings", "menu.logout", "links.mail_tab", "links.app_tab"))
 RESET_REENTRY_REASON = (
     "the pages show the Confirm Code field only right after Initialize or Resend (which mail a new code);"
     " a reset login leads to Initialize, so an earlier code cannot be entered"
@@ -87,7 +85,7 @@ def _answers(
     return run
 
 
-class HtmlDriver:
+class HtmlDriver(Navigation):
     """One browser on the portal's pages (see the module's docstring). ``site`` is a site map,
     or (as in earlier versions) a mapping of the old selector names."""
 
@@ -98,8 +96,13 @@ class HtmlDriver:
         new_client: Callable[[], httpx.Client],
         site: SiteMap | Mapping[str, str],
         book: AddressBook | None = None,
+        *,
+        no_address: str = "",
     ) -> None:
         self._new_client = new_client
+        # What the reset screen shows for an account with no address (the profile's
+        # reset.placeholder_address, app-reset.en.txt ⑥): shown, no code was mailed.
+        self.no_address = no_address
         self.site = site if isinstance(site, SiteMap) else sitemap.load(selectors=site)
         self.book = book if book is not None else AddressBook()
         self.browser = Browser(new_client(), self.site)
@@ -114,7 +117,7 @@ class HtmlDriver:
         self.trusted = False
 
     def fresh(self) -> HtmlDriver:
-        return HtmlDriver(self._new_client, self.site, self.book)
+        return HtmlDriver(self._new_client, self.site, self.book, no_address=self.no_address)
 
     @property
     def page(self) -> Page | None:
@@ -123,50 +126,6 @@ class HtmlDriver:
     @property
     def client(self) -> httpx.Client:
         return self.browser.client
-
-    # --- reading a screen ------------------------------------------------------------------
-    def _shows(self, page: Page, screen: Screen) -> bool:
-        return bool(
-            (screen.heading and any(screen.heading(h) for h in page.headings))
-            or (screen.title and screen.title(page.title))
-            or (screen.text and page.has_block(screen.text))
-        )
-
-    def _screen(self, page: Page | None) -> Screen | None:
-        if page is None:
-            return None
-        return next((s for s in self.site.screens.values() if self._shows(page, s)), None)
-
-    def _stage_of(self, page: Page) -> str | None:
-        screen = self._screen(page)
-        return screen.stage if screen is not None else None
-
-    def _is(self, page: Page | None, name: str) -> bool:
-        return page is not None and self._shows(page, self.site.screens[name])
-
-    def _find(self, page: Page | None, key: str) -> Link | Button | None:
-        """A link (or a button: a menu may be a form) named by a site-map key."""
-        if page is None:
-            return None
-        wording = self.site[key]
-        link = page.link(wording)
-        if link is not None and _navigable(link):
-            return link
-        return page.button(wording) if key.startswith("menu.") else None
-
-    def _offers_menu(self, page: Page) -> bool:
-        """Signed in, by what a person sees: the menu, its settings entry or its logout."""
-        return any(self._find(page, key) is not None for key in ("menu.open", "menu.settings", "menu.logout"))
-
-    def _messages(self, page: Page, box: str) -> list[tuple[str, str]]:
-        found = [bilingual(e) for e in page.select(self.site.boxes[box])]
-        return [(ja, en) for ja, en in found if ja or en]
-
-    def _missing(self, action: str, page: Page, what: str, keys: Sequence[str]) -> DriverError:
-        return DriverError(
-            f"{action}: not on this screen: {page.where()} shows no {what}; the site map's"
-            f" {', '.join(keys)} would name it"
-        )
 
     # --- refusals --------------------------------------------------------------------------
     def _refusal_of(self, action: str, page: Page, message: tuple[str, str], where: str) -> Outcome:
@@ -235,6 +194,15 @@ class HtmlDriver:
         if said is not None:
             return _Refused(said)
         raise self._missing(action, page, what, keys)
+
+    def _typed(self, control: Control, value: str) -> str:
+        """``value`` as typed into ``control``; one a browser would not send as it is (a line
+        break in an ``<input type=text>``) cannot reach the portal from its page: NOT_APPLICABLE,
+        saying what a browser would send (:mod:`.values`)."""
+        why = values.unsendable(control, value)
+        if why is not None:
+            raise NotSupported(why)
+        return value
 
     # --- outcomes --------------------------------------------------------------------------
     def _done(
@@ -382,88 +350,6 @@ class HtmlDriver:
             methods.append("app")
         return methods
 
-    # --- navigation ------------------------------------------------------------------------
-    def _current(self) -> Page:
-        page = self.browser.page
-        if page is None:
-            raise DriverError("no page is on screen")
-        return page
-
-    def _go(self, action: str, target: Link | Button) -> Page:
-        if isinstance(target, Link):
-            return self.browser.follow(action, target)
-        return self.browser.submit(action, target, {})
-
-    def _via(self, action: str, key: str) -> bool:
-        """Follow the link a site-map key names; when a menu entry or a settings tab is not on
-        the screen, open the menu (☰, where it leads to a page of its own) and look there.
-        False: nowhere to be seen."""
-        page = self.browser.page
-        target = self._find(page, key)
-        if target is None and key in MENU_KEYS:
-            opener = self._find(page, "menu.open")
-            if opener is None:
-                return False
-            target = self._find(self._go(action, opener), key)
-        if target is None:
-            return False
-        self._go(action, target)
-        return True
-
-    def _start(self, action: str) -> Page:
-        return self.browser.open(action, self.site.start)
-
-    def _reach(
-        self,
-        action: str,
-        want: Callable[[Page], Found | None],
-        via: Sequence[str],
-        what: str,
-        keys: Sequence[str],
-        *,
-        new_visit: bool = False,
-    ) -> Found:
-        """What an action needs, on this screen or the first one ``via`` leads to: ``links.*``
-        and ``menu.*`` keys are followed, ``screens.<name>`` typed as that screen's path (when it
-        has one), ``start`` typed as the portal's address."""
-        page = first = self.browser.page or self._start(action)
-        found = None if new_visit else want(page)
-        for step in via:
-            if found is not None:
-                return found
-            if step == "start":
-                self._start(action)
-            elif step.startswith("screens."):
-                path = self.site.screens[step.split(".", 1)[1]].path
-                if not path:
-                    continue
-                self.browser.open(action, path)
-            elif not self._via(action, step):
-                continue
-            found = want(self._current())
-        if found is not None:
-            return found
-        if self._current() is not first:
-            what += f" (from {first.where()})"
-        raise self._not_reached(action, self._current(), what, keys)
-
-    def _field_and_button(
-        self, field_key: str, button_key: str
-    ) -> Callable[[Page], tuple[Control, Button] | None]:
-        def want(page: Page) -> tuple[Control, Button] | None:
-            for control in page.fields(self.site[field_key]):
-                button = (
-                    page.button(self.site[button_key], control.form) if control.form is not None else None
-                )
-                if button is not None:
-                    return control, button
-            return None
-
-        return want
-
-    def _on(self, screen: str, want: Callable[[Page], Found | None]) -> Callable[[Page], Found | None]:
-        return lambda page: want(page) if self._is(page, screen) else None
-
     # --- first factor ----------------------------------------------------------------------
     def _login_screen(self, action: str) -> Page:
         """The login screen, from the portal's address; a browser still in a session is closed
@@ -499,7 +385,12 @@ class HtmlDriver:
         if user is None or password is None or button is None:
             raise self._missing(action, page, "ID, password and Login", missing)
         return self.browser.submit(
-            action, button, {user.element: account.login_id, password.element: account.password}
+            action,
+            button,
+            {
+                user.element: self._typed(user, account.login_id),
+                password.element: self._typed(password, account.password),
+            },
         )
 
     def _after_login(self, action: str, page: Page, before: Page) -> Outcome:
@@ -595,7 +486,7 @@ class HtmlDriver:
                 )
             raise self._missing(action, page, "«Trust this browser» checkbox", ("fields.trust_browser",))
         ticks: dict[Element, bool] = {box.element: trust} if box is not None else {}
-        answer = self.browser.submit(action, button, {control.element: code}, ticks)
+        answer = self.browser.submit(action, button, {control.element: self._typed(control, code)}, ticks)
         outcome = self._result(action, answer, page, signs_in=True)
         if outcome.ok and trust:
             self.trusted = True
@@ -622,11 +513,20 @@ class HtmlDriver:
         return self._second_factor("submit_email_code", "mfa_email", via, code, trust_browser)
 
     # --- settings --------------------------------------------------------------------------
-    @_answers
     def settings(self) -> Outcome:
         """The ☰ menu's "One Time Password Settings": always a new request (the menu on the
-        screen, else the settings' own address or the portal's, then the menu)."""
-        action = "settings"
+        screen, else the settings' own address or the portal's, then the menu). Refused (before
+        the second factor, say), a person goes back to the screen they were on and carries on
+        from there; so does the driver."""
+        came_from = self.browser.page
+        try:
+            return self._open_settings("settings")
+        except _Refused as refused:
+            self._back("settings", came_from)
+            refused.outcome.evidence += self.browser.take_evidence()
+            return refused.outcome
+
+    def _open_settings(self, action: str) -> Outcome:
         if not self._via(action, "menu.settings"):
             path = self.site.screens["settings"].path
             page = self.browser.open(action, path or self.site.start)
@@ -652,8 +552,9 @@ class HtmlDriver:
         """The Mail tab: the address, then "Send One-Time Password"."""
         control, button = self._tab("register_email", "fields.address", "buttons.send_otp", "links.mail_tab")
         before = self._current()
+        typed = self._typed(control, address)
         self.book.add(self.login_id, address)
-        page = self.browser.submit("register_email", button, {control.element: address})
+        page = self.browser.submit("register_email", button, {control.element: typed})
         refused = self._refusal("register_email", page, before) or self._signed_out(page)
         if refused is not None:
             return refused
@@ -674,7 +575,7 @@ class HtmlDriver:
         """The Mail tab: the mailed one-time password, then "Confirm"."""
         control, button = self._tab("confirm_email", "fields.otp", "buttons.confirm", "links.mail_tab")
         before = self._current()
-        page = self.browser.submit("confirm_email", button, {control.element: code})
+        page = self.browser.submit("confirm_email", button, {control.element: self._typed(control, code)})
         refused = self._refusal("confirm_email", page, before) or self._signed_out(page)
         if refused is not None:
             return refused
@@ -736,15 +637,22 @@ class HtmlDriver:
                 + (f"; on screen: {page.where()}" if page is not None else "")
             )
         control, button = found
-        answer = self.browser.submit("register_app", button, {control.element: code})
+        answer = self.browser.submit("register_app", button, {control.element: self._typed(control, code)})
         return self._result("register_app", answer, page, moves_on=True)
 
     # --- reset -----------------------------------------------------------------------------
     def _reset_data(self, page: Page) -> dict[str, object]:
-        return {
+        """The reset screen's login ID and (masked) address; ``mailed`` as the JSON binding has
+        it, where the screen tells: the placeholder for no address means no code was mailed
+        (the manuals: "If … is displayed above, your address … has not been set")."""
+        shown = reading.value_after(page.blocks, self.site["texts.reset_address"], address=True)
+        data: dict[str, object] = {
             "login_id": reading.value_after(page.blocks, self.site["texts.reset_login_id"]),
-            "shown_address": reading.value_after(page.blocks, self.site["texts.reset_address"], address=True),
+            "shown_address": shown,
         }
+        if shown is not None and self.no_address:
+            data["mailed"] = shown != self.no_address
+        return data
 
     def _reset_button(self, action: str, key: str) -> Outcome:
         if not self.site.capabilities["reset"]:
@@ -784,7 +692,7 @@ class HtmlDriver:
             )  # fmt: skip
         control, button = found
         before = self._current()
-        answer = self.browser.submit("confirm_reset", button, {control.element: code})
+        answer = self.browser.submit("confirm_reset", button, {control.element: self._typed(control, code)})
         outcome = self._result("confirm_reset", answer, before, moves_on=True)
         if outcome.ok:
             self.trusted = False  # a reset revokes every trusted browser (spec §9.5)
@@ -828,11 +736,6 @@ class HtmlDriver:
             )
         self.session = None
         return self._done(True, answer)
-
-
-def _navigable(link: Link) -> bool:
-    href = link.href.strip().lower()
-    return bool(href) and not href.startswith("#") and not href.startswith("javascript:")
 
 
 def _split(line: str) -> tuple[str, str]:

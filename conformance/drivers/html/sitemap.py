@@ -153,11 +153,24 @@ class SiteMap:
         return self.words[key]
 
     def classify(self, *messages: str) -> Refusal | None:
-        """The class of a refusal message (in either language), or None."""
+        """The class of a refusal message (in either language), or None. A code shown beside
+        it is not its wording (:func:`without_codes`)."""
+        plain = [without_codes(m) for m in messages if m]
         for refusal in self.refusals:
-            if any(m and refusal.wording.within(m) for m in messages):
+            if any(m and refusal.wording.within(m) for m in plain):
                 return refusal
         return None
+
+
+# A code a portal shows beside a message, "(SECOND_FACTOR_REQUIRED)" or "[EMAIL_BLOCKED_DOMAIN]",
+# names it for the portal's own people: it is not the message's wording, and its words would
+# mislead a class ("REQUIRED" is not "this field is required").
+_CODE = re.compile(r"[\[(（]?\s*\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b\s*[\])）]?")
+
+
+def without_codes(message: str) -> str:
+    """``message`` without the identifiers in capitals and underscores shown beside it."""
+    return " ".join(_CODE.sub(" ", message).split())
 
 
 # --- loading -------------------------------------------------------------------------------

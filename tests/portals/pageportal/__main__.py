@@ -7,8 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from . import codes
 from .actions import HelpdeskError, Portal
 from .clock import Clock
+from .faults import FAULTS
 from .profile import ProfileError, load_profile
 from .store import Store
 
@@ -27,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--smtp-host", default="127.0.0.1")
     serve.add_argument("--smtp-port", type=int, required=True)
     serve.add_argument("--test-clock", action="store_true", help="enable GET/POST /test-clock (tests only)")
+    serve.add_argument(
+        "--fault",
+        choices=sorted(FAULTS),
+        help="serve a deliberately faulty portal, for the harness's own tests: "
+        + "; ".join(f"{name}: {what}" for name, what in sorted(FAULTS.items())),
+    )
     users = sub.add_parser("users", help="manage accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="create an account")
@@ -35,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
         "--password-env", required=True, metavar="VAR", help="environment variable with the password"
     )
     add.add_argument("--db", default=DEFAULT_DB)
+    add.add_argument(
+        "--hash-cost",
+        type=int,
+        default=codes.SCRYPT_LOG2_N,
+        choices=range(1, 21),
+        metavar="LOG2_N",
+        help=f"scrypt cost of the stored password, as log2 of N (default {codes.SCRYPT_LOG2_N}; tests use less)",
+    )
     helpdesk = sub.add_parser("helpdesk", help="issue the confirmation code of a pending reset (no address)")
     helpdesk.add_argument("login_id")
     helpdesk.add_argument("--db", default=DEFAULT_DB)
@@ -62,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
 
             from .web import build_app
 
-            app = build_app(args.profile, args.db, args.skin, args.smtp_host, args.smtp_port, args.test_clock)
+            app = build_app(
+                args.profile, args.db, args.skin, args.smtp_host, args.smtp_port, args.test_clock, args.fault
+            )
+            if args.fault:
+                print(
+                    f"WARNING: a deliberately faulty portal ({args.fault}); never in production",
+                    file=sys.stderr,
+                )
             if args.test_clock:
                 print(
                     "WARNING: the test clock is enabled (GET/POST /test-clock); never in production",
@@ -76,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"environment variable {args.password_env} is not set")
             if not args.login_id.strip() or any(ord(ch) < 32 for ch in args.login_id):
                 raise ValueError("the login ID must be non-empty and free of control characters")
-            _offline_portal(args.db).add_user(args.login_id.strip(), password)
+            _offline_portal(args.db).add_user(args.login_id.strip(), password, args.hash_cost)
             print(f"added {args.login_id.strip()}")
             return 0
         print(_offline_portal(args.db).helpdesk_issue(args.login_id))

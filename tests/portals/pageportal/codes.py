@@ -82,11 +82,16 @@ def grouped(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def hash_password(password: str) -> str:
-    """scrypt with a 128-bit salt unique per password."""
+SCRYPT_LOG2_N = 14
+
+
+def hash_password(password: str, log2_n: int = SCRYPT_LOG2_N) -> str:
+    """scrypt with a 128-bit salt unique per password; the cost is stored with the hash, so a
+    cheap one made for tests is verified as cheaply."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+    n = 2**log2_n
+    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=8, p=1)
+    return f"scrypt${n}$8$1${salt.hex()}${digest.hex()}"
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -51,9 +51,9 @@ class Engine:
         self._dummy_hash = codes.hash_password(secrets.token_hex(8))
 
     # --- accounts -----------------------------------------------------------------------------
-    def add_user(self, login_id: str, password: str) -> None:
+    def add_user(self, login_id: str, password: str, log2_n: int = codes.SCRYPT_LOG2_N) -> None:
         """Create an account (the operator's job); refuses an existing login ID."""
-        pw_hash = codes.hash_password(password)
+        pw_hash = codes.hash_password(password, log2_n)
         with self.store.write() as db:
             if db.execute("SELECT 1 FROM account WHERE login_id = ?", (login_id,)).fetchone():
                 raise ValueError(f"account {login_id!r} already exists")

@@ -80,7 +80,15 @@ class Outcome:
 
 def _text(value: str, name: str, limit: int = MAX_INPUT) -> str:
     """Refuse over-long input and control characters (a password may hold anything else)."""
-    if len(value) > limit or any(unicodedata.category(ch) == "Cc" for ch in value):
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise Refusal("invalid_input", "INPUT_ERRORS_PRECISE", name)
+    return _bounded(value, name, limit)
+
+
+def _bounded(value: str, name: str, limit: int = MAX_INPUT) -> str:
+    """Refuse over-long input only: an address goes to protocol.md §13 as typed, which strips
+    White_Space (TAB, CR, LF among them) at its ends before it refuses a control character."""
+    if len(value) > limit:
         raise Refusal("invalid_input", "INPUT_ERRORS_PRECISE", name)
     return value
 
@@ -232,7 +240,7 @@ class Flows:
     def do_mail_send(self, visit: Visit, sess: Session) -> Outcome:
         """ "Send One-Time Password" on the Mail tab."""
         address = self.portal.start_registration(
-            sess.account_id, _text(visit.form["address"], "address"), "address"
+            sess.account_id, _bounded(visit.form["address"], "address"), "address"
         )
         out = self.show("mail", sess, visit)
         out.data["sent_to"] = address

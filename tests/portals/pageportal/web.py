@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from .actions import Portal
 from .clock import Clock
+from .faults import faulty
 from .flows import Flows, Outcome, Visit
 from .mailer import Mailer
 from .profile import Profile, load_profile
@@ -230,9 +231,12 @@ def build_app(
     smtp_host: str = "127.0.0.1",
     smtp_port: int | None = None,
     test_clock: bool = False,
+    fault: str | None = None,
 ) -> Starlette:
-    """The portal as an ASGI app, for ``serve`` and for in-process tests."""
+    """The portal as an ASGI app, for ``serve`` and for in-process tests; ``fault`` one of
+    :data:`.faults.FAULTS`."""
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    prof = faulty(prof, fault)
     store = Store(db_path)
     if test_clock:  # starts at offset 0; the offset is shared with the helpdesk command through the store
         clock = Clock(True, 0.0, lambda off: store.set_meta("clock_offset", repr(off)))
