@@ -100,7 +100,7 @@ def _config(
 
 
 def _operator(args: argparse.Namespace) -> Runtime:
-    return build_runtime(_config(args))
+    return build_runtime(_config(args), serving=False)
 
 
 # --- commands ------------------------------------------------------------------------------

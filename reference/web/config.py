@@ -92,7 +92,9 @@ class Runtime:
             self.store.close()
 
 
-def build_runtime(config: ServerConfig) -> Runtime:
+def build_runtime(config: ServerConfig, *, serving: bool = True) -> Runtime:
+    """The portal on its edges. ``serving=False`` for the operators' commands (users, helpdesk),
+    which send no mail: the no-relay warning is for a served portal only."""
     clock: Clock = ShiftedClock() if config.test_clock else SystemClock()
     store: Store = SQLiteStore(config.db_path) if config.db_path is not None else MemoryStore()
     outbox: Outbox | None = None
@@ -100,7 +102,10 @@ def build_runtime(config: ServerConfig) -> Runtime:
     if config.smtp is not None:
         mailer = SmtpMailer(*config.smtp, clock=clock)
     else:
-        log.warning("no SMTP relay (--smtp): mail stays in memory and is written to this log, for demos only")
+        if serving:
+            log.warning(
+                "no SMTP relay (--smtp): mail stays in memory and is written to this log, for demos only"
+            )
         mailer = outbox = DemoOutbox()
     make_portal: PortalMaker = Portal
     if config.fault is not None:

@@ -176,3 +176,24 @@ def test_a_served_portal_without_relay_logs_its_mail(
         assert "24681357" in caplog.text and "demo@example.org" in caplog.text
     finally:
         runtime.close()
+
+
+def test_an_operators_command_does_not_warn_about_mail_it_never_sends(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ninsho users add` sends no mail: the no-relay warning is for `ninsho serve` alone."""
+    db = tmp_path / "p.sqlite"
+    monkeypatch.setenv("NINSHO_QUIET_PW", "a-password-of-some-length")
+    with caplog.at_level("WARNING"):
+        status, out, err = run(
+            capsys, "users", "add", "quiet01", "--db", str(db), "--password-env", "NINSHO_QUIET_PW"
+        )
+    assert (status, out.strip()) == (0, "added quiet01"), err
+    assert "SMTP relay" not in caplog.text + err
+    config = ServerConfig(profile=runtime_profile(), db_path=db, pepper=resolve_pepper(db), hash_cost=4)
+    with caplog.at_level("WARNING"):
+        build_runtime(config).close()  # served: the warning is said
+    assert "no SMTP relay" in caplog.text
