@@ -213,7 +213,7 @@ def _mailed_code(screen: Outcome, parts: Parts, since: float, candidates: set[st
                 parts.mailbox, likely[0], profile.mail_subject_reset, since, profile.confirmation_code_digits
             )
         except MailTimeout:
-            pass
+            pass  # no mail came: the helpdesk's code is the way left (the caller asks for it)
     return None
 
 

@@ -361,8 +361,8 @@ class HtmlDriver(Navigation):
                 return page
             if attempt == "restart":
                 self.browser.restart()
-            elif attempt == "logout" and self._via(action, "menu.logout"):
-                pass
+            elif attempt == "logout":
+                self._via(action, "menu.logout")  # whether or not the menu had it, open again
             elif attempt is None:
                 break
             page = self.browser.open(action, address)
