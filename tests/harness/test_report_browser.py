@@ -10,31 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.chromium import chromium, needs_chromium
+
 WIDTH = 1280
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    f"--window-size={WIDTH},1000",
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 MEASURE = """<script>window.addEventListener('load', () => {
   const page = document.documentElement, fail = document.querySelector('#r-TOTP_WINDOW');
   const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > page.clientWidth + 1);
@@ -78,16 +63,6 @@ def run_once(folder: Path) -> int | pytest.ExitCode:
             "--ninsho-fault=wide-window",
             f"--ninsho-html={folder / 'ninsho.html'}",
         ]
-    )
-
-
-def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
 
 

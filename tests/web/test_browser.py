@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,27 +14,11 @@ import zxingcpp
 from PIL import Image
 
 from ninsho.spec.profile import Profile
+from tests.chromium import CHROMIUM, chromium, flags, needs_chromium
 
 from .support import ApiClient, OpenApi, ServerProcess, SmtpSink
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,1000",
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture
@@ -49,16 +32,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         for png in folder.glob("*.png"):
             shutil.copy(png, Path(keep) / png.name)
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def chromium(profile_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile_dir}", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def test_login_page_renders_both_languages(server: ServerProcess, shots: Path) -> None:
@@ -94,7 +67,9 @@ def test_initial_email_setup_clicked_through(
     api.ok("POST", "/admin/users", {"login_id": "gina", "password": "correct horse"}, admin=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS[1:])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=flags()[1:]
+        )  # Playwright adds its own headless mode
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(server.url + "/login")
