@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,8 @@ from ninsho.conformance.messages import did_you_mean, one_line
 from ninsho.conformance.results import Baseline
 from ninsho.conformance.selection import check_marker_expression, unknown_requirements
 from ninsho.spec.registry import requirements
+from tests.web.support import NINSHO
 
-NINSHO = str(Path(sys.executable).with_name("ninsho"))
 CHECKS = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider"]
 LEVELS = ("MUST", "SHOULD", "MAY")
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from ninsho.conformance.cli import NEEDED_PLUGINS, parser, pytest_args
-
-NINSHO = str(Path(sys.executable).with_name("ninsho"))
+from tests.web.support import NINSHO
 
 
 def plugins_line(tmp_path: Path, *options: str) -> str:

@@ -3,9 +3,7 @@ no operator API (issue "Staging-ready runs", item 2)."""
 
 from __future__ import annotations
 
-import json
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,12 +11,18 @@ import pytest
 
 from ninsho.conformance.errors import ConfigError, DriverError
 from ninsho.conformance.helpdesk import CommandHelpdesk
-from tests.harness.report_rows import judged
-from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, add_accounts, harness_server, portal_toml
-from tests.web.support import cli_env
+from tests.harness.test_http_harness import (
+    ADMIN_TOKEN,
+    POOL_PASSWORD,
+    TOKEN_ENV,
+    add_accounts,
+    harness_server,
+    ninsho_check,
+    portal_toml,
+)
+from tests.web.support import NINSHO, cli_env
 
 PYTHON = shlex.quote(sys.executable)
-NINSHO = str(Path(sys.executable).with_name("ninsho"))
 
 
 def helpdesk(script: str, digits: int = 8) -> CommandHelpdesk:
@@ -77,25 +81,15 @@ def test_the_helpdesk_checks_run_through_the_command(tmp_path: Path) -> None:
     server = harness_server(tmp_path / "server").start()
     try:
         pool = [f"pool{n:04d}" for n in range(1, 7)]
-        password = "pool-password-0123456789"
-        add_accounts(server, pool, password)
-        config = portal_toml(tmp_path / "portal.toml", server, "json", provision="pool", pool=pool[0])
-        text = config.read_text("utf-8").replace(f'pool = ["{pool[0]}"]', f"pool = {json.dumps(pool)}")
+        add_accounts(server, pool, POOL_PASSWORD)
         command = f"{NINSHO} helpdesk issue-code {{login_id}} --db {server.db}"
-        config.write_text(text + f"[operator]\ncommand = {json.dumps(command)}\n", "utf-8")
-        report = tmp_path / "ninsho.json"
-        done = subprocess.run(
-            [NINSHO, "check", str(config), "-q", "--report-dir", str(tmp_path), "-m", "HELPDESK_ISSUES_CODE"],
-            cwd=tmp_path,
-            env=cli_env(**{TOKEN_ENV: ADMIN_TOKEN, "NINSHO_TEST_PASSWORD": password}),
-            capture_output=True,
-            text=True,
-            timeout=600,
+        config = portal_toml(
+            tmp_path / "portal.toml", server, "json", provision="pool", pool=pool, operator=command
         )
+        env = cli_env(**{TOKEN_ENV: ADMIN_TOKEN, "NINSHO_TEST_PASSWORD": POOL_PASSWORD})
+        run = ninsho_check(tmp_path, str(config), "-m", "HELPDESK_ISSUES_CODE", env=env)
     finally:
         server.stop()
-    output = done.stdout[-4000:] + done.stderr[-2000:]
-    rows = {row["id"]: row for row in judged(json.loads(report.read_text("utf-8")))}
-    assert rows["HELPDESK_ISSUES_CODE"]["verdict"] == "PASS", output
-    assert rows["HELPDESK_PENDING_ONLY"]["verdict"] == "PASS", output
-    assert done.returncode == 0, output
+    verdicts = run.verdicts()
+    assert verdicts["HELPDESK_ISSUES_CODE"] == verdicts["HELPDESK_PENDING_ONLY"] == "PASS", run.output
+    assert run.status == 0, run.output

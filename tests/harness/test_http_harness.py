@@ -20,7 +20,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +37,14 @@ from ninsho.conformance.interfaces import Account, DriverError, Provisioning
 from ninsho.reference.faults import FAULTS
 from ninsho.spec.registry import load_profile, requirements
 from tests.harness.report_rows import judged, unjudged
-from tests.web.support import ServerProcess, cli_env, free_port
+from tests.web.support import NINSHO, ServerProcess, cli_env, free_port
 
 TOKEN_ENV = "NINSHO_HTTP_HARNESS_TOKEN"
 ADMIN_TOKEN = "http-harness-admin-token-0123456789"
 RUN_TIMEOUT = 600.0  # the checks and the bilingual features: about 30 s a run on a quiet machine
 MAIL_TIMEOUT = 10.0
 MAIL_QUIET = 0.2  # ninsho serve relays a mail before it answers: absence shows at once
+POOL_PASSWORD = "pool-password-0123456789"
 FAULTS_OVER_HTTP = ("wide-window", "no-replay-protection", "crash-on-lost-race")  # the last: a real 500
 
 # What the HTML driver cannot judge on the reference's pages, and the reason it gives. After a
@@ -98,12 +99,14 @@ def portal_toml(
     *,
     provision: str = "admin-api",
     clock: str = "test-clock",
-    pool: str = "",
+    pool: Sequence[str] = (),
     profile: str = "iimc",
+    operator: str | None = None,
 ) -> Path:
-    """The portal config a user writes: ``pool`` is a login ID for ``provision = "pool"``."""
+    """The portal config a user writes: ``pool`` holds the login IDs of ``provision = "pool"``,
+    ``operator`` the helpdesk command of ``[operator]``."""
     accounts = f'provision = "{provision}"\n' + (
-        f'pool = ["{pool}"]\naddress_domain = "example.test"\n' if pool else ""
+        f'pool = {json.dumps(list(pool))}\naddress_domain = "example.test"\n' if pool else ""
     )
     path.write_text(
         f'[portal]\nbase_url = "{server.url}"\ndriver = "{driver}"\nprofile = "{profile}"\n'
@@ -111,10 +114,45 @@ def portal_toml(
         f'[admin]\ntoken_env = "{TOKEN_ENV}"\n'
         f'[mailbox]\nkind = "smtp-sink"\nhost = "127.0.0.1"\nport = {server.smtp_port}\n'
         f"timeout_seconds = {MAIL_TIMEOUT}\nquiet_seconds = {MAIL_QUIET}\n"
-        f'[clock]\nmode = "{clock}"\n',
+        f'[clock]\nmode = "{clock}"\n'
+        + (f"[operator]\ncommand = {json.dumps(operator)}\n" if operator else ""),
         encoding="utf-8",
     )
     return path
+
+
+@dataclass
+class CheckRun:
+    """``ninsho check`` run as a user runs it: its exit status, its JSON report (None when it
+    wrote none) and the tail of what it printed."""
+
+    status: int
+    report: dict[str, Any] | None
+    output: str
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """The judged requirement rows, by ID; a run without a report fails here, with its output."""
+        assert self.report is not None, f"no report (exit {self.status}):\n{self.output}"
+        return {row["id"]: row for row in judged(self.report)}
+
+    def verdicts(self) -> dict[str, str]:
+        return {rid: str(row["verdict"]) for rid, row in self.rows().items()}
+
+
+def ninsho_check(workdir: Path, *argv: str, env: Mapping[str, str], timeout: float = RUN_TIMEOUT) -> CheckRun:
+    """``ninsho check ARGV -q --report-dir WORKDIR`` in WORKDIR, as a CI job runs it."""
+    report = workdir / "ninsho.json"
+    done = subprocess.run(
+        [NINSHO, "check", *argv, "-q", "--report-dir", str(workdir)],
+        cwd=workdir,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    document = json.loads(report.read_text("utf-8")) if report.is_file() else None
+    return CheckRun(done.returncode, document, done.stdout[-4000:] + done.stderr[-2000:])
 
 
 @dataclass
@@ -273,7 +311,7 @@ def test_pages_only_config_requests_no_api(tmp_path: Path, monkeypatch: pytest.M
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("NINSHO_TEST_PASSWORD", password)
         config_file = portal_toml(
-            tmp_path / "portal.toml", server, "html", provision="pool", clock="real", pool=login_id
+            tmp_path / "portal.toml", server, "html", provision="pool", clock="real", pool=[login_id]
         )
         config = load(config_file, environ={})
         assert (config.provision, config.clock, config.driver) == ("pool", "real", "html")

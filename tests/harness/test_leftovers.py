@@ -3,7 +3,6 @@ deletes what a killed run's journal lists (conformance/leftovers.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from ninsho.conformance.leftovers import Journal
-from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, portal_toml
-from tests.web.support import cli_env, run_cli
-
-NINSHO = str(Path(sys.executable).with_name("ninsho"))
+from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, ninsho_check, portal_toml
+from tests.web.support import NINSHO, cli_env, run_cli
 
 
 def dead_pid() -> int:
@@ -75,28 +72,13 @@ def test_a_run_leaves_no_account_and_sweeps_a_killed_runs(tmp_path: Path) -> Non
         journal = Journal(server.url.rstrip("/") + "/api/v1/", cache / "ninsho" / "created-accounts")
         journal.folder.mkdir(parents=True)
         (journal.folder / f"{journal.key}-{dead_pid()}.txt").write_text("nshkilledrun\n")
-        done = subprocess.run(
-            [
-                NINSHO,
-                "check",
-                str(config),
-                "-q",
-                "--report-dir",
-                str(tmp_path),
-                "-m",
-                "TOTP_REPLAY or LOCKOUT_THRESHOLD",
-            ],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        run = ninsho_check(tmp_path, str(config), "-m", "TOTP_REPLAY or LOCKOUT_THRESHOLD", env=env)
         after = accounts(server.db)
     finally:
         server.stop()
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    ran = json.loads((tmp_path / "ninsho.json").read_text("utf-8"))
+    assert run.status == 0, run.output
+    ran = run.report
+    assert ran is not None, run.output
     assert any(row["checks"] for row in ran["requirements"]), "checks ran and created accounts"
     assert after == before, f"left behind: {sorted(after - before)}"
     assert not list(journal.folder.glob("*.txt")), "no journal outlives a finished run"

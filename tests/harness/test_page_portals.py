@@ -35,11 +35,10 @@ import pytest
 
 from tests import servers
 from tests.harness.report_rows import judged, unjudged
-from tests.web.support import REPO, cli_env, free_port
+from tests.web.support import NINSHO, REPO, cli_env, free_port
 
 SKINS = ("table", "sjis")
 SITES = REPO / "tests" / "portals" / "pageportal" / "sites"
-NINSHO = str(Path(sys.executable).with_name("ninsho"))
 PASSWORD = "page-portal-pool-password-01"
 POOL = [f"pp{n:04d}" for n in range(1, 9)]
 HASH_COST = "4"  # scrypt N = 16 for the pool's passwords: the portal's logins cost nothing

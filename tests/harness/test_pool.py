@@ -7,14 +7,11 @@ verdicts both times (issue "Staging-ready runs", item 1).
 
 from __future__ import annotations
 
-import json
 import shlex
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pyotp
@@ -27,18 +24,18 @@ from ninsho.conformance.interfaces import Account
 from ninsho.conformance.pool import AccountPool, Parts, _masks
 from ninsho.conformance.target import Target
 from ninsho.spec.registry import load_profile
-from tests.harness.report_rows import judged, unjudged
+from tests.harness.report_rows import unjudged
 from tests.harness.test_http_harness import (
     ADMIN_TOKEN,
+    POOL_PASSWORD,
     TEST_CLOCK_NOT_APPLICABLE,
     TOKEN_ENV,
     add_accounts,
     harness_server,
+    ninsho_check,
     portal_toml,
 )
 from tests.web.support import cli_env
-
-NINSHO = str(Path(sys.executable).with_name("ninsho"))
 
 
 def portal() -> Target:
@@ -173,21 +170,6 @@ def helpdesk_command() -> str:
     return f"{shlex.quote(sys.executable)} -c {shlex.quote(script)} {{login_id}}"
 
 
-def run_on_pool(workdir: Path, url: str, config: Path) -> tuple[int, dict[str, Any], str]:
-    report = workdir / "ninsho.json"
-    done = subprocess.run(
-        [NINSHO, "check", str(config), "-q", "--report-dir", str(workdir)],
-        cwd=workdir,
-        env=cli_env(
-            **{TOKEN_ENV: ADMIN_TOKEN, "NINSHO_TEST_PASSWORD": "pool-password-0123456789", "PORTAL": url}
-        ),
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    return done.returncode, json.loads(report.read_text("utf-8")), done.stdout[-4000:] + done.stderr[-2000:]
-
-
 @pytest.mark.slow
 def test_the_whole_suite_twice_on_one_small_pool(tmp_path: Path) -> None:
     """Twelve accounts, the test clock, the JSON driver: every check, two runs in a row, the
@@ -195,32 +177,33 @@ def test_the_whole_suite_twice_on_one_small_pool(tmp_path: Path) -> None:
     server = harness_server(tmp_path / "server").start()
     try:
         pool = [f"pool{n:04d}" for n in range(1, 13)]
-        add_accounts(server, pool, "pool-password-0123456789")
-        config = portal_toml(tmp_path / "portal.toml", server, "json", provision="pool", pool=pool[0])
-        text = config.read_text("utf-8").replace(f'pool = ["{pool[0]}"]', f"pool = {json.dumps(pool)}")
-        config.write_text(text + f"[operator]\ncommand = {json.dumps(helpdesk_command())}\n", "utf-8")
+        add_accounts(server, pool, POOL_PASSWORD)
+        config = portal_toml(
+            tmp_path / "portal.toml", server, "json", provision="pool", pool=pool, operator=helpdesk_command()
+        )
+        env = cli_env(**{TOKEN_ENV: ADMIN_TOKEN, "NINSHO_TEST_PASSWORD": POOL_PASSWORD, "PORTAL": server.url})
         runs = []
         for name in ("first", "second"):
             (tmp_path / name).mkdir()
-            runs.append(run_on_pool(tmp_path / name, server.url, config))
+            runs.append(ninsho_check(tmp_path / name, str(config), env=env, timeout=1200))
         stages = {
             login_id: httpx.post(
                 server.url + "/api/v1/login",
-                json={"login_id": login_id, "password": "pool-password-0123456789"},
+                json={"login_id": login_id, "password": POOL_PASSWORD},
                 timeout=10,
             ).json()["stage"]
             for login_id in pool
         }
     finally:
         server.stop()
-    (status_1, first, out_1), (status_2, second, out_2) = runs
-    verdicts_1 = {row["id"]: row["verdict"] for row in judged(first)}
-    verdicts_2 = {row["id"]: row["verdict"] for row in judged(second)}
+    first, second = runs
+    verdicts_1, verdicts_2 = first.verdicts(), second.verdicts()
     not_passed = {rid: v for rid, v in verdicts_1.items() if v != "PASS"}
-    assert not_passed == dict.fromkeys(TEST_CLOCK_NOT_APPLICABLE, "NOT_APPLICABLE"), out_1
-    assert verdicts_2 == verdicts_1, out_2
-    assert unjudged(first) == unjudged(second)
-    assert status_1 == status_2 == 0, out_2
+    assert not_passed == dict.fromkeys(TEST_CLOCK_NOT_APPLICABLE, "NOT_APPLICABLE"), first.output
+    assert verdicts_2 == verdicts_1, second.output
+    assert first.report is not None and second.report is not None
+    assert unjudged(first.report) == unjudged(second.report)
+    assert first.status == second.status == 0, second.output
     assert stages == {login_id: "setup" for login_id in pool}, "every account back in its starting state"
 
 

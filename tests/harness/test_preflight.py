@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,8 @@ from ninsho.conformance.preflight import EXIT_ERROR, EXIT_USAGE, preflight
 from ninsho.conformance.target import Target
 from ninsho.spec.registry import load_profile
 from tests.harness.test_http_harness import TOKEN_ENV, harness_server, portal_toml
-from tests.web.support import cli_env
+from tests.web.support import NINSHO, cli_env
 
-NINSHO = str(Path(sys.executable).with_name("ninsho"))
 STALE_JUNIT = "<testsuites><!-- an earlier run --></testsuites>"
 
 

@@ -29,6 +29,7 @@ from tests import servers
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 REPO = Path(__file__).resolve().parents[2]
+NINSHO = str(Path(sys.executable).with_name("ninsho"))  # the console script beside this Python
 
 
 # --- the OpenAPI document as a test oracle -------------------------------------------------
