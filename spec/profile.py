@@ -8,6 +8,7 @@ core stays free of file I/O; reading the file is :func:`ninsho.spec.registry.loa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -98,9 +99,27 @@ def _one_of(options: tuple[str, ...]) -> Any:
     return lambda v: None if v in options else f"must be one of {', '.join(options)}"
 
 
+# One DNS label as it travels on the wire (RFC 1035 §2.3.1, RFC 5890 §2.3.2.1): letters, digits
+# and inner hyphens, 63 octets at most. An IDN is written as its A-label (xn--…).
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def _is_a_label_domain(domain: object) -> bool:
+    """A blocked domain is compared with addresses after their normalisation (§13), which turns
+    every domain into lower-case A-labels: a domain written otherwise (a U-label, a space, a
+    trailing dot) could never match one, and the block would silently hold nothing."""
+    if not isinstance(domain, str) or not domain or len(domain) > 253:
+        return False
+    labels = domain.split(".")
+    return len(labels) >= 2 and all(_LABEL.fullmatch(label) for label in labels)
+
+
 def _domains(v: Any) -> str | None:
-    if not v or not all(isinstance(d, str) and d and d == d.lower().strip(".") for d in v):
-        return "must be a non-empty list of lower-case domains without a trailing dot"
+    if not v or not all(_is_a_label_domain(d) for d in v):
+        return (
+            "must be a non-empty list of lower-case domains without a trailing dot, "
+            "each in ASCII (an IDN as its xn-- A-label)"
+        )
     return None
 
 
