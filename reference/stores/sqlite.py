@@ -31,11 +31,16 @@ Why these settings:
 
 One connection per thread (sqlite3 connections must not be shared between threads while in
 use); all of them are closed by :meth:`SQLiteStore.close`.
+
+The file is created mode 0600 (SQLite gives its WAL and shared-memory files the database's own
+mode), and with a :class:`~ninsho.reference.stores.sealing.Sealer` the TOTP secrets in it are
+sealed: a copy of the file alone gives up neither (NIST SP 800-63B §5.1.4.2).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -45,6 +50,7 @@ from typing import Any, Generic, TypeVar
 
 from ninsho.reference.core.errors import Conflict, UnknownAccount
 from ninsho.reference.core.state import AccountState
+from ninsho.reference.stores.sealing import PREFIX, Sealer
 
 T = TypeVar("T")
 
@@ -70,8 +76,11 @@ class _Pending(Generic[T]):
 class SQLiteStore:
     """The core's :class:`~ninsho.reference.core.ports.Store` on one SQLite database file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, sealer: Sealer | None = None) -> None:
         self.path = Path(path)
+        self._sealer = sealer
+        if not self.path.exists():  # created here, so that it is never readable by others
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -85,6 +94,12 @@ class SQLiteStore:
             if str(mode).lower() != "wal":
                 raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
             db.execute(_SCHEMA)
+            if sealer is not None:  # a wrong pepper is refused now, not as every code refused later
+                row = db.execute(
+                    "SELECT login_id, record FROM accounts WHERE instr(record, ?) LIMIT 1", (PREFIX,)
+                ).fetchone()
+                if row is not None:
+                    self._read(row[0], row[1])
 
     # --- connections ---------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -122,7 +137,7 @@ class SQLiteStore:
             try:
                 db.execute(
                     "INSERT INTO accounts (login_id, record) VALUES (?, ?)",
-                    (state.login_id, _dump(state)),
+                    (state.login_id, self._dump(state)),
                 )
             except sqlite3.IntegrityError:
                 raise Conflict(
@@ -142,7 +157,7 @@ class SQLiteStore:
     def load(self, login_id: str) -> AccountState | None:
         with self._connection() as db:
             row = db.execute("SELECT record FROM accounts WHERE login_id = ?", (login_id,)).fetchone()
-        return AccountState.from_json(json.loads(row[0])) if row else None
+        return self._read(login_id, row[0]) if row else None
 
     def transact(self, login_id: str, change: Callable[[AccountState], T]) -> T:
         pending: _Pending[T] = _Pending(login_id, change)
@@ -183,23 +198,31 @@ class SQLiteStore:
             for pending in batch:
                 pending.done = True
 
-    @staticmethod
-    def _apply(db: sqlite3.Connection, pending: _Pending[Any]) -> Any:
+    def _apply(self, db: sqlite3.Connection, pending: _Pending[Any]) -> Any:
         row = db.execute("SELECT record FROM accounts WHERE login_id = ?", (pending.login_id,)).fetchone()
         if row is None:
             raise UnknownAccount(
                 f"No account {pending.login_id!r}.", f"アカウント {pending.login_id!r} はありません。"
             )
-        state = AccountState.from_json(json.loads(row[0]))
+        state = self._read(pending.login_id, row[0])
         result = pending.change(state)
-        db.execute("UPDATE accounts SET record = ? WHERE login_id = ?", (_dump(state), pending.login_id))
+        db.execute("UPDATE accounts SET record = ? WHERE login_id = ?", (self._dump(state), pending.login_id))
         return result
+
+    # --- records -------------------------------------------------------------------------
+    def _read(self, login_id: str, text: str) -> AccountState:
+        record = json.loads(text)
+        if self._sealer is not None:
+            record = self._sealer.open_record(login_id, record)
+        return AccountState.from_json(record)
+
+    def _dump(self, state: AccountState) -> str:
+        record = state.to_json()
+        if self._sealer is not None:
+            record = self._sealer.seal_record(state.login_id, record)
+        return _ENCODER.encode(record)
 
 
 # Built once: json.dumps with options builds a new JSONEncoder on every call, and every
 # transaction encodes its record. The text is the same as json.dumps(..., same options).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def _dump(state: AccountState) -> str:
-    return _ENCODER.encode(state.to_json())

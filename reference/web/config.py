@@ -30,6 +30,7 @@ from ninsho.reference.faults import FAULTS
 from ninsho.reference.outbox import Outbox
 from ninsho.reference.smtp import SmtpMailer
 from ninsho.reference.stores.memory import MemoryStore
+from ninsho.reference.stores.sealing import Sealer
 from ninsho.reference.stores.sqlite import SQLiteStore
 from ninsho.spec.profile import Profile
 
@@ -96,7 +97,11 @@ def build_runtime(config: ServerConfig, *, serving: bool = True) -> Runtime:
     """The portal on its edges. ``serving=False`` for the operators' commands (users, helpdesk),
     which send no mail: the no-relay warning is for a served portal only."""
     clock: Clock = ShiftedClock() if config.test_clock else SystemClock()
-    store: Store = SQLiteStore(config.db_path) if config.db_path is not None else MemoryStore()
+    store: Store = (
+        SQLiteStore(config.db_path, sealer=Sealer.from_pepper(config.pepper))
+        if config.db_path is not None
+        else MemoryStore()
+    )
     outbox: Outbox | None = None
     mailer: Mailer
     if config.smtp is not None:
