@@ -109,7 +109,6 @@ class Portal:
         self.pepper = pepper
         self.hasher = hasher or PasswordHasher()
         self.rules = rules(profile, pepper)
-        self._dummy_hash = self.hasher.hash("not a password", random)
 
     # --- operator ------------------------------------------------------------------------
     def add_user(self, login_id: str, password: str) -> None:
@@ -441,7 +440,7 @@ class Portal:
         self._check_password(password)
         state = self.store.load(login_id)
         # Hash even for an unknown ID, so timing does not tell which IDs exist.
-        ok = self.hasher.verify(password, state.password_hash if state else self._dummy_hash)
+        ok = self.hasher.verify_evenly(password, state.password_hash if state else None)
         if state is None or not ok:
             raise AuthenticationFailed(
                 "The ECS-ID/SPS-ID or password is incorrect.",

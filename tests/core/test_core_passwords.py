@@ -76,3 +76,33 @@ def test_malformed_stored_hash_verifies_false(encoded: str) -> None:
 @pytest.mark.parametrize("encoded", [None, b"scrypt$16$8$1$AA==$AA==", 42], ids=["none", "bytes", "int"])
 def test_non_text_stored_hash_verifies_false(encoded: object) -> None:
     assert FAST_HASHER.verify("secret", encoded) is False  # type: ignore[arg-type]
+
+
+def _work(hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch, encoded: str | None) -> tuple[bool, int]:
+    """What ``verify_evenly`` answers, and the scrypt work it did (the sum of n: scrypt's time
+    and memory are linear in n)."""
+    costs: list[int] = []
+    derive = PasswordHasher._derive
+
+    def counted(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        costs.append(n)
+        return derive(password, salt, n, r, p)
+
+    monkeypatch.setattr(PasswordHasher, "_derive", staticmethod(counted))
+    answer = hasher.verify_evenly("correct horse", encoded)
+    monkeypatch.setattr(PasswordHasher, "_derive", staticmethod(derive))
+    return answer, sum(costs)
+
+
+@pytest.mark.parametrize("stored_cost", [2**4, 2**6, 2**8])
+def test_an_unknown_id_costs_what_a_known_one_costs(
+    monkeypatch: pytest.MonkeyPatch, stored_cost: int
+) -> None:
+    """A database hashed at a lower cost than the server's (``--hash-cost`` raised) must not
+    tell known IDs from unknown ones by time: every answer does the server's cost of work."""
+    server = PasswordHasher(n=2**8, r=1, p=1)
+    stored = PasswordHasher(n=stored_cost, r=1, p=1).hash("correct horse", SeededRandom(3))
+    wrong = PasswordHasher(n=stored_cost, r=1, p=1).hash("another one", SeededRandom(4))
+    assert _work(server, monkeypatch, None) == (False, server.n)
+    assert _work(server, monkeypatch, stored) == (True, server.n)
+    assert _work(server, monkeypatch, wrong) == (False, server.n)
