@@ -9,7 +9,7 @@ handler is a bug and becomes a bare 500 with no detail (and a log line).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from email.utils import formatdate
 from pathlib import Path
@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -77,7 +77,28 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
             field="body",
         )
         error.status_hint = exc.status_code if 400 <= exc.status_code < 500 else 400
-    return error_response(request, error)
+    response = error_response(request, error)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # RFC 9110 §15.5.6: every method the resource takes
+        # From the top: by now Starlette has moved the scope's root_path into the mount it chose.
+        top = {**request.scope, "root_path": request.scope.get("app_root_path", "")}
+        response.headers["Allow"] = ", ".join(sorted(_allowed_methods(request.app.routes, top)))
+    return response
+
+
+def _allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
+    """The methods of every route at this path. Starlette's own Allow names only the first
+    route that matched the path, and the pages have one route for GET and another for POST."""
+    methods: set[str] = set()
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            methods |= _allowed_methods(route.routes, {**scope, **child})
+        elif isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return methods
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

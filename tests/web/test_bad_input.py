@@ -119,6 +119,18 @@ async def test_wrong_content_type_is_415(portal: WebPortal, content_type: str) -
     assert_refusal(r, 415, field="content-type")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"), [("GET", f"{API}/login", "POST"), ("DELETE", "/login", "GET, HEAD, POST")]
+)
+async def test_a_wrong_method_is_405_with_allow(
+    portal: WebPortal, method: str, path: str, allowed: str
+) -> None:
+    """RFC 9110 §15.5.6: a 405 names the methods the resource takes, on the API and the pages."""
+    r = await portal.client.request(method, path)
+    assert r.status_code == 405
+    assert sorted(m.strip() for m in r.headers["allow"].split(",")) == sorted(allowed.split(", "))
+
+
 async def test_oversized_body_declared_is_413(portal: WebPortal) -> None:
     r = await portal.client.post(
         f"{API}/login", content=b"{" + b" " * LIMIT + b"}", headers={"content-type": "application/json"}
