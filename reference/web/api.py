@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ninsho.reference.clocks import ShiftedClock
-from ninsho.reference.core.errors import SessionExpired
+from ninsho.reference.core.errors import InvalidInput, SessionExpired
 from ninsho.reference.core.portal import LoginResult, Portal, ResetScreen, Verified
 from ninsho.reference.web import messages
 from ninsho.reference.web.config import Runtime
@@ -105,13 +105,34 @@ def _typed(data: dict[str, Any], fields: Mapping[str, tuple[type, bool]]) -> dic
                 f"項目 {name!r} は {type_name} にしてください。",
                 field=name,
             )
+        if kind is str and not _is_text(value):
+            raise InvalidInput(
+                f"The field {name!r} holds a character that is not text (a lone surrogate).",
+                f"項目 {name!r} に文字として扱えないもの（対になっていないサロゲート）が含まれています。",
+                field=name,
+            )
     return data
 
 
 def _is(value: object, kind: type) -> bool:
     if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        try:  # a 400-digit integer is valid JSON, and too large for a float
+            return math.isfinite(float(value))
+        except OverflowError:
+            return False
     return isinstance(value, kind)
+
+
+def _is_text(value: str) -> bool:
+    """JSON's \\udc80 escapes decode to a lone surrogate, which no UTF-8 store, digest or mail can
+    hold: refused here, once, rather than as a UnicodeEncodeError deep in the portal."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def session_token(request: Request) -> str:
@@ -334,6 +355,12 @@ async def test_clock_advance(request: Request) -> Response:
         raise MalformedBody(
             f"advance_seconds must be within ±{MAX_CLOCK_ADVANCE_SECONDS}.",
             f"advance_seconds は ±{MAX_CLOCK_ADVANCE_SECONDS} 以内にしてください。",
+            field="advance_seconds",
+        )
+    if abs(clock.offset + seconds) > MAX_CLOCK_ADVANCE_SECONDS:  # many small steps add up too
+        raise MalformedBody(
+            f"The test clock's offset must stay within ±{MAX_CLOCK_ADVANCE_SECONDS} s; it is {clock.offset:g} s.",
+            f"テストクロックのずれは ±{MAX_CLOCK_ADVANCE_SECONDS} 秒以内にしてください（現在 {clock.offset:g} 秒）。",
             field="advance_seconds",
         )
     clock.advance(seconds)

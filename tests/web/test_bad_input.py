@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ninsho.reference.web.api import MAX_CLOCK_ADVANCE_SECONDS
 from ninsho.reference.web.app import create_app
 from ninsho.reference.web.config import ServerConfig, build_runtime
 from ninsho.spec.profile import Profile
@@ -129,6 +130,39 @@ async def test_a_wrong_method_is_405_with_allow(
     r = await portal.client.request(method, path)
     assert r.status_code == 405
     assert sorted(m.strip() for m in r.headers["allow"].split(",")) == sorted(allowed.split(", "))
+
+
+async def test_a_lone_surrogate_in_any_text_field_is_named(portal: WebPortal) -> None:
+    """JSON's \\udc80 is valid JSON and no text: a right password with such a trust token gave
+    a 500 (a UnicodeEncodeError in the log) before it was refused at the edge."""
+    await portal.user_with_email("alice", "alice@example.org")
+    for field, value in (("trust_token", "\\udc80"), ("login_id", "al\\udc80ice"), ("password", "\\ud800")):
+        fields = {"login_id": '"alice"', "password": '"correct horse"', field: f'"{value}"'}
+        raw = "{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}"
+        r = await portal.client.post(
+            f"{API}/login", content=raw.encode(), headers={"content-type": "application/json"}
+        )
+        assert_refusal(r, 400, field=field)
+
+
+@pytest.mark.parametrize("number", ["9" * 400, "-" + "9" * 400, "1e400"])
+async def test_a_number_too_large_for_the_test_clock_is_named(portal: WebPortal, number: str) -> None:
+    raw = ('{"advance_seconds": ' + number + "}").encode()
+    r = await portal.client.post(
+        f"{API}/test-clock", content=raw, headers={"content-type": "application/json"}
+    )
+    assert_refusal(r, 400, field="advance_seconds")
+
+
+async def test_the_test_clock_offset_is_bounded_in_total(portal: WebPortal) -> None:
+    step = MAX_CLOCK_ADVANCE_SECONDS // 2
+    for _ in range(2):
+        assert (
+            await portal.client.post(f"{API}/test-clock", json={"advance_seconds": step})
+        ).status_code == 200
+    r = await portal.client.post(f"{API}/test-clock", json={"advance_seconds": step})
+    assert "offset" in assert_refusal(r, 400, field="advance_seconds")["message"]["en"]
+    assert (await portal.client.get(f"{API}/test-clock")).json()["offset_seconds"] == 2 * step
 
 
 async def test_oversized_body_declared_is_413(portal: WebPortal) -> None:
