@@ -126,7 +126,7 @@ class EdgeMiddleware:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             response = error_response(Request(scope), body_too_large(self.limit))
-            await response(scope, receive, self._stamped(send))
+            await response(scope, receive, self._stamped(send, scope))
             return
         received = 0
 
@@ -139,12 +139,19 @@ class EdgeMiddleware:
                     raise body_too_large(self.limit)
             return message
 
-        await self.app(scope, limited_receive, self._stamped(send))
+        await self.app(scope, limited_receive, self._stamped(send, scope))
 
-    def _stamped(self, send: Send) -> Send:
+    def _stamped(self, send: Send, scope: Scope) -> Send:
+        # A request that came over https (directly, or through a proxy uvicorn trusts with
+        # X-Forwarded-Proto) gets every cookie Secure, the session's as much as the remember's:
+        # SessionMiddleware knows only the configured flag [WEB_COOKIE_FLAGS].
+        over_https = scope.get("scheme") == "https"
+
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                if over_https:
+                    headers = [(k, _secure(v) if k.lower() == b"set-cookie" else v) for k, v in headers]
                 headers.append((b"date", formatdate(self.runtime.clock.now(), usegmt=True).encode()))
                 headers.extend(_SECURITY_HEADERS)
                 names = {k.lower() for k, _ in headers}
@@ -157,6 +164,11 @@ class EdgeMiddleware:
             await send(message)
 
         return stamped
+
+
+def _secure(cookie: bytes) -> bytes:
+    attributes = {part.strip().lower() for part in cookie.split(b";")[1:]}
+    return cookie if b"secure" in attributes else cookie + b"; Secure"
 
 
 def create_app(config: ServerConfig, runtime: Runtime | None = None) -> Starlette:

@@ -318,6 +318,29 @@ async def test_secure_flag_when_configured(make_portal: MakePortal) -> None:
     assert "secure" in session.lower()
 
 
+@pytest.mark.WEB_COOKIE_FLAGS
+async def test_over_https_every_cookie_is_secure(portal: WebPortal) -> None:
+    """Behind a proxy that says X-Forwarded-Proto: https the remember cookie was Secure and the
+    session cookie was not. Here the request's scheme is https, as uvicorn makes it then."""
+    await portal.add_user("quinn")
+    client = httpx.AsyncClient(transport=portal.client._transport, base_url="https://portal.test")
+    async with client:
+        page = await client.get("/login")
+        response = await client.post(
+            "/login",
+            data={
+                "csrf_token": csrf(page),
+                "login_id": "quinn",
+                "password": "correct horse",
+                "remember": "1",
+            },
+        )
+    cookies = {c.split("=", 1)[0]: c.lower() for c in response.headers.get_list("set-cookie")}
+    assert set(cookies) >= {"ninsho_session", "ninsho_remember"}
+    for name, cookie in cookies.items():
+        assert "; secure" in cookie and cookie.count("secure") == 1, name
+
+
 async def test_wrong_password_shows_bilingual_error(portal: WebPortal) -> None:
     page = await portal.client.get("/login")
     response = await post_form(portal.client, page, "/login", login_id="nobody", password="x")
