@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -99,6 +99,14 @@ def _allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
         elif isinstance(route, Route) and route.methods:
             methods |= route.methods
     return methods
+
+
+async def _on_client_gone(request: Request, exc: Exception) -> Response:
+    """The client left in the middle of its request (a closed tab, a dropped upload): nobody
+    reads an answer, and it is no error of ours. One line, not two tracebacks (uvicorn's and
+    ours: 20 such requests once wrote 142 KB of log)."""
+    log.info("client left before its request was read: %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
@@ -206,6 +214,7 @@ def create_app(config: ServerConfig, runtime: Runtime | None = None) -> Starlett
         exception_handlers={
             NinshoError: _on_ninsho_error,
             HTTPException: _on_http_exception,
+            ClientDisconnect: _on_client_gone,
             Exception: _on_unexpected,
         },
         lifespan=lifespan,
