@@ -96,6 +96,8 @@ def _config(
         test_clock=test_clock,
         secure_cookies=secure_cookies,
         fault=fault,
+        # `serve` knows where it listens; the reset link of link mode points there.
+        public_url=f"http://{args.host}:{args.port}" if hasattr(args, "port") else ServerConfig.public_url,
     )
 
 

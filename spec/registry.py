@@ -94,6 +94,19 @@ class Requirement:
     # Why a conformance run cannot judge it from outside the portal (a verdict of NOT_TESTABLE),
     # or None: it can, and a check must.
     not_testable: str | None = None
+    # The profile values under which it applies, as (dotted key, value) pairs; empty: always.
+    applies_when: tuple[tuple[str, object], ...] = ()
+
+    def inapplicable(self, profile: Profile) -> str | None:
+        """Why this requirement does not apply under ``profile`` (protocol.md §19.1), or None."""
+        values = profile.parameters
+        for key, wanted in self.applies_when:
+            if values.get(key) != wanted:
+                return (
+                    f"{self.id} applies only with {key} = {wanted!r}; "
+                    f"profile {profile.name} has {values.get(key)!r}"
+                )
+        return None
 
 
 def requirements() -> dict[str, Requirement]:
@@ -108,6 +121,7 @@ def requirements() -> dict[str, Requirement]:
             source=tuple(entry["source"]),
             parameters=tuple(entry.get("parameters", ())),
             not_testable=entry.get("not_testable"),
+            applies_when=tuple(entry.get("applies_when", {}).items()),
         )
         for rid, entry in table.items()
     }

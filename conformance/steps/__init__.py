@@ -19,6 +19,7 @@ STEP_MODULES = (
     "ninsho.conformance.steps.mail",
     "ninsho.conformance.steps.settings",
     "ninsho.conformance.steps.reset",
+    "ninsho.conformance.steps.reset_link",
 )
 
 pytest_plugins = ["ninsho.conformance.markers", *STEP_MODULES]

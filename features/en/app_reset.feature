@@ -5,8 +5,9 @@
 # Authenticator app is missing, please reinstall it" out of scope: they happen in the app.
 # ① "from a PC browser": every driver is one browser; the smartphone is the simulated app.
 # faq-totp-reset-2021 steps 1–12 (reset by a link in the mail, "An email has been sent to the
-# ICT Support Center") out of scope: that older portal is the profile variant reset.mode =
-# "link"; the iimc profile resets by confirmation code, as transcribed here.
+# ICT Support Center") are not here: that older portal is the profile iimc-2021 (reset.mode =
+# "link"), transcribed in faq_reset_link.feature; the iimc profile resets by confirmation code,
+# as transcribed here.
 @manual_app_reset
 Feature: Resetting when the app no longer works
   A user whose app shows codes the portal refuses logs in with ID and password again,
@@ -47,7 +48,7 @@ Feature: Resetting when the app no longer works
     # ⑭ The setup is complete; the app registered before the reset no longer works.
     Then the next login accepts only the new app's one-time password, not the old app's
 
-  @RESET_VOIDS_APPS @RESET_CLEARS_EMAIL @SETUP_WITHOUT_FACTOR @manual_faq_totp_reset_2021
+  @RESET_VOIDS_APPS @RESET_CLEARS_EMAIL @SETUP_WITHOUT_FACTOR @RESET_CONFIRMATION_MAIL @manual_faq_totp_reset_2021
   Scenario: After initializing, the next login starts from the initial setup
     Given a user with an ECS-ID/SPS-ID and a password and no second factor yet
     And the user has registered a private address for email-authentication
@@ -108,7 +109,7 @@ Feature: Resetting when the app no longer works
       | lifetime        |
       | lifetime + 60 s |
 
-  @RESEND_KEEPS_FAILURE_COUNT @LOCKOUT_THRESHOLD
+  @RESEND_KEEPS_FAILURE_COUNT @LOCKOUT_THRESHOLD @RESET_CONFIRMATION_MAIL
   Scenario: "Resend" does not give new attempts
     Given a user with an ECS-ID/SPS-ID and a password and no second factor yet
     And the user has registered a private address for email-authentication

@@ -45,7 +45,7 @@ Feature: Trust this browser
     And I log in again with my ECS-ID/SPS-ID and password
     Then I am asked for a one-time password
 
-  @TRUST_BROWSER_REVOKED_BY_RESET @manual_app_reset
+  @TRUST_BROWSER_REVOKED_BY_RESET @RESET_CONFIRMATION_MAIL @manual_app_reset
   Scenario: Initializing the settings revokes the trusted browsers
     Given a user with an ECS-ID/SPS-ID and a password and no second factor yet
     And the user has registered a private address for email-authentication

@@ -6,8 +6,9 @@
 # 見当たらない場合の再インストール」は対象外: アプリ内の操作のため。
 # ①「PC のブラウザから」: ドライバーはそれぞれ 1 つのブラウザ。スマートフォンは模擬アプリ。
 # faq-totp-reset-2021 の手順 1–12（メール中のリンクによる初期化、「情報環境支援センターに
-# メールを送信しました」）は対象外: 旧ポータルはプロファイルの reset.mode = "link" の変種で、
-# iimc プロファイルはここに書き起こした確認コード方式で初期化する。
+# メールを送信しました」）はここにはない: 旧ポータルはプロファイル iimc-2021（reset.mode = "link"）
+# で、faq_reset_link.feature に書き起こした。iimc プロファイルはここに書き起こした確認コード方式で
+# 初期化する。
 @manual_app_reset
 機能: アプリが使えなくなったときの再設定
   アプリのワンタイムパスワードが受け付けられなくなった利用者は、ID とパスワードで再度ログインし、
@@ -48,7 +49,7 @@
     # ⑭ 以上で設定は完了。初期化前に登録したアプリは使えなくなる。
     ならば 次回のログインでは新しいアプリのワンタイムパスワードだけが受け付けられ、古いアプリのものは拒否される
 
-  @RESET_VOIDS_APPS @RESET_CLEARS_EMAIL @SETUP_WITHOUT_FACTOR @manual_faq_totp_reset_2021
+  @RESET_VOIDS_APPS @RESET_CLEARS_EMAIL @SETUP_WITHOUT_FACTOR @RESET_CONFIRMATION_MAIL @manual_faq_totp_reset_2021
   シナリオ: 初期化後の次回のログインは初回設定から始まる
     前提 ECS-ID/SPS-ID とパスワードを持ち、第二要素をまだ設定していない利用者がいる
     かつ 利用者はメール認証用アドレスにプライベートなアドレスを登録している
@@ -109,7 +110,7 @@
       | lifetime        |
       | lifetime + 60 s |
 
-  @RESEND_KEEPS_FAILURE_COUNT @LOCKOUT_THRESHOLD
+  @RESEND_KEEPS_FAILURE_COUNT @LOCKOUT_THRESHOLD @RESET_CONFIRMATION_MAIL
   シナリオ: 『再送信』しても入力できる回数は増えない
     前提 ECS-ID/SPS-ID とパスワードを持ち、第二要素をまだ設定していない利用者がいる
     かつ 利用者はメール認証用アドレスにプライベートなアドレスを登録している

@@ -46,7 +46,7 @@
     かつ もう一度 ECS-ID/SPS-ID とパスワードでログインする
     ならば ワンタイムパスワードの入力を求められる
 
-  @TRUST_BROWSER_REVOKED_BY_RESET @manual_app_reset
+  @TRUST_BROWSER_REVOKED_BY_RESET @RESET_CONFIRMATION_MAIL @manual_app_reset
   シナリオ: 設定を初期化すると信頼したブラウザは取り消される
     前提 ECS-ID/SPS-ID とパスワードを持ち、第二要素をまだ設定していない利用者がいる
     かつ 利用者はメール認証用アドレスにプライベートなアドレスを登録している

@@ -95,13 +95,14 @@ class CodeRejected(NinshoError):
     wire_code = "code_rejected"
     status_hint = 401
 
-    def __init__(self, reason: str, *, requirement: str, field: str = "code") -> None:
-        super().__init__(
+    def __init__(
+        self, reason: str, *, requirement: str, field: str = "code", message: tuple[str, str] | None = None
+    ) -> None:
+        en, ja = message or (
             "The one-time password is not valid. Please check it and try again.",
             "ワンタイムパスワードが正しくありません。確認して再度入力してください。",
-            requirement=requirement,
-            field=field,
         )
+        super().__init__(en, ja, requirement=requirement, field=field)
         self.reason = reason
 
 

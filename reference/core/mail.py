@@ -19,6 +19,13 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60}" if seconds % 60 == 0 else f"{seconds / 60:.1f}"
 
 
+FOOTER = (
+    "\n--\n"
+    "このメールに心当たりがない場合は破棄してください。\n"
+    "If you did not request this, please ignore this email.\n"
+)
+
+
 def compose(profile: Profile, purpose: Purpose, to: str, code: str) -> OutgoingMail:
     if purpose is Purpose.RESET:
         subject = profile.mail_subject_reset
@@ -43,11 +50,28 @@ def compose(profile: Profile, purpose: Purpose, to: str, code: str) -> OutgoingM
             "Enter the one-time password above on the screen.\n"
             f"It is valid for {lifetime} minutes and can be used only once.\n"
         )
-    footer = (
-        "\n--\n"
-        "このメールに心当たりがない場合は破棄してください。\n"
-        "If you did not request this, please ignore this email.\n"
+    return OutgoingMail(
+        to=to, sender=profile.mail_sender, subject=subject, body=body + FOOTER, purpose=purpose.value
+    )
+
+
+def compose_link(profile: Profile, to: str, link: str) -> OutgoingMail:
+    """The 2021 portal's reset mail: the contract of :func:`compose`, with the link on a line
+    of its own in place of the code (spec/protocol.md §19.2) [RESET_LINK_MAIL]."""
+    lifetime = _minutes(profile.confirmation_code_lifetime_seconds)
+    body = (
+        f"{link}\n\n"
+        "ワンタイムパスワード設定の初期化を受け付けました。\n"
+        "上記のURLをクリックし、表示された画面でSPS-IDとパスワードを入力して『Login』をクリックしてください。\n"
+        f"有効期限は{lifetime}分です。一度だけ使用できます。\n\n"
+        "Your request to initialize the one-time password settings has been received.\n"
+        'Click the URL above, then enter your SPS-ID and PW on the screen that appears and click "Login".\n'
+        f"It is valid for {lifetime} minutes and can be used only once.\n"
     )
     return OutgoingMail(
-        to=to, sender=profile.mail_sender, subject=subject, body=body + footer, purpose=purpose.value
+        to=to,
+        sender=profile.mail_sender,
+        subject=profile.mail_subject_reset,
+        body=body + FOOTER,
+        purpose=Purpose.RESET.value,
     )

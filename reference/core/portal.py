@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from ninsho.spec.profile import Profile
 
-from . import addresses, otp
+from . import addresses, links, otp
 from .errors import (
     AccountLocked,
     AuthenticationFailed,
@@ -34,9 +34,9 @@ from .errors import (
     SessionExpired,
     UnknownAccount,
 )
-from .mail import compose
+from .mail import compose, compose_link
 from .passwords import MAX_PASSWORD_CHARS, PasswordHasher
-from .ports import Clock, Mailer, RandomSource, Store
+from .ports import Clock, Mailer, OutgoingMail, RandomSource, Store
 from .rules import Rules
 from .stages import TABLE, Action, destination
 from .state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage, TrustedBrowser
@@ -109,6 +109,8 @@ class Portal:
         self.pepper = pepper
         self.hasher = hasher or PasswordHasher()
         self.rules = rules(profile, pepper)
+        # Where the 2021 portal's reset link points (reset.mode = "link"): the web face sets its own.
+        self.link_base = links.DEFAULT_LINK_BASE
 
     # --- operator ------------------------------------------------------------------------
     def add_user(self, login_id: str, password: str) -> None:
@@ -264,6 +266,8 @@ class Portal:
 
     def confirm_reset(self, session: str, code: str) -> Stage:
         """ "Confirm": voids the apps (and the address) and opens set-up anew [RESET_THEN_SETUP]."""
+        if self._by_link:
+            raise self._link_only()
         code = self.rules.clean_code(code, self.profile.confirmation_code_digits, "RESET_CODE_DIGITS")
 
         def action(state: AccountState, s: Session, now: float) -> Stage | CodeRejected | AccountLocked:
@@ -282,6 +286,8 @@ class Portal:
         """The ICT Support Center reads out a code for an account with no address
         [HELPDESK_ISSUES_CODE] [HELPDESK_PENDING_ONLY]."""
         self._check_login_id(login_id)
+        if self._by_link:
+            raise self._link_only()
         now = self.clock.now()
 
         def change(state: AccountState) -> str:
@@ -290,6 +296,60 @@ class Portal:
             return self._issue(state, Purpose.RESET, now, None, resend=True)
 
         return self.store.transact(login_id, change)
+
+    # --- the 2021 portal: reset by link (protocol.md §19) --------------------------------------
+    def open_reset_link(self, token: str, login_id: str, password: str) -> LoginResult:
+        """FAQ 5–6: the URL in the mail, then ID and password again: the settings are
+        initialized and set-up opens anew [RESET_LINK_REQUIRES_PASSWORD] [RESET_THEN_SETUP]."""
+        token = links.check_token(token)
+        if not self._by_link:
+            raise self._nothing_pending("RESET_LINK_MAIL")
+        self.reauthenticate_for_link(login_id, password)
+        now = self.clock.now()
+
+        def change(state: AccountState) -> LoginResult | CodeRejected:
+            spent = self.rules.consume_link(state, token, now)
+            if not isinstance(spent, IssuedCode):
+                return spent
+            self.rules.apply_reset(state)
+            # The spent token stays, marked used, so that opening it again is known for what it is.
+            state.codes.append(spent)
+            state.sessions = {}  # the reset sessions too: the link, not they, finished the reset
+            return LoginResult(self._open_session(state, Stage.SETUP, now), Stage.SETUP, ())
+
+        result = self.store.transact(self.link_owner(login_id, token), change)
+        if isinstance(result, CodeRejected):
+            raise result
+        return result
+
+    def helpdesk_confirm_reset(self, login_id: str) -> None:
+        """FAQ "ICT Support Center" ②: once the center has confirmed the caller, the pending
+        reset of an account with no address is done, and the screen the user left open (a
+        ``reset`` session) moves on to set-up by itself, as its next poll finds."""
+        self._check_login_id(login_id)
+        if not self._by_link:
+            raise self._nothing_pending("HELPDESK_PENDING_ONLY")
+
+        def change(state: AccountState) -> None:
+            if not state.reset_pending or state.address is not None:
+                raise self._nothing_pending("RESET_LINK_MAIL")
+            self.rules.apply_reset(state)
+            for s in state.sessions.values():
+                if s.stage is Stage.RESET:
+                    s.stage = Stage.SETUP
+
+        self.store.transact(login_id, change)
+
+    def reauthenticate_for_link(self, login_id: str, password: str) -> None:
+        """The ID and password the link's screen asks for again: a public seam, so that a
+        deliberately faulty portal can skip it [RESET_LINK_REQUIRES_PASSWORD]."""
+        self._authenticate(login_id, password)
+
+    def link_owner(self, login_id: str, token: str) -> str:
+        """The account a link acts on: the one that logged in on the link's screen, and no other
+        [RESET_LINK_BOUND_TO_ACCOUNT]. A public seam for the faulty portal that looks a token
+        up across accounts."""
+        return login_id
 
     # --- logout [LOGOUT] -------------------------------------------------------------------
     def logout(self, session: str) -> None:
@@ -314,19 +374,32 @@ class Portal:
         return self.store.transact(login_id, change)
 
     # --- internals -------------------------------------------------------------------------
+    @property
+    def _by_link(self) -> bool:
+        return self.profile.reset_mode == "link"
+
     def _send_reset_code(self, session: str, name: Action) -> ResetScreen:
+        """A confirmation code, or in link mode a link's token, mailed to the address."""
+
         def action(state: AccountState, _: Session, now: float) -> tuple[str | None, str | None]:
             state.reset_pending = True
             address = state.address
             if address is None:  # [RESET_NO_ADDRESS_PLACEHOLDER]: the helpdesk issues the code
                 return None, None
-            return address, self._issue(state, Purpose.RESET, now, address, resend=True)
+            if not self._by_link:
+                return address, self._issue(state, Purpose.RESET, now, address, resend=True)
+            token = self.rules.new_link_token(self.random, now)  # [RESET_LINK_TOKEN_STRENGTH]
+            self.rules.issue_code(state, Purpose.RESET, token, now, address, resend=True)
+            return address, token
 
         login_id = self._split(session)[0]
-        address, code = self._act(session, name, action)
-        if address is None or code is None:
+        address, secret = self._act(session, name, action)
+        if address is None or secret is None:
             return ResetScreen(login_id, self.profile.reset_placeholder_address, mailed=False)
-        self._mail(Purpose.RESET, address, code)
+        if self._by_link:  # [RESET_LINK_MAIL]
+            self._deliver(compose_link(self.profile, address, links.link_for(self.link_base, secret)))
+        else:
+            self._mail(Purpose.RESET, address, secret)
         return ResetScreen(login_id, addresses.mask(address), mailed=True)
 
     def _issue(
@@ -337,18 +410,19 @@ class Portal:
         return code
 
     def _mail(self, purpose: Purpose, to: str, code: str) -> None:
+        self._deliver(compose(self.profile, purpose, to, code))
+
+    def _deliver(self, mail: OutgoingMail) -> None:
         """Sent after the code is committed, so a relay failure loses nothing: "Resend" works."""
         try:
-            self.mailer.send(compose(self.profile, purpose, to, code))
+            self.mailer.send(mail)
         except MailNotSent:
             raise
         except Exception as exc:  # any relay fault becomes the manuals' guidance
             raise MailNotSent(
                 "The email could not be sent. Please try again later, or contact the ICT Support Center.",
                 "メールを送信できませんでした。時間をおいて再度お試しいただくか、情報環境支援センターにご連絡ください。",
-                requirement="RESET_CONFIRMATION_MAIL"
-                if purpose is Purpose.RESET
-                else "EMAIL_OTP_TO_REGISTERED_ADDRESS",
+                requirement=self._mail_requirement(mail.purpose),
             ) from exc
 
     def _verified(self, name: Action, state: AccountState, now: float, trust_browser: bool) -> Verified:
@@ -478,6 +552,19 @@ class Portal:
         return SessionExpired(
             "Your session has ended. Please log in again.",
             "セッションの有効期限が切れました。再度ログインしてください。",
+        )
+
+    def _mail_requirement(self, purpose: str) -> str:
+        if purpose != Purpose.RESET.value:
+            return "EMAIL_OTP_TO_REGISTERED_ADDRESS"
+        return "RESET_LINK_MAIL" if self._by_link else "RESET_CONFIRMATION_MAIL"
+
+    @staticmethod
+    def _link_only() -> NothingPending:
+        return NothingPending(
+            "This portal initializes the settings by the URL in the email: open it, and log in there.",
+            "このポータルではメールに記載されたURLから初期化します。URLを開いてログインしてください。",
+            requirement="RESET_LINK_MAIL",
         )
 
     @staticmethod

@@ -42,4 +42,35 @@ RESET_DONE: Message = {
     "en": "The one-time password settings have been initialized. Please set up email or the app.",
 }
 
+# The 2021 portal (reset by link, faq-totp-reset-2021.en.txt): its screens' Japanese as the FAQ
+# quotes it; the English where the FAQ gives none is ours.
+LINK_SENT: Message = {"ja": "メールを送信しました。", "en": "An email has been sent."}  # FAQ 4
+
+LINK_SENT_TO_HELPDESK: Message = {  # FAQ 4 and "ICT Support Center" 1
+    "ja": "情報環境支援センターにメールを送信しました。画面はそのままの状態で情報環境支援センターまでお電話ください。",
+    "en": "An email has been sent to the ICT Support Center. Do not close the screen; please call the ICT Support Center.",
+}
+
+LINK_RESET_DONE: Message = {  # FAQ 6
+    "ja": "ワンタイムパスワード認証の設定を初期化しました。",
+    "en": "The one-time password authentication settings have been initialized.",
+}
+
+LINK_APP_REGISTERED: Message = {  # FAQ 12
+    "ja": "ワンタイムパスワード認証の設定が完了しました。",
+    "en": "The one-time password authentication settings are complete.",
+}
+
+
+def reset_screen(link_mode: bool, mailed: bool) -> Message | None:
+    """What the screen says after "初期化" (and "Resend"), by the portal's reset mode."""
+    if link_mode:
+        return LINK_SENT if mailed else LINK_SENT_TO_HELPDESK
+    return EMAIL_SENT_ENTER_CONFIRM_CODE if mailed else None
+
+
+def app_registered(link_mode: bool) -> Message:
+    return LINK_APP_REGISTERED if link_mode else APP_REGISTERED
+
+
 LOGGED_OUT: Message = {"ja": "ログアウトしました。", "en": "You have been logged out."}

@@ -29,17 +29,24 @@ from ninsho.conformance.drivers.inprocess import (
 from ninsho.reference.embedded import Embedded, embedded_portal
 from ninsho.reference.faults import FAULTS
 from ninsho.spec.profile import Profile
-from ninsho.spec.registry import load_profile
+from ninsho.spec.registry import load_profile, requirements
 
 PROFILE_NAME = "iimc"  # the portal of the manuals, the project's default profile
+LINK_PROFILE_NAME = "iimc-2021"  # the 2021 portal, for the scenarios of its reset by link
 
 InProcessParts = tuple[InProcessDriver, InProcessOperator, OutboxMailbox, VirtualPortalClock]
 
 
 @pytest.fixture
-def profile() -> Profile:
-    """The profile the features judge by: steps only read its attributes."""
-    return load_profile(PROFILE_NAME)
+def profile(request: pytest.FixtureRequest) -> Profile:
+    """The profile the features judge by: steps only read its attributes. A scenario tagged
+    with a requirement that iimc rules out (the reset link's, protocol.md §19.1) is the 2021
+    portal's, and is judged, and run, under iimc-2021."""
+    base, registry = load_profile(PROFILE_NAME), requirements()
+    tags = {marker.name for marker in request.node.iter_markers() if marker.name in registry}
+    if any(registry[tag].inapplicable(base) for tag in tags):
+        return load_profile(LINK_PROFILE_NAME)
+    return base
 
 
 @pytest.fixture

@@ -96,6 +96,8 @@ BREAKAGES: dict[str, MustFail] = {
         ("Resetting the app and registering it again", ""),
         ("After initializing, the next login starts from the initial setup", ""),
         ("The ICT Support Center reads out the confirmation code", ""),
+        # run under iimc-2021 (tests/features/embedded_fixtures.py), where the reset is by link
+        ("Initializing by the mailed link and registering the app again", ""),
     ),
 }
 

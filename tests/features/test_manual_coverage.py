@@ -22,6 +22,7 @@ PROCEDURES = [
     ("email-change 【If you cannot confirm a valid one-time password】 ①–⑮", "email_reset.feature", 15),
     ("app-reset Step2 ①–⑭", "app_reset.feature", 14),
     ("app-reset ⑨–⑭, the App tab", "register_app.feature", 14),
+    ("faq-totp-reset-2021 Operation Procedure 1–12 (numbered ①–⑫ there)", "faq_reset_link.feature", 12),
 ]
 
 

@@ -1,0 +1,246 @@
+"""The 2021 portal's reset by link (faq-totp-reset-2021.en.txt, spec/protocol.md §19).
+
+Every check here carries a RESET_LINK_* requirement, so under a profile that resets by code
+they are NOT_APPLICABLE (protocol.md §19.1), as the code checks are under ``iimc-2021``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyotp
+import pytest
+
+from ninsho.conformance import realtime
+from ninsho.conformance.actions import scan
+from ninsho.conformance.errors import NotApplicable, expect
+from ninsho.conformance.interfaces import Account, Driver, DriverError, Outcome
+from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
+from ninsho.conformance.probes.enrol import (
+    Enrolled,
+    code_for_step,
+    enrol_app,
+    enrol_email,
+    settle_in_step,
+    step_of,
+    wait_for_step,
+)
+from ninsho.conformance.probes.reset_link import Link, altered, bits_seen, open_link, request_link, token_of
+from ninsho.conformance.target import Target
+from ninsho.conformance.timing import age, during, judge_lifetime, margin_for, wait_until
+
+MIN_TOKEN_BITS = 128
+TOKEN_SAMPLES = 5
+
+
+@dataclass
+class _Anew:
+    """FAQ 2–11: the link opened in another browser, then a new app registered there."""
+
+    enrolled: Enrolled
+    link: Link
+    browser: Driver
+    opened: Outcome
+    address_after: object
+    new: pyotp.TOTP | None = None
+    registered: Outcome | None = None
+    registered_at: int = 0
+
+
+def _reset_and_register_anew(portal: Target) -> _Anew:
+    enrolled = enrol_app(portal)
+    link = request_link(portal, enrolled.account, enrolled.driver)
+    browser = portal.browser()  # the link works from any browser (§19.4)
+    opened = open_link(browser, link.url, enrolled.account)
+    anew = _Anew(enrolled, link, browser, opened, browser.settings().data.get("address"))
+    if opened.ok:
+        anew.new = scan(browser.start_app_registration().uri)  # FAQ 9–11: QR code, 登録, TOTP, 確認
+        settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
+        anew.registered_at = step_of(portal)
+        anew.registered = browser.register_app(code_for_step(anew.new, anew.registered_at))
+        browser.logout()
+        wait_for_step(portal, max(anew.registered_at, enrolled.registered_step) + 1)
+        browser.login(enrolled.account)
+        settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
+    return anew
+
+
+@pytest.mark.RESET_LINK_MAIL
+@pytest.mark.MAIL_SUBJECT_RESET
+@pytest.mark.RESET_CLEARS_EMAIL
+@pytest.mark.RESET_THEN_SETUP
+def test_reset_by_link_then_the_app_anew(portal: Target) -> None:
+    """FAQ 1–12: "初期化", the mail's URL, ID and password, then the app anew, which logs in."""
+    p = portal.profile
+    anew = _reset_and_register_anew(portal)
+    mail = anew.link.mail
+    expect(p.mail_sender in mail.sender, "RESET_LINK_MAIL", f"the reset mail came from {mail.sender!r}")
+    expect(mail.subject == p.mail_subject_reset, "MAIL_SUBJECT_RESET", f"subject {mail.subject!r}")
+    opened = anew.opened
+    expect(
+        opened.ok and opened.stage == "setup",
+        "RESET_THEN_SETUP",
+        f"after the link: {opened.stage} {opened.error}",
+    )
+    if p.reset_clears_email:
+        expect(not anew.address_after, "RESET_CLEARS_EMAIL", "the address survived the reset")
+    registered = anew.registered
+    expect(
+        registered is not None and registered.ok,
+        "RESET_THEN_SETUP",
+        f"the new app did not register: {registered}",
+    )
+    assert anew.new is not None
+    fresh = anew.browser.submit_app_code(code_for_step(anew.new, step_of(portal)))
+    expect(fresh.ok, "RESET_THEN_SETUP", f"the app registered after the reset does not log in: {fresh.error}")
+
+
+@pytest.mark.RESET_LINK_MAIL  # it walks the link's path: NOT_APPLICABLE where the reset is by code
+@pytest.mark.RESET_VOIDS_APPS
+def test_reset_by_link_voids_the_old_apps(portal: Target) -> None:
+    """faq-totp-reset-2021.en.txt: "After initialization, TOTP set in multiple browsers will be
+    reset": once the app is registered anew, the old one's codes no longer log in."""
+    anew = _reset_and_register_anew(portal)
+    if anew.registered is None or not anew.registered.ok:
+        raise DriverError(f"set-up failed: the reset by link and a new app: {anew.opened} {anew.registered}")
+    assert anew.enrolled.totp is not None
+    old = anew.browser.submit_app_code(code_for_step(anew.enrolled.totp, step_of(portal)))
+    expect(old.refused, "RESET_VOIDS_APPS", "the app registered before the reset still logs in")
+
+
+def _opened_near_lifetime(portal: Target, *, after: bool) -> tuple[Enrolled, Link]:
+    """A link opened just after (or just before) its lifetime, judged [RESET_LINK_LIFETIME]."""
+    lifetime = portal.profile.confirmation_code_lifetime_seconds
+    enrolled = enrol_email(portal)
+    link = request_link(portal, enrolled.account, enrolled.driver)
+    margin = margin_for(portal.clock, portal.margin_seconds, link.issued)
+    wait_until(
+        portal.clock, link.issued.end + lifetime + margin if after else link.issued.start + lifetime - margin
+    )
+    outcome, used = during(portal.clock, lambda: open_link(portal.browser(), link.url, enrolled.account))
+    seen = age(link.issued, used)
+    portal.measure("accepted_at_age" if outcome.ok else "refused_at_age", str(seen))
+    judge_lifetime(outcome.ok, seen, lifetime, "RESET_LINK_LIFETIME", expect_accept=not after)
+    return enrolled, link
+
+
+# The lifetime's two sides are two checks, each on its own account: in real time their waits
+# overlap instead of adding up, as for the confirmation code.
+@pytest.mark.RESET_LINK_LIFETIME
+@realtime.waits(
+    lambda portal: portal.profile.confirmation_code_lifetime_seconds + portal.margin_seconds,
+    what="reset link lifetime",
+)
+def test_link_refused_after_lifetime(portal: Target) -> None:
+    _opened_near_lifetime(portal, after=True)
+
+
+@pytest.mark.RESET_LINK_LIFETIME
+@pytest.mark.RESET_LINK_SINGLE_USE
+@realtime.waits(
+    lambda portal: portal.profile.confirmation_code_lifetime_seconds - portal.margin_seconds,
+    what="reset link lifetime",
+)
+def test_link_accepted_before_lifetime_and_single_use(portal: Target) -> None:
+    enrolled, link = _opened_near_lifetime(portal, after=False)
+    again = open_link(portal.browser(), link.url, enrolled.account)
+    expect(again.refused, "RESET_LINK_SINGLE_USE", "the link initialized the settings twice")
+
+
+@pytest.mark.RESET_LINK_SINGLE_USE
+def test_link_opened_at_once_acts_once(portal: Target) -> None:
+    """The same link in several browsers at the same moment: exactly one initializes."""
+    enrolled = enrol_email(portal)
+    link = request_link(portal, enrolled.account, enrolled.driver)
+    browsers = [portal.browser() for _ in range(SUBMISSIONS)]
+    burst = submit_at_once(portal, browsers, lambda b: open_link(b, link.url, enrolled.account))
+    expect(burst.exactly_one_succeeded, "RESET_LINK_SINGLE_USE", str(burst))
+
+
+@pytest.mark.RESET_LINK_REQUIRES_PASSWORD
+def test_link_needs_the_password(portal: Target) -> None:
+    """FAQ 5: the link's screen asks for the ID and password; a wrong password initializes
+    nothing, so the link still works with the right one."""
+    enrolled = enrol_email(portal)
+    link = request_link(portal, enrolled.account, enrolled.driver)
+    wrong = Account(enrolled.account.login_id, enrolled.account.password + "x", enrolled.account.address)
+    refused = open_link(portal.browser(), link.url, wrong)
+    expect(refused.refused, "RESET_LINK_REQUIRES_PASSWORD", "the link acted with a wrong password")
+    login = portal.browser().login(enrolled.account)
+    expect(login.stage == "first_factor", "RESET_LINK_REQUIRES_PASSWORD", f"after the refusal: {login.stage}")
+    right = open_link(portal.browser(), link.url, enrolled.account)
+    expect(right.ok, "RESET_LINK_REQUIRES_PASSWORD", f"the right password was refused: {right.error}")
+
+
+@pytest.mark.RESET_LINK_BOUND_TO_ACCOUNT
+def test_link_acts_only_for_its_account_and_as_issued(portal: Target) -> None:
+    """Another account's ID and password, a truncated link, the token in another case and an
+    added parameter: each refused, and none changes either account."""
+    enrolled, other = enrol_email(portal), enrol_email(portal)
+    link = request_link(portal, enrolled.account, enrolled.driver)
+    foreign = open_link(portal.browser(), link.url, other.account)
+    expect(
+        foreign.refused, "RESET_LINK_BOUND_TO_ACCOUNT", "another account's ID and password opened the link"
+    )
+    for how in ("truncated", "case", "extra"):
+        bad = altered(link.url, how)
+        if bad is not None:
+            outcome = open_link(portal.browser(), bad, enrolled.account)
+            expect(
+                outcome.refused,
+                "RESET_LINK_BOUND_TO_ACCOUNT",
+                f"the link, {how}, still initialized the settings",
+            )
+    for account in (enrolled.account, other.account):
+        login = portal.browser().login(account)
+        expect(
+            login.stage == "first_factor",
+            "RESET_LINK_BOUND_TO_ACCOUNT",
+            f"{account.login_id} now gets {login.stage}",
+        )
+    intact = open_link(portal.browser(), link.url, enrolled.account)
+    expect(
+        intact.ok, "RESET_LINK_BOUND_TO_ACCOUNT", f"after the refusals the link did not work: {intact.error}"
+    )
+
+
+@pytest.mark.RESET_LINK_TOKEN_STRENGTH
+@realtime.waits(lambda portal: TOKEN_SAMPLES * portal.margin_seconds, what="gaps between the reset mails")
+def test_link_token_strength_as_seen_from_outside(portal: Target) -> None:
+    """Several links for one account ("初期化", then "Resend"): all different, and the
+    characters that change from one to the next carry at least 128 bits."""
+    enrolled = enrol_email(portal)
+    tokens = [token_of(request_link(portal, enrolled.account, enrolled.driver).url)]
+    for _ in range(TOKEN_SAMPLES - 1):
+        portal.clock.advance(portal.margin_seconds)  # so the mailbox can tell the mails apart
+        tokens.append(token_of(request_link(portal, enrolled.account, enrolled.driver, again=True).url))
+    bits = bits_seen(tokens)
+    portal.measure("token_length", len(tokens[0]))
+    portal.measure("token_bits_seen", f"{bits:.0f}")
+    expect(len(set(tokens)) == len(tokens), "RESET_LINK_TOKEN_STRENGTH", "two links carried the same token")
+    expect(
+        bits >= MIN_TOKEN_BITS,
+        "RESET_LINK_TOKEN_STRENGTH",
+        f"{bits:.0f} bits seen in the token, fewer than {MIN_TOKEN_BITS}",
+    )
+
+
+@pytest.mark.RESET_LINK_MAIL  # it walks the link's path: NOT_APPLICABLE where the reset is by code
+@pytest.mark.MESSAGES_BILINGUAL
+def test_link_refusals_are_bilingual(portal: Target) -> None:
+    """§19.3: a link refused (here: truncated, and its token in another case) is refused "with a
+    bilingual message". Whether it is refused at all is RESET_LINK_BOUND_TO_ACCOUNT's check."""
+    enrolled = enrol_email(portal)
+    link = request_link(portal, enrolled.account, enrolled.driver)
+    altered_links = [bad for bad in (altered(link.url, how) for how in ("truncated", "case")) if bad]
+    refusals = [
+        o for o in (open_link(portal.browser(), bad, enrolled.account) for bad in altered_links) if o.refused
+    ]
+    if not refusals:
+        raise NotApplicable("the portal refused no altered link, so no refusal's wording can be read")
+    for refusal in refusals:
+        expect(
+            refusal.message_ja.strip() and refusal.message_en.strip(),
+            "MESSAGES_BILINGUAL",
+            f"a refused link is not answered in both languages: {refusal.message_ja!r} / {refusal.message_en!r}",
+        )
