@@ -16,6 +16,7 @@ import pyotp
 
 from ninsho.conformance.errors import MailTimeout, RequirementFailed
 from ninsho.conformance.interfaces import Clock, Driver, Mail, Mailbox, Outcome
+from ninsho.conformance.mail_contract import code_in_body
 from ninsho.spec.profile import Profile
 
 DEFAULT_MAIL_TIMEOUT = 30.0  # a mailbox that does not say (the in-process outbox answers at once)
@@ -34,6 +35,8 @@ def quiet_seconds(mailbox: Mailbox) -> float:
 
 
 def read_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail:
+    """The newest mail to ``to`` since ``since``, found by recipient and time; ``subject`` says
+    which mail is expected, for the mailbox's judging of it (transcript.RecordingMailbox)."""
     return mailbox.wait_for(to, subject=subject, since=since, timeout=mail_timeout(mailbox))
 
 
@@ -46,10 +49,12 @@ def stray_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail | 
 
 
 def code_in(mail: Mail, digits: int) -> str:
-    code = mail.code(digits)
+    """The code by the spec's rule (protocol.md §14), whatever its length: a code of the wrong
+    length is read, and its digit count judged apart (mail_contract.judge_mail)."""
+    code = code_in_body(mail.body, digits)
     if code is None:
         raise RequirementFailed(
-            "MAIL_BODY_CODE", f"the mail to {mail.to} ({mail.subject!r}) holds no {digits}-digit code"
+            "MAIL_BODY_CODE", f"the mail to {mail.to} ({mail.subject!r}) holds no code in its body"
         )
     return code
 

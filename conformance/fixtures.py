@@ -16,7 +16,6 @@ from ninsho.conformance.interfaces import Clock, Driver, Mailbox, Operator
 from ninsho.conformance.keys import CONFIG_KEY, TARGET_KEY
 from ninsho.conformance.realtime import waits_for
 from ninsho.conformance.target import Target
-from ninsho.conformance.transcript import RecordingMailbox
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import load_profile
 
@@ -77,7 +76,7 @@ def operator(portal: Target) -> Operator:
 
 @pytest.fixture
 def mailbox(portal: Target) -> Mailbox:
-    return RecordingMailbox(portal.mailbox, portal.transcript)
+    return portal.inbox  # with the configured [mailbox] timeout_seconds, never a constant
 
 
 @pytest.fixture

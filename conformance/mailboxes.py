@@ -1,8 +1,9 @@
 """Mailboxes for deployed portals: an SMTP sink the harness runs, and IMAP for a real mailbox.
 
 Mails are dated on arrival with the harness's *portal* clock, so that "the mail sent after this
-action" compares times from one clock. A mail is matched by recipient and subject; the check
-then judges its sender and body, so a wrong sender is a FAIL and not a timeout.
+action" compares times from one clock. A mail is matched by its recipient and its time alone,
+never by its subject or its code: the check then judges every part of it
+(conformance/mail_contract.py), so a wrong subject or sender is a FAIL and not a timeout.
 """
 
 from __future__ import annotations
@@ -61,30 +62,24 @@ class _Collected:
             self.mails.extend(mails)
             self.cond.notify_all()
 
-    def wait_for(self, to: str, subject: str, since: float, timeout: float) -> Mail:
+    def wait_for(self, to: str, since: float, timeout: float) -> Mail:
+        """The newest mail to ``to`` received at or after ``since``."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                found = [
-                    m
-                    for m in self.mails
-                    if _same_address(m.to, to) and m.subject == subject and m.received_at >= since
-                ]
+                found = [m for m in self.mails if _same_address(m.to, to) and m.received_at >= since]
                 if found:
                     return found[-1]
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise MailTimeout(
-                        f"no mail to {to} with subject {subject!r} within {timeout:.0f} s"
-                        + self._other_subjects(to, since)
-                    )
+                    raise MailTimeout(f"no mail to {to} within {timeout:g} s" + self._elsewhere(since))
                 self.cond.wait(min(left, POLL_SECONDS))
 
-    def _other_subjects(self, to: str, since: float) -> str:
-        """A mail that came with another subject is the portal's departure, not a lost mail:
-        name it, so the report shows it (the caller holds the lock)."""
-        others = sorted({m.subject for m in self.mails if _same_address(m.to, to) and m.received_at >= since})
-        return f"; mail to it came with the subject {', '.join(repr(s) for s in others)}" if others else ""
+    def _elsewhere(self, since: float) -> str:
+        """Mail that came in the meantime to other recipients, so that a mail sent to a wrongly
+        normalised address shows in the report (the caller holds the lock)."""
+        others = sorted({m.to for m in self.mails if m.received_at >= since})
+        return f"; mail came to {', '.join(others)}" if others else ""
 
 
 def _try_port(host: str, port: int) -> None:
@@ -143,8 +138,8 @@ class SmtpSinkMailbox:
         self._collected.add(parse_mail(content, self._clock(), [str(r) for r in envelope.rcpt_tos]))
         return "250 OK"
 
-    def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
-        return self._collected.wait_for(to, subject, since, timeout)
+    def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
+        return self._collected.wait_for(to, since, timeout)
 
     def close(self) -> None:
         self._controller.stop()
@@ -268,7 +263,7 @@ class ImapMailbox:
         except (OSError, imaplib.IMAP4.error) as exc:
             raise DriverError(f"{self._where}: {_text(exc)}") from None
 
-    def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
+    def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
         """Polls every :data:`POLL_SECONDS` until ``timeout``; each IMAP command is bounded by
         the socket timeout, so a silent server ends in a :class:`DriverError`, not a hang."""
         deadline = time.monotonic() + timeout
@@ -276,11 +271,11 @@ class ImapMailbox:
             self._poll_or_reconnect()
             left = deadline - time.monotonic()
             with contextlib.suppress(MailTimeout):
-                return self._collected.wait_for(to, subject, since, 0)
+                return self._collected.wait_for(to, since, 0)
             if left <= 0:
                 with self._collected.cond:
-                    others = self._collected._other_subjects(to, since)
-                raise MailTimeout(f"no mail to {to} with subject {subject!r} within {timeout:g} s{others}")
+                    others = self._collected._elsewhere(since)
+                raise MailTimeout(f"no mail to {to} within {timeout:g} s{others}")
             time.sleep(min(left, POLL_SECONDS))
 
     def preflight(self) -> None:

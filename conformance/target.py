@@ -85,8 +85,11 @@ class Target:
 
     @property
     def inbox(self) -> RecordingMailbox:
-        """The mailbox as checks read it: into the transcript, with the run's mail timeout."""
-        return RecordingMailbox(self.mailbox, self.transcript, timeout_seconds=self.mail_timeout_seconds)
+        """The mailbox as checks and steps read it: into the transcript, with the run's mail
+        timeout, each mail it finds judged against the contract (transcript.RecordingMailbox)."""
+        return RecordingMailbox(
+            self.mailbox, self.transcript, timeout_seconds=self.mail_timeout_seconds, profile=self.profile
+        )
 
     def mail(self, to: str, subject: str, since: float) -> Mail:
         return read_mail(self.inbox, to, subject, since)

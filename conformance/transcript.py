@@ -23,7 +23,11 @@ from typing import Any
 
 from ninsho.conformance import waits
 from ninsho.conformance.actions import StepCode, mail_timeout, quiet_seconds
+from ninsho.conformance.errors import RequirementFailed
 from ninsho.conformance.interfaces import Clock, Driver, Mail, Mailbox, Outcome, Provisioning
+from ninsho.conformance.mail_contract import judge_mail
+from ninsho.conformance.refusals import name_departs
+from ninsho.spec.profile import Profile
 
 # A one-time code: 6 to 10 digits standing alone. Not a part of a decimal number, so that a
 # timestamp (1700000600.0) is never mistaken for a code.
@@ -58,9 +62,18 @@ class Transcript:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        # A broken rule the check found and went on past (a mail's wrong subject): a FAIL of
+        # that requirement whatever the check's own outcome (results.verdicts_for).
+        self.soft_failures: list[RequirementFailed] = []
         self._clock: RecordingClock | None = None
         self._start: float | None = None
         self._lock = threading.Lock()
+
+    def fail_softly(self, requirement: str, message: str) -> None:
+        """``requirement`` is broken, on this evidence; the check goes on."""
+        failure = RequirementFailed(requirement, message)
+        self.soft_failures.append(failure)
+        self.add(f"FAIL {failure} (the check goes on)")
 
     def attach(self, clock: RecordingClock) -> None:
         self._clock = clock
@@ -198,6 +211,9 @@ class RecordingDriver:
                 if not result.evidence:
                     verdict = "ok" if result.ok else f"refused {result.error} [{result.requirement}]"
                     self._transcript.add(f"{self._label}: {name}{step} -> {verdict}")
+                departs = name_departs(result)  # every refusal of every check speaks for the names
+                if departs is not None:
+                    self._transcript.fail_softly("BINDING_ERROR_NAMES", departs)
             elif isinstance(result, Provisioning):
                 self._transcript.add(f"{self._label}: {name} -> otpauth URI shown (secret redacted)")
             return result
@@ -217,22 +233,37 @@ class RecordingDriver:
 
 class RecordingMailbox:
     """A mailbox that writes what it reads into a transcript, and carries the run's timeouts
-    (``timeout_seconds``, ``quiet_seconds``) for the actions that read it."""
+    (``timeout_seconds``, ``quiet_seconds``) for the actions that read it.
+
+    With the check's ``profile`` it also judges each mail it finds against the mail contract
+    (:func:`~ninsho.conformance.mail_contract.judge_mail`): a wrong sender, subject, digit count,
+    body or encoding is a FAIL of that requirement in the transcript's ``soft_failures``, and the
+    check goes on with the mail, as a user who reads a mail with an odd subject still copies its
+    code. The mail is found by recipient and time alone (``subject`` says which mail the caller
+    expects, and so which contract applies), so a wrong subject is never a timeout."""
 
     def __init__(
-        self, inner: Mailbox, transcript: Transcript, *, timeout_seconds: float | None = None
+        self,
+        inner: Mailbox,
+        transcript: Transcript,
+        *,
+        timeout_seconds: float | None = None,
+        profile: Profile | None = None,
     ) -> None:
         self._inner = inner
         self._transcript = transcript
+        self._profile = profile
         self.quiet_seconds = quiet_seconds(inner)
         self.timeout_seconds = mail_timeout(inner) if timeout_seconds is None else timeout_seconds
 
-    def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
+    def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
         try:
             mail = self._inner.wait_for(to, subject=subject, since=since, timeout=timeout)
         except Exception as exc:
-            self._transcript.add(f"mailbox: no mail to {to} subject {subject!r} ({exc})")
+            self._transcript.add(f"mailbox: no mail to {to} since {since:.1f} ({exc})")
             raise
         self._transcript.add(f"mailbox: mail to {mail.to} from {mail.sender} subject {mail.subject!r}")
         self._transcript.add("mailbox: body: " + mail.body.replace("\n", " ⏎ "))
+        if self._profile is not None and subject is not None:
+            judge_mail(mail, subject, self._profile, self._transcript.fail_softly)
         return mail

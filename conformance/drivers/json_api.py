@@ -11,6 +11,7 @@ import json
 import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -32,6 +33,7 @@ from ninsho.conformance.leftovers import Journal
 from ninsho.conformance.mailboxes import mailbox_for
 from ninsho.conformance.messages import one_line
 from ninsho.conformance.pool import AccountPool, Parts, pool_for
+from ninsho.conformance.refusals import kind_of
 from ninsho.conformance.target import Target
 from ninsho.conformance.transcript import RecordingMailbox, Transcript
 from ninsho.spec.profile import Profile
@@ -57,7 +59,8 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
 def call(
     client: httpx.Client, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
 ) -> Outcome:
-    """One request, as an :class:`Outcome`: a 4xx is the portal's refusal, a 5xx a
+    """One request, as an :class:`Outcome`: a 4xx is the portal's refusal (its kind in
+    ``error``, refusals.kind_of; the name the portal gave in ``data["error_name"]``), a 5xx a
     :class:`ServerError` and no answer a :class:`DriverError` (ERROR, not FAIL, unless a check
     provoked the 5xx on purpose)."""
     try:
@@ -78,13 +81,15 @@ def call(
     ]
     if response.status_code >= 400:
         message = data.get("message") or {}
+        name, requirement = data.get("error"), data.get("requirement")
         return Outcome(
             ok=False,
-            error=str(data.get("error")),
-            requirement=data.get("requirement"),
+            # the kind, by the status and the requirement where the name is not the binding's
+            error=kind_of(response.status_code, name if isinstance(name, str) else None, requirement),
+            requirement=requirement,
             message_ja=str(message.get("ja", "")),
             message_en=str(message.get("en", "")),
-            data={"field": data.get("field"), "status": response.status_code},
+            data={"field": data.get("field"), "status": response.status_code, "error_name": name},
             evidence=evidence,
         )
     return Outcome(ok=True, stage=data.get("stage"), data=data, evidence=evidence)
@@ -103,7 +108,11 @@ class JsonDriver:
 
     def _post(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST") -> Outcome:
         headers = {"Authorization": f"Bearer {self.session}"} if self.session else {}
-        return call(self.client, method, path, body, headers)
+        outcome = call(self.client, method, path, body, headers)
+        renewed = outcome.data.get("session") if outcome.ok else None
+        if isinstance(renewed, str) and renewed:  # a new token at a change of stage (protocol §4.1)
+            self.session = renewed
+        return outcome
 
     def _login(self, path: str, account: Account, extra: dict[str, Any]) -> Outcome:
         outcome = self._post(path, {"login_id": account.login_id, "password": account.password, **extra})
@@ -159,6 +168,15 @@ class JsonDriver:
 
     def confirm_reset(self, code: str) -> Outcome:
         return self._post("reset/confirm", {"code": code})
+
+    def open_reset_link(self, url: str, account: Account) -> Outcome:
+        """The reset mail's URL (protocol.md §19.4): its one query parameter ``token`` goes to
+        ``openResetLink`` with the ID and password. A URL with anything else in its query is
+        sent as the whole query, for the portal to refuse: the driver repairs no link."""
+        query = urlsplit(url).query
+        pairs = parse_qsl(query, keep_blank_values=True)
+        token = pairs[0][1] if len(pairs) == 1 and pairs[0][0] == "token" else query
+        return self._login("reset/link", account, {"token": token})
 
     def logout(self) -> Outcome:
         outcome = self._post("logout")

@@ -13,6 +13,7 @@ import pkgutil
 import pytest
 
 import ninsho.reference
+from ninsho.conformance.refusals import NAMES, kind_of
 from ninsho.reference.core.errors import NinshoError, SessionExpired
 
 from .support import OpenApi
@@ -76,6 +77,23 @@ def test_documented_codes_fit_the_error_pattern(openapi: OpenApi) -> None:
     for code in documented_codes(openapi):
         body = {"error": code, "requirement": "INPUT_ERRORS_PRECISE", "field": None, "message": message}
         openapi._validate(schema, body)
+
+
+REFUSAL_CLASSES = [c for c in ERROR_CLASSES if c.wire_code in NAMES]
+
+
+def test_every_refusal_of_the_reference_is_a_kind_of_the_binding() -> None:
+    """Only the portal's own failures (a 500, a relay down) are not refusals with a kind."""
+    assert {c.wire_code for c in ERROR_CLASSES} - NAMES == {"internal_error", "mail_not_sent"}
+
+
+@pytest.mark.parametrize("kind", REFUSAL_CLASSES, ids=lambda c: c.__qualname__)
+def test_the_harness_tells_each_reference_refusal_by_its_own_name(kind: type[NinshoError]) -> None:
+    """Normative names [BINDING_ERROR_NAMES]: the reference's status and requirement lead the
+    harness to the very kind its name says (protocol.md §16.3), so it departs from nothing. The
+    requirement a code refusal carries varies by code; the run itself holds each one it sees
+    against its name (transcript.RecordingDriver), and the in-process suite PASSes."""
+    assert kind_of(kind.status_hint, kind.wire_code, kind.requirement) == kind.wire_code
 
 
 def test_the_json_body_carries_the_wire_code() -> None:
