@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ninsho.conformance.errors import HarnessError
+from ninsho.conformance.errors import HarnessError, RequirementFailed
 from ninsho.conformance.messages import did_you_mean, strip_html
 from ninsho.conformance.verdicts import CheckResult, Verdict, worst
 from ninsho.spec.registry import Requirement
@@ -31,14 +31,69 @@ def verdicts_for(
     requirement_ids: list[str],
     registry: dict[str, Requirement],
     excinfo: BaseException | None,
+    soft_failures: Iterable[RequirementFailed] = (),
 ) -> list[CheckResult]:
-    """The verdicts one finished check gives each requirement it is marked with.
+    """The verdicts one finished check gives each requirement it is marked with, and each one
+    it found broken on its way and went on past (``soft_failures``: :func:`with_soft_failures`).
 
     A :class:`HarnessError` says its own verdict and which requirements it speaks for; pytest's
     skip is SKIPPED; any other assertion is a FAIL of every requirement the check is marked with;
-    anything else is the harness's own failure, an ERROR.
+    anything else is the harness's own failure, an ERROR. A check that stopped on one requirement
+    (a FAIL of A in a check marked A and B) never judged the others: each still gets a line,
+    SKIPPED as not reached, with the reason, so that no requirement it carries drops out of the
+    report unseen (:func:`_not_reached`).
     """
+    results = _verdicts(check, requirement_ids, registry, excinfo)
+    results += _not_reached(check, requirement_ids, results)
+    return with_soft_failures(results, check, registry, soft_failures)
 
+
+def with_soft_failures(
+    results: list[CheckResult],
+    check: str,
+    registry: dict[str, Requirement],
+    soft_failures: Iterable[RequirementFailed],
+) -> list[CheckResult]:
+    """A check that found a rule broken and went on (a mail with a wrong subject, whose code it
+    still used: ``Transcript.fail_softly``) FAILs that requirement whatever its own outcome: the
+    broken rule is evidence, so it replaces the requirement's PASS, SKIPPED, INCONCLUSIVE or
+    ERROR, and a requirement the check is not marked with gets a line of its own. The check's
+    other requirements keep what its outcome gave them; a hard FAIL of the same one stays."""
+    by_id = {r.requirement: r for r in results}
+    for failure in soft_failures:
+        rid = failure.requirement
+        if rid is None or rid not in registry:
+            continue
+        found = by_id.get(rid)
+        if found is not None and found.verdict in (Verdict.FAIL, Verdict.WARN):
+            continue
+        verdict = Verdict.FAIL if registry[rid].level == "MUST" else Verdict.WARN
+        by_id[rid] = CheckResult(rid, verdict, check, strip_html(failure.reason()))
+        if found is not None:
+            results[results.index(found)] = by_id[rid]
+        else:
+            results.append(by_id[rid])
+    return results
+
+
+def _not_reached(check: str, requirement_ids: list[str], results: list[CheckResult]) -> list[CheckResult]:
+    """SKIPPED for each marked requirement that ``results`` leave out. SKIPPED, not
+    INCONCLUSIVE: the check judged nothing about them, so it must not outrank another check's
+    PASS of the same requirement (``verdicts.worst``), yet the row still shows why."""
+    if not results:
+        return []
+    spoken = {r.requirement for r in results}
+    stopped = "; ".join(f"{r.requirement} {r.verdict.value}" for r in results)
+    reason = f"not reached: the check stopped early ({stopped}) before it judged this requirement"
+    return [CheckResult(rid, Verdict.SKIPPED, check, reason) for rid in requirement_ids if rid not in spoken]
+
+
+def _verdicts(
+    check: str,
+    requirement_ids: list[str],
+    registry: dict[str, Requirement],
+    excinfo: BaseException | None,
+) -> list[CheckResult]:
     def result(rid: str, verdict: Verdict, reason: str = "") -> CheckResult:
         if verdict is Verdict.FAIL and registry[rid].level != "MUST":
             verdict = Verdict.WARN
