@@ -236,6 +236,9 @@ class PortalServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 resets connections when a client opens many at once
+    # (a real-time conformance run does); the kernel caps it at somaxconn anyway.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], router: Router, test_clock: OffsetClock | None) -> None:
         self.router = router

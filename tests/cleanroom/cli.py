@@ -12,8 +12,9 @@ from types import FrameType
 
 from .binding import RunningServer, make_server
 from .clock import Clock, OffsetClock, SystemClock, SystemRandom
+from .faults import FAULTS, apply
 from .mail import Mailer
-from .portal import Portal
+from .portal import RESET_BINDINGS, Portal
 from .profile import ProfileError, load_profile
 from .store import Store
 
@@ -29,7 +30,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--smtp-port", type=int, required=True)
     serve.add_argument("--test-clock", action="store_true", help="enable the test-clock extension")
     serve.add_argument(
+        "--reset-binding",
+        choices=RESET_BINDINGS,
+        default="session",
+        help="which reset session may Confirm (§9.4 allows both): the one that opened it, or any",
+    )
+    serve.add_argument(
+        "--rotate-tokens",
+        action="store_true",
+        help="a new session token at every change of stage (§4.1 SHOULD)",
+    )
+    serve.add_argument(
         "--admin-token-env", metavar="VAR", help="environment variable holding the admin token"
+    )
+    serve.add_argument(
+        "--fault", action="append", choices=sorted(FAULTS), help="a deliberate fault (faults.py)"
     )
     return parser
 
@@ -58,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         clock,
         SystemRandom(),
         admin_token or None,
+        args.reset_binding,
+        args.rotate_tokens,
     )
-    running = RunningServer(make_server(portal, args.port, test_clock))
+    running = RunningServer(make_server(apply(portal, args.fault or []), args.port, test_clock))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -34,6 +34,9 @@ from .store import Account, Code, Session, Store, Tx
 log = logging.getLogger("ninsho.cleanroom")
 
 FIRST_FACTOR, SETUP, AUTHENTICATED, RESET = "first_factor", "setup", "authenticated", "reset"
+# §9.4 and §22.2: Confirm only in the reset session that last ran Initialize or Resend
+# ("session"), or in any reset session of the account ("account").
+RESET_BINDINGS = ("session", "account")
 ALL_STAGES = (FIRST_FACTOR, SETUP, AUTHENTICATED, RESET)
 SETTINGS_STAGES = (SETUP, AUTHENTICATED)
 
@@ -88,6 +91,17 @@ class _Ctx:
     account: Account
 
 
+@dataclass(frozen=True)
+class _Mail:
+    """A code to mail once the transaction that stored it has committed."""
+
+    purpose: str  # login | register | reset
+    recipient: str
+    code: str
+    requirement: str
+    account_id: int
+
+
 class Portal:
     """All operations; time and randomness only through the injected clock and random."""
 
@@ -99,7 +113,12 @@ class Portal:
         clock: Clock,
         random: Random,
         admin_token: str | None = None,
+        reset_binding: str = "session",
+        rotate_tokens: bool = False,
     ) -> None:
+        if reset_binding not in RESET_BINDINGS:
+            raise ValueError(f"reset binding {reset_binding!r}: one of {', '.join(RESET_BINDINGS)}")
+        self.reset_binding, self.rotate_tokens = reset_binding, rotate_tokens
         self.profile, self.store, self.mailer = profile, store, mailer
         self.clock, self.random = clock, random
         self.admin_token = admin_token or None
@@ -111,6 +130,16 @@ class Portal:
         self._dummy_salt = random.token_bytes(16)
 
     # --- helpers ------------------------------------------------------------------------------
+    def _move(self, tx: Tx, ctx: _Ctx, stage: str, now: float) -> dict[str, str]:
+        """The session's next stage; with ``rotate_tokens``, a new token at a change of stage
+        (§4.1, the answer's ``session`` field), so that a token fixed before it is worth nothing."""
+        tx.set_stage(ctx.session.id, stage, now)
+        if not self.rotate_tokens or ctx.session.stage == stage:
+            return {}
+        token = self._token()
+        tx.set_token(ctx.session.id, self._token_hash(token))
+        return {"session": token}
+
     def _p(self, key: str) -> Any:
         return self.profile[key]
 
@@ -208,19 +237,25 @@ class Portal:
             reason = "expired" if row.state == "pending" else row.state
         return None, reason
 
-    def _mail(self, kind: str, recipient: str, code: str, requirement: str) -> None:
-        """Send inside the caller's transaction, so a failed send rolls the new code back."""
+    def _mail(self, mail: _Mail) -> None:
+        """Send after the transaction that stored the code has committed: sending inside it held
+        the one write lock for an SMTP exchange, so under a busy relay every other request
+        waited (Q10). A refused send withdraws the code it carried (503)."""
+        kind, recipient = mail.purpose, mail.recipient
         subject = self._p("mail.subject_reset" if kind == "reset" else "mail.subject_otp")
         life = self._p(
             "confirmation_code.lifetime_seconds" if kind == "reset" else "email_otp.lifetime_seconds"
         )
         sender = self._p("mail.sender")
-        msg = build_message(sender, recipient, subject, body_text(kind, code, life), self.clock, self.random)
+        body = body_text(kind, mail.code, life)
+        msg = build_message(sender, recipient, subject, body, self.clock, self.random)
         try:
             self.mailer.send(msg, sender, recipient)
         except MailError as exc:
             log.warning("mail to the relay failed: %s", exc)
-            raise PortalError(503, "mail_not_sent", requirement, reason=str(exc)) from exc
+            with self.store.tx() as tx:
+                tx.drop_code(mail.account_id, self._code_hash(kind, mail.account_id, mail.code))
+            raise PortalError(503, "mail_not_sent", mail.requirement, reason=str(exc)) from exc
 
     def _grant_trust(self, tx: Tx, account_id: int, wanted: bool | None, now: float) -> str | None:
         duration = self._p("trust_browser.duration_seconds")
@@ -262,8 +297,8 @@ class Portal:
     def login(self, login_id: str, password: str, trust_token: str | None) -> dict[str, Any]:
         """「ログイン / Login」: the stage follows §2.2's transition table."""
         account_id = self._check_password(self._clean_login_id(login_id), password)
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             account = tx.account(account_id)
             if account is None:
                 raise PortalError(401, "authentication_failed", "FIRST_FACTOR_PASSWORD", reason="gone")
@@ -288,8 +323,8 @@ class Portal:
     def login_for_setup(self, login_id: str, password: str) -> dict[str, Any]:
         """「初回設定・再設定はこちら」 then ID and password again: always a reset session (§9.1)."""
         account_id = self._check_password(self._clean_login_id(login_id), password)
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             account = tx.account(account_id)
             if account is None:
                 raise PortalError(401, "authentication_failed", "FIRST_FACTOR_PASSWORD", reason="gone")
@@ -303,16 +338,16 @@ class Portal:
 
     def logout(self, token: str | None) -> None:
         """「ログアウト / Logout」, in every stage (§11)."""
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, ALL_STAGES, now)
             tx.delete_session(ctx.session.id)
 
     # --- second factor ------------------------------------------------------------------------
     def request_email_code(self, token: str | None) -> dict[str, Any]:
         """「ワンタイムパスワードを送信」 on the email screen: only to the registered address."""
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, (FIRST_FACTOR,), now)
             address = ctx.account.address
             if not address:
@@ -320,7 +355,8 @@ class Portal:
                     409, "nothing_pending", "EMAIL_OTP_TO_REGISTERED_ADDRESS", commit=True, text="no_address"
                 )
             code = self._issue(tx, ctx.account, "login", address, "mail", now)
-            self._mail("login", address, code, "EMAIL_OTP_TO_REGISTERED_ADDRESS")
+            account_id = ctx.account.id
+        self._mail(_Mail("login", address, code, "EMAIL_OTP_TO_REGISTERED_ADDRESS", account_id))
         shown = mask_address(address)
         return {"address": shown, "message": texts.email_sent(shown)}
 
@@ -329,8 +365,8 @@ class Portal:
         code = read_code(raw_code, self._p("totp.digits"))
         if code is None:
             raise bad_input("code", "TOTP_DIGITS")
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, (FIRST_FACTOR,), now)
             self._check_lock(tx, ctx.account, now)
             step = time_step(now, self._p("totp.period_seconds"))
@@ -355,17 +391,17 @@ class Portal:
                 requirement = "TOTP_REPLAY" if replayed else "TOTP_WINDOW"
                 raise self._fail(tx, ctx.account.id, now, requirement, "replayed" if replayed else "no match")
             tx.set_failures(ctx.account.id, 0, None)
-            tx.set_stage(ctx.session.id, AUTHENTICATED, now)
+            renewed = self._move(tx, ctx, AUTHENTICATED, now)
             trust_token = self._grant_trust(tx, ctx.account.id, trust, now)
-        return {"stage": AUTHENTICATED, "trust_token": trust_token}
+        return {"stage": AUTHENTICATED, "trust_token": trust_token, **renewed}
 
     def submit_email_code(self, token: str | None, raw_code: str, trust: bool | None) -> dict[str, Any]:
         """「多要素認証 : メール」 with the mailed login code."""
         code = read_code(raw_code, self._p("email_otp.digits"))
         if code is None:
             raise bad_input("code", "EMAIL_OTP_DIGITS")
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, (FIRST_FACTOR,), now)
             self._check_lock(tx, ctx.account, now)
             if not ctx.account.address:
@@ -380,15 +416,15 @@ class Portal:
                 }.get(reason, "EMAIL_OTP_SINGLE_USE")
                 raise self._fail(tx, ctx.account.id, now, requirement, reason)
             tx.set_failures(ctx.account.id, 0, None)
-            tx.set_stage(ctx.session.id, AUTHENTICATED, now)
+            renewed = self._move(tx, ctx, AUTHENTICATED, now)
             trust_token = self._grant_trust(tx, ctx.account.id, trust, now)
-        return {"stage": AUTHENTICATED, "trust_token": trust_token}
+        return {"stage": AUTHENTICATED, "trust_token": trust_token, **renewed}
 
     # --- settings -----------------------------------------------------------------------------
     def settings(self, token: str | None) -> dict[str, Any]:
         """「ワンタイムパスワードの設定」 as it stands."""
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, SETTINGS_STAGES, now)
             return {
                 "login_id": ctx.account.login_id,
@@ -411,11 +447,12 @@ class Portal:
             raise PortalError(422, "blocked_address", verdict.requirement, "address", reason=verdict.reason)
         address = verdict.normalized
         assert address is not None
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, SETTINGS_STAGES, now)
             code = self._issue(tx, ctx.account, "register", address, "mail", now)
-            self._mail("register", address, code, "EMAIL_OTP_TO_REGISTERED_ADDRESS")
+            account_id = ctx.account.id
+        self._mail(_Mail("register", address, code, "EMAIL_OTP_TO_REGISTERED_ADDRESS", account_id))
         return {"address": address, "message": texts.email_sent(address)}
 
     def confirm_email(self, token: str | None, raw_code: str) -> dict[str, Any]:
@@ -423,8 +460,8 @@ class Portal:
         code = read_code(raw_code, self._p("email_otp.digits"))
         if code is None:
             raise bad_input("code", "EMAIL_OTP_DIGITS")
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, SETTINGS_STAGES, now)
             self._check_lock(tx, ctx.account, now)
             row, reason = self._match(tx, ctx.account.id, "register", code, now)
@@ -438,15 +475,20 @@ class Portal:
             tx.set_address(ctx.account.id, row.target_address)
             tx.void_codes(ctx.account.id, "login")
             tx.set_failures(ctx.account.id, 0, None)
-            tx.set_stage(ctx.session.id, AUTHENTICATED, now)
+            renewed = self._move(tx, ctx, AUTHENTICATED, now)
             address = row.target_address
-        return {"address": address, "stage": AUTHENTICATED, "message": texts.email_registered(address)}
+        return {
+            "address": address,
+            "stage": AUTHENTICATED,
+            "message": texts.email_registered(address),
+            **renewed,
+        }
 
     def start_app(self, token: str | None) -> dict[str, Any]:
         """The App tab: a fresh pending secret, replacing any earlier one (§8 steps 1-3)."""
-        now = self.clock.now()
         secret = self.random.token_bytes(self._p("totp.secret_bytes"))
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, SETTINGS_STAGES, now)
             tx.put_pending_secret(ctx.account.id, ctx.session.id, secret, now)
             login_id = ctx.account.login_id
@@ -465,8 +507,8 @@ class Portal:
         code = read_code(raw_code, self._p("totp.digits"))
         if code is None:
             raise bad_input("code", "TOTP_DIGITS")
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, SETTINGS_STAGES, now)
             pending = tx.pending_secret(ctx.account.id)
             if pending is None or pending.session_id != ctx.session.id:
@@ -487,70 +529,76 @@ class Portal:
             tx.insert_app(ctx.account.id, app_id, pending.secret, max(matches), now)
             tx.delete_pending_secret(ctx.account.id)
             tx.set_failures(ctx.account.id, 0, None)
-            tx.set_stage(ctx.session.id, AUTHENTICATED, now)
+            renewed = self._move(tx, ctx, AUTHENTICATED, now)
             has_address = bool(ctx.account.address)
-        return {"app_id": app_id, "stage": AUTHENTICATED, "message": texts.app_registered(has_address)}
+        return {
+            "app_id": app_id,
+            "stage": AUTHENTICATED,
+            "message": texts.app_registered(has_address),
+            **renewed,
+        }
 
     # --- reset --------------------------------------------------------------------------------
-    def _owner_alive(self, tx: Tx, session_id: int | None, now: float) -> bool:
-        if session_id is None:
-            return False
-        owner = tx.session(session_id)
-        return owner is not None and owner.stage == RESET and not self._expired(owner, now)
-
-    def _reset_screen(self, tx: Tx, ctx: _Ctx, now: float, requirement: str) -> dict[str, Any]:
-        """Mail a reset code when there is an address (§9.2), and describe the reset page."""
-        address = ctx.account.address
+    def _reset_screen(
+        self, tx: Tx, ctx: _Ctx, now: float, requirement: str
+    ) -> tuple[dict[str, Any], _Mail | None]:
+        """A reset code to mail when there is an address (§9.2), and the reset page."""
+        address, mail = ctx.account.address, None
         if address:
             code = self._issue(tx, ctx.account, "reset", address, "mail", now)
-            self._mail("reset", address, code, requirement)
+            mail = _Mail("reset", address, code, requirement, ctx.account.id)
             shown, mailed = mask_address(address), True
         else:
             shown, mailed = self._p("reset.placeholder_address"), False
-        return {
+        screen = {
             "login_id": ctx.account.login_id,
             "shown_address": shown,
             "mailed": mailed,
             "message": texts.reset_message(self.profile),
         }
+        return screen, mail
+
+    def _show_reset(self, screen: tuple[dict[str, Any], _Mail | None]) -> dict[str, Any]:
+        page, mail = screen
+        if mail is not None:
+            self._mail(mail)
+        return page
 
     def initialize(self, token: str | None) -> dict[str, Any]:
         """「初期化 / Initialize」: open the pending reset for this session; change nothing else."""
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, (RESET,), now)
             tx.open_reset(ctx.account.id, ctx.session.id, now)
-            return self._reset_screen(tx, ctx, now, "RESET_CONFIRMATION_MAIL")
+            screen = self._reset_screen(tx, ctx, now, "RESET_CONFIRMATION_MAIL")
+        return self._show_reset(screen)
 
     def resend(self, token: str | None) -> dict[str, Any]:
         """「再送信 / Resend」: a new code for the open reset; the failure count stays."""
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, (RESET,), now)
             pending = tx.pending_reset(ctx.account.id)
             if pending is None:
                 raise PortalError(409, "nothing_pending", "RESET_CONFIRMATION_MAIL", commit=True)
-            if pending.session_id != ctx.session.id and self._owner_alive(tx, pending.session_id, now):
-                raise PortalError(
-                    409, "nothing_pending", "RESET_CODE_SINGLE_USE", commit=True, reason="other session"
-                )
             tx.open_reset(ctx.account.id, ctx.session.id, now)
-            return self._reset_screen(tx, ctx, now, "RESET_CONFIRMATION_MAIL")
+            screen = self._reset_screen(tx, ctx, now, "RESET_CONFIRMATION_MAIL")
+        return self._show_reset(screen)
 
     def confirm_reset(self, token: str | None, raw_code: str) -> dict[str, Any]:
         """「確認 / Confirm」 with the confirmation code: §9.5 atomically, then setup (§9.6)."""
         code = read_code(raw_code, self._p("confirmation_code.digits"))
         if code is None:
             raise bad_input("code", "RESET_CODE_DIGITS")
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, (RESET,), now)
             account_id = ctx.account.id
             pending = tx.pending_reset(account_id)
             if pending is None:
                 raise PortalError(409, "nothing_pending", "RESET_CODE_SINGLE_USE", commit=True)
             self._check_lock(tx, ctx.account, now)
-            if pending.session_id != ctx.session.id and self._owner_alive(tx, pending.session_id, now):
+            if self.reset_binding == "session" and pending.session_id != ctx.session.id:
                 raise self._fail(
                     tx, account_id, now, "RESET_CODE_SINGLE_USE", "reset bound to another session"
                 )
@@ -571,8 +619,8 @@ class Portal:
             tx.delete_trusts(account_id)
             tx.delete_pending_secret(account_id)
             tx.delete_other_sessions(account_id, ctx.session.id)
-            tx.set_stage(ctx.session.id, SETUP, now)
-        return {"stage": SETUP, "message": texts.RESET_CONFIRMED}
+            renewed = self._move(tx, ctx, SETUP, now)
+        return {"stage": SETUP, "message": texts.RESET_CONFIRMED, **renewed}
 
     # --- operator -----------------------------------------------------------------------------
     def check_admin(self, token: str | None, requirement: str) -> None:
@@ -602,8 +650,8 @@ class Portal:
 
     def helpdesk_issue(self, login_id: str) -> dict[str, Any]:
         """§10: a confirmation code shown to the operator, only for a pending reset without address."""
-        now = self.clock.now()
         with self.store.tx() as tx:
+            now = self.clock.now()  # once the write lock is held (Store.tx)
             account = tx.account_by_login(login_id)
             if account is None:
                 raise PortalError(404, "unknown_account", "HELPDESK_PENDING_ONLY", "login_id")

@@ -7,6 +7,7 @@ depends on it (a code's consumption, a TOTP step) cannot interleave with another
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -216,6 +217,9 @@ class Tx:
             (stage, now, now, session_id),
         )
 
+    def set_token(self, session_id: int, token_hash: bytes) -> None:
+        self._c.execute("UPDATE sessions SET token_hash = ? WHERE id = ?", (token_hash, session_id))
+
     def touch_session(self, session_id: int, now: float) -> None:
         self._c.execute("UPDATE sessions SET last_seen = ? WHERE id = ?", (now, session_id))
 
@@ -294,6 +298,9 @@ class Tx:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (account_id, purpose, code_hash, target, origin, issued_at, expires_at),
         )
+
+    def drop_code(self, account_id: int, code_hash: bytes) -> None:
+        self._c.execute("DELETE FROM codes WHERE account_id = ? AND code_hash = ?", (account_id, code_hash))
 
     def codes(self, account_id: int, purpose: str) -> list[Code]:
         rows = self._c.execute(
@@ -383,6 +390,9 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
+        # One writer at a time in this process, queued on a lock rather than on SQLite's busy
+        # handler, which polls with sleeps of up to 100 ms and starves some waiters under load.
+        self._writer = threading.Lock()
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
@@ -400,7 +410,7 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         """A write transaction; committed on success or on a CommitAnyway, else rolled back."""
-        with self._connect() as conn:
+        with self._writer, self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(conn)

@@ -34,7 +34,7 @@ from tests.address_cases import case_dicts
 from .binding import TEST_CLOCK_HEADER, RunningServer, make_server
 from .clock import OffsetClock, SystemClock, SystemRandom
 from .mail import Mailer
-from .portal import Portal
+from .portal import Portal, PortalError
 from .profile import ProfileError, load_profile
 from .rules import hotp, mask_address, normalize_address, read_code, time_step
 from .store import Store
@@ -229,7 +229,14 @@ class Env:
 
 
 @contextmanager
-def portal_env(tmp_path: Path, *, test_clock: bool = True, admin: str | None = ADMIN) -> Iterator[Env]:
+def portal_env(
+    tmp_path: Path,
+    *,
+    test_clock: bool = True,
+    admin: str | None = ADMIN,
+    reset_binding: str = "session",
+    rotate_tokens: bool = False,
+) -> Iterator[Env]:
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -242,6 +249,8 @@ def portal_env(tmp_path: Path, *, test_clock: bool = True, admin: str | None = A
             offset or SystemClock(),
             SystemRandom(),
             admin,
+            reset_binding,
+            rotate_tokens,
         )
         server = RunningServer(make_server(portal, 0, offset)).start()
         try:
@@ -387,6 +396,64 @@ def test_walk(tmp_path: Path) -> None:
         assert call("DELETE", "/admin/users/taro", token=ADMIN)[0] == 204
         assert call("DELETE", "/admin/users/taro", token=ADMIN)[0] == 404
         assert call("GET", "/settings", token=reset3)[0] == 401
+
+
+@pytest.mark.parametrize("binding", ["session", "account"])
+def test_reset_binding_readings(tmp_path: Path, binding: str) -> None:
+    """§9.4's two readings: Confirm only in the reset session that last ran Initialize or
+    Resend, or in any reset session of the account; Resend moves the pending reset."""
+    with portal_env(tmp_path, reset_binding=binding) as env:
+        env.add_user("aki", "aki's password")
+        env.register_address(env.login("aki", "aki's password")["session"], "aki@example.net")
+        opener = env.setup_login("aki", "aki's password")
+        assert env.call("POST", "/reset/initialize", token=opener)[0] == 200
+        code = env.sink.last_code()
+        other = env.setup_login("aki", "aki's password")
+        status, body = env.call("POST", "/reset/confirm", {"code": code}, other)
+        if binding == "account":
+            assert (status, body["stage"]) == (200, "setup")
+            return
+        assert (status, body["requirement"]) == (401, "RESET_CODE_SINGLE_USE")
+        assert env.call("POST", "/reset/resend", token=other)[0] == 200
+        resent = env.sink.last_code()
+        assert env.call("POST", "/reset/confirm", {"code": resent}, opener)[0] == 401
+        assert env.call("POST", "/reset/confirm", {"code": resent}, other)[0] == 200
+
+
+def test_new_token_at_each_change_of_stage(tmp_path: Path) -> None:
+    """§4.1: with rotation, the answer that changes the stage carries a new token and the old
+    one is refused; an answer that keeps the stage keeps the token."""
+    with portal_env(tmp_path, rotate_tokens=True) as env:
+        env.add_user("ren", "ren's password")
+        setup = env.login("ren", "ren's password")["session"]
+        assert env.call("POST", "/settings/email", {"address": "ren@example.net"}, setup)[0] == 200
+        status, body = env.call("POST", "/settings/email/confirm", {"code": env.sink.last_code()}, setup)
+        assert status == 200 and body["session"] != setup
+        assert env.call("GET", "/settings", token=setup)[0] == 401
+        authenticated = body["session"]
+        assert env.call("POST", "/settings/email", {"address": "ren2@example.net"}, authenticated)[0] == 200
+        status, body = env.call(
+            "POST", "/settings/email/confirm", {"code": env.sink.last_code()}, authenticated
+        )
+        assert status == 200 and "session" not in body
+        assert env.call("GET", "/settings", token=authenticated)[0] == 200
+
+
+def test_refused_relay_withdraws_the_code(tmp_path: Path) -> None:
+    """Q10: the mail is sent after the code is committed (no request waits on the relay while
+    holding the write lock); a refused send is a 503 and leaves no live code behind."""
+    store = Store(tmp_path / "portal.sqlite")
+    portal = Portal(
+        load_profile(IIMC), store, Mailer("127.0.0.1", free_port()), OffsetClock(), SystemRandom()
+    )
+    portal.add_user("yui", "yui's password")
+    token = portal.login("yui", "yui's password", None)["session"]
+    with pytest.raises(PortalError) as refused:
+        portal.register_email(token, "yui@example.net")
+    assert (refused.value.status, refused.value.body()["error"]) == (503, "mail_not_sent")
+    with store.tx() as tx:
+        account = tx.account_by_login("yui")
+        assert account is not None and tx.codes(account.id, "register") == []
 
 
 def test_concurrent_submissions_single_use(tmp_path: Path) -> None:

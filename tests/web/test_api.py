@@ -200,6 +200,7 @@ async def test_test_clock_is_disabled_by_default(make_portal: MakePortal, profil
         assert r.status_code == 404
         assert r.json()["requirement"] == "TEST_CLOCK_DISABLED_BY_DEFAULT"
         assert "--test-clock" in r.json()["message"]["en"]
+        assert "x-ninsho-test-clock" not in r.headers  # §17: announced only while enabled
 
 
 async def test_test_clock_moves_the_portal_time_and_the_date_header(portal: WebPortal) -> None:
@@ -208,6 +209,7 @@ async def test_test_clock_moves_the_portal_time_and_the_date_header(portal: WebP
     assert moved.json()["offset_seconds"] == before["offset_seconds"] + 86400
     assert moved.json()["now"] - before["now"] >= 86400
     served = email.utils.parsedate_to_datetime(moved.headers["date"]).timestamp()
+    assert moved.headers["x-ninsho-test-clock"] == "enabled"  # §17, the header the binding names
     assert abs(served - moved.json()["now"]) < 5
 
 
