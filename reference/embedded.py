@@ -45,6 +45,7 @@ class Embedded:
     outbox: Outbox
     clock: Clock
     store: Store
+    flaws: frozenset[str] = frozenset()  # a faulty portal's flaws of the pages (reference/faults.py)
 
 
 def embedded_portal(

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import pytest
 
+# The QR decoder's extension (zxingcpp, built with nanobind) aborts the process when it is
+# imported a second time. Pytester's in-process runs drop the modules each run imported, and the
+# embedded runs' web checks read the App tab's QR code on the reference's pages: imported here
+# once, it outlives every such run (tests/harness/test_faulty_portals.py runs dozens).
+import zxingcpp  # noqa: F401
+
 from tests import servers
 
 pytest_plugins = ["ninsho.conformance.markers"]

@@ -52,6 +52,7 @@ class ServerConfig:
     hash_cost: int = DEFAULT_HASH_COST  # log2 of scrypt's n
     max_body_bytes: int = 16 * 1024
     fault: str | None = None  # a deliberately faulty portal (reference/faults.py), to prove a harness
+    public_url: str = "http://127.0.0.1:8000"  # the address users reach, for the reset link (link mode)
 
     def __post_init__(self) -> None:
         if len(self.pepper) < MIN_PEPPER_BYTES:
@@ -83,6 +84,7 @@ class Runtime:
     store: Store
     clock: Clock
     outbox: Outbox | None  # set when no SMTP relay is configured
+    flaws: frozenset[str] = frozenset()  # a faulty portal's flaws of the pages (reference/faults.py)
 
     @property
     def test_clock(self) -> ShiftedClock | None:
@@ -113,8 +115,10 @@ def build_runtime(config: ServerConfig, *, serving: bool = True) -> Runtime:
             )
         mailer = outbox = DemoOutbox()
     make_portal: PortalMaker = Portal
+    flaws: frozenset[str] = frozenset()
     if config.fault is not None:
         fault = FAULTS[config.fault]
+        flaws = fault.web
         log.warning(
             "FAULTY PORTAL %r: %s. For proving a conformance harness only.", config.fault, fault.description
         )
@@ -128,7 +132,8 @@ def build_runtime(config: ServerConfig, *, serving: bool = True) -> Runtime:
         pepper=config.pepper,
         hasher=PasswordHasher(n=2**config.hash_cost),
     )
-    return Runtime(config, portal, store, clock, outbox)
+    portal.link_base = config.public_url.rstrip("/") + "/reset/link"  # [RESET_LINK_MAIL]
+    return Runtime(config, portal, store, clock, outbox, flaws)
 
 
 def resolve_pepper(db_path: Path | None, env: Mapping[str, str] | None = None) -> bytes:

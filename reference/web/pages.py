@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ninsho.reference.core import links
 from ninsho.reference.core.errors import NinshoError, NotPermitted, SessionExpired
 from ninsho.reference.core.portal import Portal
 from ninsho.reference.core.state import Stage
@@ -42,6 +43,7 @@ TRUST_COOKIE = "ninsho_trust"
 REMEMBER_COOKIE = "ninsho_remember"
 REMEMBER_SECONDS = 365 * 24 * 3600
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+POLL_SECONDS = 5  # how often the no-address reset screen of link mode asks whether it may go on
 
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
@@ -101,12 +103,17 @@ def _notice(request: Request, message: dict[str, str]) -> None:
     request.session["notices"] = [*request.session.get("notices", []), message]
 
 
+def _flawed(request: Request, flaw: str) -> bool:
+    """A faulty portal's flaw of the pages (reference/faults.py): never on a correct portal."""
+    return flaw in _runtime(request).flaws
+
+
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        httponly=True,
+        httponly=not _flawed(request, "cookie-no-httponly"),
         samesite="lax",
         secure=_runtime(request).config.secure_cookies or request.url.scheme == "https",
     )
@@ -131,6 +138,8 @@ async def read_form(request: Request, *names: str) -> dict[str, str]:
             values[name] = value
     expected = request.session.get("csrf")
     given = values.pop("csrf_token")
+    if _flawed(request, "no-csrf"):
+        return values
     if not isinstance(expected, str) or not hmac.compare_digest(given.encode(), expected.encode()):
         raise csrf_rejected()
     return values
@@ -222,7 +231,7 @@ async def login_submit(request: Request) -> Response:
     else:
         target = "/settings"
     response = _redirect(target)
-    if form["remember"]:
+    if form["remember"] and not _flawed(request, "forgets-login-id"):
         _set_cookie(request, response, REMEMBER_COOKIE, form["login_id"], REMEMBER_SECONDS)
     else:
         response.delete_cookie(REMEMBER_COOKIE)
@@ -411,7 +420,7 @@ async def settings_app_register(request: Request) -> Response:
         raise
     except NinshoError as exc:
         return await _app_tab(request, status=exc.status_hint, error=exc.as_dict())
-    return await _settings(request, "app", notices=[messages.APP_REGISTERED])
+    return await _settings(request, "app", notices=[messages.app_registered(_link_mode(request))])
 
 
 # --- reset ("Initialize") ------------------------------------------------------------------
@@ -453,13 +462,64 @@ def _reset_screen(request: Request, *, status: int = 200, **context: Any) -> Res
     shown = request.session.get("reset")
     if not isinstance(shown, dict):
         return _redirect("/reset/initialize")
+    if _link_mode(request):
+        context["link_message"] = messages.reset_screen(True, bool(shown.get("mailed")))
+        # "ICT Support Center" 2: the open screen asks the server again until the center has
+        # confirmed, then shows the QR code by itself.
+        context["poll_seconds"] = None if shown.get("mailed") else POLL_SECONDS
     return render(request, "reset.html", status=status, screen=shown, **context)
 
 
 @screen
 async def reset_page(request: Request) -> Response:
-    _token(request)
+    token = _token(request)
+    if _link_mode(request) and not request.session.get("reset", {}).get("mailed", True):
+        try:
+            view = await _call(request, lambda p: p.settings(token))
+        except NotPermitted:  # still a reset session: the center has not confirmed yet
+            return _reset_screen(request)
+        request.session.pop("reset", None)
+        request.session["stage"] = view.stage.value
+        _notice(request, messages.LINK_RESET_DONE)
+        return _redirect("/settings/app")
     return _reset_screen(request)
+
+
+def _link_mode(request: Request) -> bool:
+    return _runtime(request).config.profile.reset_mode == "link"
+
+
+# --- the 2021 portal's reset link (protocol.md §19.4) --------------------------------------
+async def reset_link_page(request: Request) -> Response:
+    """The URL in the mail: its token, exactly as mailed, then ID and password again (FAQ 5)."""
+    token = links.token_of(request.url.query)  # a truncated or extended link: the error page
+    return render(request, "login.html", action="/reset/link", link_token=token, for_setup=True)
+
+
+async def reset_link_submit(request: Request) -> Response:
+    form = await read_form(request, "token", "login_id", "password")
+    try:
+        result = await _call(
+            request, lambda p: p.open_reset_link(form["token"], form["login_id"], form["password"])
+        )
+    except NinshoError as exc:
+        return render(
+            request,
+            "login.html",
+            status=exc.status_hint,
+            action="/reset/link",
+            link_token=form["token"],
+            login_id=form["login_id"],
+            for_setup=True,
+            error=exc.as_dict(),
+        )
+    request.session.update(token=result.session, stage=result.stage.value, login_id=form["login_id"])
+    request.session.pop("reset", None)
+    request.session["csrf"] = secrets.token_urlsafe(32)  # a new login, a new token
+    _notice(request, messages.LINK_RESET_DONE)  # FAQ 6
+    response = _redirect("/settings")
+    response.delete_cookie(TRUST_COOKIE)  # the reset revoked it anyway [TRUST_BROWSER_REVOKED_BY_RESET]
+    return response
 
 
 @screen
@@ -521,6 +581,8 @@ def routes() -> list[BaseRoute]:
         Route("/reset", reset_page, methods=get),
         Route("/reset/resend", resend_submit, methods=post),
         Route("/reset/confirm", reset_confirm, methods=post),
+        Route("/reset/link", reset_link_page, methods=get),
+        Route("/reset/link", reset_link_submit, methods=post),
         Route("/logout", logout, methods=post),
         Route("/help", help_page, methods=get),
     ]
