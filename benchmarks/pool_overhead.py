@@ -60,9 +60,9 @@ def main() -> int:
         try:
             add_accounts(server, POOL, PASSWORD)
             fresh = portal_toml(root / "fresh.toml", server, "json")
-            pool = portal_toml(root / "pool.toml", server, "json", provision="pool", pool=POOL[0])
-            text = pool.read_text("utf-8").replace(f'pool = ["{POOL[0]}"]', f"pool = {json.dumps(POOL)}")
-            pool.write_text(text + f"[operator]\ncommand = {json.dumps(helpdesk_command())}\n", "utf-8")
+            pool = portal_toml(
+                root / "pool.toml", server, "json", provision="pool", pool=POOL, operator=helpdesk_command()
+            )
             walls: dict[str, list[float]] = {"fresh": [], "pool": []}
             for n in range(ROUNDS):
                 for name, config in (("fresh", fresh), ("pool", pool)):

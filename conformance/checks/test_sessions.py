@@ -1,4 +1,10 @@
-"""Sessions, the offered second factors, and how bad input is answered."""
+"""Sessions, the offered second factors, and how bad input is answered.
+
+A session's end is aimed and judged like a code's lifetime (conformance/checks/test_codes.py):
+from the request that started or last refreshed the session, a margin either side
+(timing.margin_for), and a verdict only where the whole span of possible ages is on one side of
+the limit (timing.judge_boundary), else INCONCLUSIVE.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from ninsho.conformance.actions import mailed_code
 from ninsho.conformance.errors import NotApplicable, expect
 from ninsho.conformance.probes.enrol import enrol_app, enrol_email, reset_by_mail, second_factor_by_mail
 from ninsho.conformance.target import Target
+from ninsho.conformance.timing import FIRST_FACTOR, IDLE, age, during, judge_boundary, margin_for, wait_until
 
 
 @pytest.mark.SECOND_FACTOR_METHODS
@@ -34,12 +41,15 @@ def test_offered_second_factors_follow_registrations(portal: Target) -> None:
 )
 def test_first_factor_session_expires(portal: Target) -> None:
     """A session that passed only the password ends after session.first_factor_seconds."""
+    limit, clock = portal.profile.session_first_factor_seconds, portal.clock
     enrolled = enrol_email(portal)
     driver = enrolled.driver
-    driver.login(enrolled.account)
-    portal.clock.advance(portal.profile.session_first_factor_seconds + portal.margin_seconds)
-    outcome = driver.request_email_code()
-    expect(outcome.refused, "SESSION_EXPIRY", "a password-only session outlived session.first_factor_seconds")
+    _, logged = during(clock, lambda: driver.login(enrolled.account))
+    wait_until(clock, logged.end + limit + margin_for(clock, portal.margin_seconds, logged))
+    outcome, tried = during(clock, driver.request_email_code)
+    judge_boundary(
+        not outcome.refused, age(logged, tried), limit, "SESSION_EXPIRY", FIRST_FACTOR, expect_held=False
+    )
 
 
 @pytest.mark.SESSION_EXPIRY
@@ -52,14 +62,20 @@ def test_first_factor_session_expires(portal: Target) -> None:
 )
 def test_idle_session_expires(portal: Target) -> None:
     """An authenticated session ends after session.idle_seconds without a request."""
+    limit, clock = portal.profile.session_idle_seconds, portal.clock
     enrolled = enrol_email(portal)
     driver = enrolled.driver
     driver.login(enrolled.account)
     second_factor_by_mail(portal, enrolled, driver)
-    portal.clock.advance(portal.profile.session_idle_seconds - portal.margin_seconds)
-    expect(driver.settings().ok, "SESSION_EXPIRY", "the session ended before session.idle_seconds")
-    portal.clock.advance(portal.profile.session_idle_seconds + portal.margin_seconds)
-    expect(driver.settings().refused, "SESSION_EXPIRY", "an idle session outlived session.idle_seconds")
+    opened, last = during(clock, driver.settings)  # the last request: the idle time counts from it
+    expect(opened.ok, "SESSION_EXPIRY", "the session ended right after the second factor")
+    margin = margin_for(clock, portal.margin_seconds, last)
+    wait_until(clock, last.start + limit - margin)
+    still, seen = during(clock, driver.settings)
+    judge_boundary(still.ok, age(last, seen), limit, "SESSION_EXPIRY", IDLE, expect_held=True)
+    wait_until(clock, seen.end + limit + margin)
+    ended, late = during(clock, driver.settings)
+    judge_boundary(not ended.refused, age(seen, late), limit, "SESSION_EXPIRY", IDLE, expect_held=False)
 
 
 @pytest.mark.TRUST_BROWSER_REVOKED_BY_RESET

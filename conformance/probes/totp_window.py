@@ -11,12 +11,17 @@ privacyIDEA stores the matched step as the token's ``timeShift``). Walked on one
 side then follows the walk and never ends. When the operator enrols (``interfaces.Enroller``),
 an enrolment costs nothing, so each future offset is tried on a fresh token of its own: the
 window measured is the one a code meets, not the drift.
+
+A step is a time boundary too: each submission is timed (timing.during), and one that may have
+reached the portal in another step than the one its offset was counted from makes the probe
+INCONCLUSIVE rather than a window one step wider or narrower than the portal's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ninsho.conformance.errors import Inconclusive
 from ninsho.conformance.probes.enrol import (
     code_for_step,
     enrol_app,
@@ -25,6 +30,7 @@ from ninsho.conformance.probes.enrol import (
     wait_for_step,
 )
 from ninsho.conformance.target import Target
+from ninsho.conformance.timing import during
 
 EXTRA_STEPS = 4  # how far past the profile's window a wider window is followed
 
@@ -65,7 +71,15 @@ class _Prober:
             login = driver.login(self.enrolled.account)
             self.logged_in = login.ok and login.stage == "first_factor"
         settle_in_step(self.target, needed_seconds=2 * self.target.margin_seconds)
-        outcome = driver.submit_app_code(code_for_step(totp, step_of(self.target) + offset))
+        step = step_of(self.target)
+        code = code_for_step(totp, step + offset)
+        outcome, seen = during(self.target.clock, lambda: driver.submit_app_code(code))
+        if {step_of(self.target, seen.start), step_of(self.target, seen.end)} != {step}:
+            raise Inconclusive(
+                f"the code of offset {offset:+d} was sent in step {step} but may have reached the portal"
+                f" in another ({seen}): the machine or the network was too slow to tell",
+                "TOTP_WINDOW",
+            )
         self.m.submissions += 1
         self.m.results[offset] = outcome.ok
         if outcome.ok:

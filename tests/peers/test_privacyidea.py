@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pytest
 from ninsho.conformance.transcript import STAMP
 from ninsho.conformance.verdicts import Verdict
 from ninsho.spec.registry import load_profile, requirements
+from tests import servers
 from tests.harness.report_rows import judged as judged_rows
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
@@ -36,10 +38,36 @@ RUN_TIMEOUT_SECONDS = 900.0
 # Judged by iimc, every check that needs a mail waits for iimc's subject, which privacyIDEA never
 # sends: 30 s each (the config's ceiling), 16 checks. privacyIDEA relays a mail before it answers
 # (no job queue in this set-up: lib/smtpserver.py send_or_enqueue_email), so 5 s is plenty.
-MAIL_EXPECTED_NEVER = {"NINSHO_MAILBOX_TIMEOUT": "5"}
+# Under iimc the boundary checks would wait iimc's times in real time (a 600 s code, a 900 s
+# lock, days of trust): the comparison is about what the profiles make differ, not about waits.
+WAITS_UNDER_IIMC = (
+    "not (SESSION_EXPIRY or EMAIL_OTP_LIFETIME or RESET_CODE_LIFETIME or LOCKOUT_DURATION"
+    " or TRUST_BROWSER_EXPIRY or RESEND_KEEPS_FAILURE_COUNT)"
+)
 sys.path.insert(0, str(EXAMPLE))  # the server module; the driver is found by its entry point
 
 from ninsho_privacyidea import server as pi_server  # noqa: E402
+
+# Honest under load (issue 13): the checks at a time boundary, with CPU burners beside the run.
+BOUNDARY_CHECKS = "EMAIL_OTP_LIFETIME or LOCKOUT_DURATION or SESSION_EXPIRY or TOTP_WINDOW"
+BURNERS = 2  # busy processes: as many as this machine has cores
+BURN_LIMIT_SECONDS = RUN_TIMEOUT_SECONDS  # each burner stops itself after this, whatever happens
+MOST_INCONCLUSIVE = 2
+LIFETIME_SIDES = (
+    "accepted_just_before",
+    "refused_just_after",
+)  # of the boundary checks; each says why (a span across the boundary)
+# Two processes in one group (its own, recorded and swept by tests/servers.py), each spinning
+# until its own deadline: a killed pytest cannot leave them burning for long.
+_BURN = (
+    "import os, sys, time\n"
+    "end = time.monotonic() + float(sys.argv[1])\n"
+    "for _ in range(int(sys.argv[2]) - 1):\n"
+    "    if os.fork() == 0:\n"
+    "        break\n"
+    "while time.monotonic() < end:\n"
+    "    pass\n"
+)
 
 
 def _entry_point_shim(folder: Path) -> Path:
@@ -146,7 +174,7 @@ def test_privacyidea_under_its_own_profile(
     }
     assert not unexpected, output
     assert not verdicts(rows, "ERROR"), output
-    assert not verdicts(rows, "INCONCLUSIVE"), output
+    _few_and_honest_inconclusive(rows, output)
     probe = next(c for c in rows["TOTP_WINDOW"]["checks"] if c["check"].endswith("::test_totp_window"))
     window = probe["measured"]["window"]
     assert window == expected_window(privacyidea), output
@@ -170,6 +198,15 @@ def test_privacyidea_under_its_own_profile(
     assert rows["INPUT_ERRORS_PRECISE"]["verdict"] == "FAIL", rows["INPUT_ERRORS_PRECISE"]["checks"]
 
 
+def _few_and_honest_inconclusive(rows: dict[str, dict[str, Any]], output: str) -> None:
+    """On a busy machine a check at a time boundary may not tell (issue 13: INCONCLUSIVE, never
+    FAIL): a few, each saying that the round trips were too slow to tell, and nothing else."""
+    checks = [c for row in rows.values() for c in row["checks"]]
+    inconclusive = [c for c in checks if c["verdict"] == "INCONCLUSIVE"]
+    assert len(inconclusive) <= MOST_INCONCLUSIVE, output
+    assert all("too slow to tell" in c["reason"] for c in inconclusive), inconclusive
+
+
 def _used_mail(row: dict[str, Any]) -> bool:
     """A check of this requirement read a mail (its evidence shows the mailbox's answer)."""
     lines = (STAMP.sub("", line) for c in row["checks"] for line in c["evidence"])  # past the time stamp
@@ -181,38 +218,92 @@ def test_privacyidea_under_iimc_departs_where_the_profiles_differ(
 ) -> None:
     """Judged by iimc, privacyIDEA departs exactly where the profiles differ: of the requirements
     that PASS under its own profile (the baseline's aside: a race and a minute's granularity
-    decide those, not the profile), on those whose parameters differ, and, since the mail subject differs,
-    on every requirement whose check needs a mail, with privacyIDEA's subject named as the cause.
+    decide those, not the profile), on those whose parameters differ. The mail subject differs
+    too, and that is one FAIL, of MAIL_SUBJECT_OTP, naming privacyIDEA's subject: a mail is found
+    by its recipient and time and then judged, so the checks that read one go on with it (§14).
 
-    SESSION_EXPIRY is left out: privacyIDEA has no session, and under iimc the check would wait
-    ten minutes of real time to reach the driver's NOT_APPLICABLE."""
+    The checks that wait at a time boundary are left out (WAITS_UNDER_IIMC): under iimc they
+    would wait its times in real time, up to fifteen minutes."""
     own, iimc = load_profile(PROFILE), load_profile("iimc")
     differing = {key for key, value in own.parameters.items() if iimc.parameters[key] != value}
     registry = requirements()
     _, own_rows, _ = own_run
-    status, rows, output = run_check(
-        privacyidea, tmp_path, "--profile", "iimc", "-m", "not SESSION_EXPIRY", environ=MAIL_EXPECTED_NEVER
-    )
-    ran = {rid for rid, row in rows.items() if row["checks"]}  # SESSION_EXPIRY deselected
+    status, rows, output = run_check(privacyidea, tmp_path, "--profile", "iimc", "-m", WAITS_UNDER_IIMC)
+    ran = {rid for rid, row in rows.items() if row["checks"]}  # the waiting checks deselected
     baseline = {rid for rid, row in own_rows.items() if row["expected_failure"]}  # races, minute granularity
     judged = {rid for rid, row in own_rows.items() if applied(row) == "PASS" and rid in ran - baseline}
     by_parameter = {rid for rid in judged if differing & set(registry[rid].parameters)}
-    by_mail = (
-        {rid for rid in judged if _used_mail(own_rows[rid])} if "mail.subject_otp" in differing else set()
-    )
+    assert "mail.subject_otp" in differing and "MAIL_SUBJECT_OTP" in judged, "the subjects must differ"
     departed = {rid for rid in judged if applied(rows[rid]) in ("FAIL", "WARN", "ERROR")}
     assert all(applied(rows[rid]) == "PASS" for rid in judged - departed), output
-    # A check that stopped at NOT_APPLICABLE under its own profile now stops earlier, at the mail
-    # it cannot match, or still reaches the driver's NOT_APPLICABLE.
-    subject = repr(own.mail_subject_otp)
-    for rid, row in own_rows.items():
+    for rid, row in own_rows.items():  # what privacyIDEA's driver rules out, it rules out under iimc
         if applied(row) == "NOT_APPLICABLE" and rid in ran:
-            reasons = " ".join(c["reason"] for c in rows[rid]["checks"])
-            assert applied(rows[rid]) == "NOT_APPLICABLE" or subject in reasons, (rid, reasons)
+            assert applied(rows[rid]) == "NOT_APPLICABLE", (rid, rows[rid]["checks"])
     assert by_parameter, "no judged requirement uses a differing parameter: the comparison proves nothing"
-    assert departed == by_parameter | by_mail, (sorted(departed - by_parameter - by_mail), output)
-    for rid in by_mail - by_parameter:
-        reasons = " ".join(c["reason"] for c in rows[rid]["checks"])
-        assert subject in reasons, (rid, reasons)
+    assert departed == by_parameter | {"MAIL_SUBJECT_OTP"}, (sorted(departed - by_parameter), output)
+    mail_used = {rid for rid in judged - departed if _used_mail(own_rows[rid])}
+    assert mail_used, "no check read a mail: the flows' going on with a wrong subject is not shown"
+    reasons = " ".join(c["reason"] for c in rows["MAIL_SUBJECT_OTP"]["checks"])
+    assert own.mail_subject_otp in reasons, reasons  # the subject privacyIDEA sent, named
     assert applied(rows["TOTP_WINDOW"]) == "FAIL"
     assert status != 0
+
+
+def _cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) the group's live processes have used, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = 0.0
+    for pid in servers.group_members(pgid):
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()
+        used += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14, 15)
+    return used
+
+
+@pytest.fixture
+def cpu_burners() -> Iterator[servers.Server]:
+    burner = servers.start(
+        [sys.executable, "-c", _BURN, str(BURN_LIMIT_SECONDS), str(BURNERS)], label="cpu burner"
+    )
+    try:
+        yield burner
+    finally:
+        burner.kill()
+
+
+def test_privacyidea_time_boundaries_with_the_cpu_burning_beside_it(
+    privacyidea: pi_server.Server, cpu_burners: servers.Server, tmp_path: Path
+) -> None:
+    """The checks at a time boundary (a code's lifetime, the lockout's end, the sessions, the
+    TOTP steps) under privacyIDEA's own profile while two processes burn both cores: nothing
+    FAILs that the baseline does not expect, nothing ERRORs, and at most a few checks are
+    INCONCLUSIVE, each with the span that made it so. The run was busy: the burners spun all
+    along, taking their share of the cores."""
+    if not servers.HAVE_PROC:
+        pytest.skip("the burners' CPU time is read from /proc")
+    began = time.monotonic()
+    _, rows, output = run_check(
+        privacyidea,
+        tmp_path,
+        "--profile",
+        str(PROFILE),
+        "--baseline",
+        str(BASELINE),
+        "-m",
+        BOUNDARY_CHECKS,
+    )
+    burned, took = _cpu_seconds(cpu_burners.pgid), time.monotonic() - began
+    alive, load = len(servers.group_members(cpu_burners.pgid)), os.getloadavg()[0]
+    # Alone, each burner takes a whole core; beside the other jobs of a shared machine, about
+    # its share of the cores (cores ÷ load): at least half of that, or they did not spin.
+    share = min(1.0, (os.cpu_count() or 1) / max(load, 1.0))
+    busy = f"{alive} burners used {burned:.0f} s of CPU in {took:.0f} s (load {load:.1f})"
+    assert alive == BURNERS and burned >= 0.5 * share * BURNERS * took, busy
+    unexpected = {
+        rid: why for rid, why in verdicts(rows, "FAIL").items() if not rows[rid]["expected_failure"]
+    }
+    assert not unexpected, output
+    assert not verdicts(rows, "ERROR"), output
+    _few_and_honest_inconclusive(rows, output)
+    lifetime = {c["check"]: c["verdict"] for c in rows["EMAIL_OTP_LIFETIME"]["checks"]}
+    sides = [lifetime.get(f"test_codes.py::test_email_code_{side}_lifetime") for side in LIFETIME_SIDES]
+    assert "PASS" in sides and None not in sides, lifetime  # judged, not only spared a FAIL

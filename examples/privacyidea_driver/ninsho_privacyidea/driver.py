@@ -120,7 +120,7 @@ def _error_code(message: str) -> str:
     text = message.lower()
     for needle, code in (
         ("previous otp used again", "replayed"),
-        ("failcounter exceeded", "locked"),
+        ("failcounter exceeded", "account_locked"),  # the kind of conformance/refusals.py
         ("challenge", "challenge_refused"),
         ("wrong otp pin", "pin_or_code_rejected"),
         ("wrong otp", "code_rejected"),
