@@ -14,7 +14,6 @@ item 2). ``--all-plugins`` restores pytest's auto-loading; ``-- -p NAME`` adds o
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,8 +49,6 @@ EXIT_STATUSES = (
     ("7", "SKIPPED or INCONCLUSIVE under --strict"),
 )
 HTML_DRIVER_DOC = "docs/html-driver.md"
-# --site-map, as the html driver reads it over [html] site_map (drivers/html/connection.py)
-SITE_MAP_VARIABLE = "NINSHO_HTML_SITE_MAP"
 
 
 def epilog() -> str:
@@ -179,6 +176,7 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
         "--ninsho-clock": args.clock,
         "--ninsho-fault": args.fault,
         "--ninsho-baseline": args.baseline,
+        "--ninsho-site-map": args.site_map.resolve() if args.site_map is not None else None,
     }
     # OPTION=VALUE: pytest reads its command line once before it knows the plugin's options,
     # and took a separate value that names an existing file (a report of the last run) for a
@@ -216,10 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.portal is not None and not args.portal.is_file():
         parser().error(f"the portal config {str(args.portal)!r} does not exist")
-    if args.site_map is not None:  # read over [html] site_map: drivers/html/connection.site_map_for
-        if not args.site_map.is_file():
-            parser().error(f"the site map {str(args.site_map)!r} does not exist")
-        os.environ[SITE_MAP_VARIABLE] = str(args.site_map.resolve())
+    if args.site_map is not None and not args.site_map.is_file():  # --ninsho-site-map, over [html] site_map
+        parser().error(f"the site map {str(args.site_map)!r} does not exist")
     return int(pytest.main(pytest_args(args, extra)))
 
 

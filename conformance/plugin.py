@@ -28,6 +28,10 @@ OPTIONS: tuple[tuple[str, dict[str, object]], ...] = (
     ("--ninsho-profile", {"metavar": "NAME|FILE", "help": "override [portal] profile"}),
     ("--ninsho-clock", {"metavar": "MODE", "help": "override [clock] mode: virtual, test-clock, real"}),
     (
+        "--ninsho-site-map",
+        {"metavar": "FILE", "help": "override [html] site_map (the html driver's site map)"},
+    ),
+    (
         "--ninsho-fault",
         {"metavar": "NAME", "help": "the embedded reference with one deliberate fault (ninsho check --help)"},
     ),

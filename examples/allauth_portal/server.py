@@ -53,6 +53,7 @@ GUNICORN = "gunicorn==27.0.1"
 CONSTRAINTS = HERE / "constraints.txt"  # the versions seen to work together (pip freeze)
 PROFILE = HERE / "allauth.toml"
 BASELINE = HERE / "baseline.toml"
+SITE_MAP = HERE / "site.toml"  # the html driver's map of allauth's own templates
 PASSWORD_ENV = "NINSHO_ALLAUTH_PASSWORD"
 PROJECT = "ninsho_site"  # the Django project's package inside the temporary folder
 SITE_NAME = "Ninsho allauth"  # django.contrib.sites: the TOTP issuer, the mail's subject prefix
@@ -76,6 +77,17 @@ class InstallError(RuntimeError):
 
 class ServerError(RuntimeError):
     """Installed, but the portal would not set up or start: never a reason to skip."""
+
+
+# ACCOUNT_RATE_LIMITS for a harness run: every request comes from 127.0.0.1, so allauth's per-IP
+# limits (10 failed logins, 30 logins a minute) would throttle the whole run as one client; the
+# per-account ones are allauth's defaults, written out (account/app_settings.py RATE_LIMITS).
+LOOPBACK_LIMITS: tuple[tuple[str, str], ...] = (
+    ("login", "1000/m/ip"),
+    ("login_failed", "1000/m/ip,5/300s/key"),
+    ("request_login_code", "1000/m/ip,3/m/key"),
+    ("reauthenticate", "100/m/user"),
+)
 
 
 @dataclass(frozen=True)
@@ -383,17 +395,22 @@ import sys
 import django
 django.setup()
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from allauth.account.models import EmailAddress
 spec = json.loads(sys.stdin.read())
 User = get_user_model()
 made = []
+# One hash (allauth's default hasher, PBKDF2 with 1 000 000 iterations, half a second here) for
+# the whole batch: test users that share a password may share its salt, and a pool of a hundred
+# is made in a second instead of a minute, without holding the database's lock all that time.
+hashed = make_password(spec["password"])
 with transaction.atomic():
     start = User.objects.filter(username__startswith=spec["prefix"]).count() + 1
     for number in range(start, start + spec["count"]):
         username = f"{spec['prefix']}{number:02d}"
         email = f"{username}@{spec['domain']}" if spec["with_email"] else ""
-        user = User.objects.create_user(username, email=email, password=spec["password"])
+        user = User.objects.create(username=username, email=email, password=hashed)
         if email:
             EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
         made.append({"username": username, "email": email})
@@ -445,10 +462,16 @@ def write_project(folder: Path, settings: Settings) -> None:
 
 
 def add_users(
-    server: Server, count: int, password: str, *, prefix: str = "user", with_email: bool = True
+    server: Server,
+    count: int,
+    password: str,
+    *,
+    prefix: str = "user",
+    with_email: bool = True,
+    domain: str = MAIL_DOMAIN,
 ) -> list[Account]:
     """``count`` new users ``{prefix}NN`` with ``password`` (given through standard input, never
-    a command line) and, with ``with_email``, a verified primary address ``{prefix}NN@ninsho.test``.
+    a command line) and, with ``with_email``, a verified primary address ``{prefix}NN@{domain}``.
     Numbering continues after the users the prefix already has."""
     if count < 1:
         return []
@@ -458,7 +481,7 @@ def add_users(
         "count": count,
         "prefix": prefix,
         "password": password,
-        "domain": MAIL_DOMAIN,
+        "domain": domain,
         "with_email": with_email,
     }
     made = json.loads(_django(server.venv, server.folder, USERS_SCRIPT, stdin=json.dumps(spec)))
@@ -646,6 +669,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--code-after-password", action="store_true", help="a mailed code after every password"
     )
+    parser.add_argument(
+        "--loopback-limits",
+        action="store_true",
+        help="raise ACCOUNT_RATE_LIMITS' per-IP parts (a harness run is one IP), keep the per-account ones",
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("install", help="build the cached venv, print how long it took")
     for name, text in (("serve", "start, print the environment, stop on Ctrl-C or SIGTERM"),
@@ -662,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("--count", type=int, default=1)
     users.add_argument("--prefix", default="user")
     users.add_argument("--no-email", action="store_true", help="users without an address")
+    users.add_argument(
+        "--domain", default=MAIL_DOMAIN, help=f"their addresses' domain (default {MAIL_DOMAIN})"
+    )
     down = sub.add_parser("down", help="stop a server that `up` started")
     down.add_argument("state", type=Path)
     args = parser.parse_args(argv)
@@ -676,7 +707,9 @@ def main(argv: list[str] | None = None) -> int:
     password = os.environ.get(PASSWORD_ENV, "")
     if args.action == "users":
         server = _from_state(args.state)
-        made = add_users(server, args.count, password, prefix=args.prefix, with_email=not args.no_email)
+        made = add_users(
+            server, args.count, password, prefix=args.prefix, with_email=not args.no_email, domain=args.domain
+        )
         args.state.write_text(json.dumps(_state(server)), encoding="utf-8")
         print(",".join(a.username for a in made))
         return 0
@@ -688,6 +721,7 @@ def main(argv: list[str] | None = None) -> int:
             smtp_port=args.smtp_port,
             numeric_codes=args.numeric_codes,
             login_code_required=args.code_after_password,
+            rate_limits=LOOPBACK_LIMITS if args.loopback_limits else (),
         )
     )
     keep = False  # `up` leaves it running on purpose

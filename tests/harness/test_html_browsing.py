@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import httpx
 import pytest
@@ -146,11 +147,24 @@ def test_the_draft_loads_as_the_site_map_it_describes() -> None:
 def test_discover_is_a_ninsho_command_and_check_takes_its_map(capsys: pytest.CaptureFixture[str]) -> None:
     from ninsho import cli
     from ninsho.conformance import cli as check_cli
-    from ninsho.conformance.drivers.html import connection
 
     with pytest.raises(SystemExit) as raised:
         cli.main(["discover", "--help"])
     assert raised.value.code == 0
     assert "usage: ninsho discover" in capsys.readouterr().out
     assert "--site-map FILE" in check_cli.parser().format_help()
-    assert check_cli.SITE_MAP_VARIABLE == connection.SITE_MAP_VARIABLE
+    args = check_cli.parser().parse_args(["portal.toml", "--site-map", "site.toml"])
+    assert f"--ninsho-site-map={Path('site.toml').resolve()}" in check_cli.pytest_args(args, [])
+
+
+def test_check_refuses_a_site_map_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ninsho.conformance import cli as check_cli
+
+    portal = tmp_path / "portal.toml"
+    portal.write_text('[portal]\nbase_url = "http://portal.test/"\ndriver = "html"\n', encoding="utf-8")
+    with pytest.raises(SystemExit) as raised:
+        check_cli.main([str(portal), "--site-map", str(tmp_path / "missing.toml")])
+    assert raised.value.code == 2
+    assert f"the site map '{tmp_path / 'missing.toml'}' does not exist" in capsys.readouterr().err

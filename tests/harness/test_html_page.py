@@ -304,11 +304,14 @@ def test_a_page_over_the_limit_is_an_error() -> None:
 def test_a_page_streamed_over_the_limit_is_an_error_naming_it() -> None:
     """No Content-Length to go by: the driver stops reading at the limit, not at the end."""
     chunk = b"<p>" + b"x" * (1024 * 1024)
+    chunks = [b"<title>Big</title>", *[chunk] * 6]
     stream = httpx.MockTransport(
-        lambda r: httpx.Response(200, content=iter([chunk] * 6), headers={"content-type": "text/html"})
+        lambda r: httpx.Response(200, content=iter(chunks), headers={"content-type": "text/html"})
     )
     client = httpx.Client(base_url="http://portal.test/", transport=stream)
-    with pytest.raises(PageError, match=r"open: the page http://portal.test/big is over the driver's limit"):
+    with pytest.raises(
+        PageError, match=r"open: the page «Big» \(http://portal.test/big\) is over the driver's limit"
+    ):
         Browser(client, load()).open("open", "big")
 
 
@@ -318,7 +321,7 @@ def test_a_redirect_loop_is_an_error_naming_it() -> None:
         return httpx.Response(302, headers={"location": target})
 
     client = httpx.Client(base_url="http://portal.test/", transport=httpx.MockTransport(loop))
-    with pytest.raises(DriverError, match="redirect loop: /a → /b → /a → /b → /a"):
+    with pytest.raises(DriverError, match=r"redirect loop at http://portal\.test/a: /a → /b → /a → /b → /a$"):
         Browser(client, load()).open("test", "a")
 
 
@@ -393,7 +396,7 @@ def test_a_qr_image_that_does_not_decode_is_one_error_naming_the_app_tab() -> No
         driver.start_app_registration()
     message = str(raised.value)
     assert "(http://portal.test/app) shows neither a readable QR code nor a manual key" in message
-    assert "<img src='/qr.png'>: not an image the driver can read" in message
+    assert "the image '/qr.png': not an image the driver can read" in message
 
 
 def test_the_manual_key_is_read_under_its_heading() -> None:

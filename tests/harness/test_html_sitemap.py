@@ -191,6 +191,31 @@ def test_the_config_names_the_site_map_next_to_itself(tmp_path: Path) -> None:
     assert site_map_for(config)["fields.otp"]("Code")
 
 
+def test_the_command_line_names_the_site_map_over_the_config(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--ninsho-site-map`` (which ``ninsho check --site-map`` passes) replaces ``[html] site_map``."""
+    (pytester.path / "site.toml").write_text('[fields]\notp = "Code"\n', encoding="utf-8")
+    given = pytester.path / "given.toml"
+    given.write_text('[fields]\notp = "Passcode"\n', encoding="utf-8")
+    portal = pytester.path / "portal.toml"
+    portal.write_text(
+        '[portal]\nbase_url = "http://portal.test/"\ndriver = "html"\n[html]\nsite_map = "site.toml"\n'
+        '[accounts]\nprovision = "pool"\npool = ["a0001"]\npassword_env = "NINSHO_SITE_MAP_TEST_PASSWORD"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NINSHO_SITE_MAP_TEST_PASSWORD", "pool-password")
+    from ninsho.conformance.hooks import CONFIG_KEY
+
+    for argv, named, other in (
+        ((), "Code", "Passcode"),
+        ((f"--ninsho-site-map={given}",), "Passcode", "Code"),
+    ):
+        config = pytester.parseconfigure("--ninsho-portal", str(portal), *argv)
+        site = site_map_for(config.stash[CONFIG_KEY])
+        assert site["fields.otp"](named) and not site["fields.otp"](other), argv
+
+
 def test_the_old_selectors_still_work() -> None:
     site = selectors_for(
         PortalConfig(html_selectors={"field_otp": "確認用コード / Verification code", "page_login": "/in"})

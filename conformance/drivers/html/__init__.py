@@ -7,10 +7,13 @@ Layers, each a module:
 - :mod:`.sitemap` (with ``default_site.toml``): everything portal-specific, as data;
 - :mod:`.browser`: requests, redirects, forms in the page's charset, evidence;
 - :mod:`.values`: what a browser sends for what is typed into a field (HTML's value sanitization);
-- :mod:`.reading`, :mod:`.qr`: values read off a screen, and the App tab's QR code and key;
+- :mod:`.reading`, :mod:`.qr`, :mod:`.svg`: values read off a screen, and the App tab's QR code
+  (an SVG one drawn first) and key;
 - :mod:`.navigation`: which screen is shown, and the way between screens (the menu, Back);
 - :mod:`.driver`: the user actions of the manuals;
 - :mod:`.connection`: ``connect(config, profile)``, named in ``conformance/connect.py``;
+- :mod:`.web`: what the web checks need of a browser (``HtmlDriver.pages()``): the cookies set
+  with their attributes, and forms sent forged, as another site's page would send them;
 - :mod:`.discover` (with :mod:`.walk` and :mod:`.draft`): ``ninsho discover``, which walks a
   portal's screens and drafts its site map.
 

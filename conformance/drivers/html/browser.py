@@ -12,7 +12,7 @@ no answer, a redirect loop or a page that cannot be read is a :class:`DriverErro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -21,13 +21,16 @@ import httpx
 from ninsho.conformance.drivers.html import charset
 from ninsho.conformance.drivers.html.page import (
     MAX_PAGE_BYTES,
+    TITLE_SNIFF_BYTES,
     Button,
+    Form,
     Link,
     Page,
     PageError,
     bilingual,
     form_data,
     parse_page,
+    unread_page,
 )
 from ninsho.conformance.drivers.html.sitemap import SiteMap
 from ninsho.conformance.drivers.html.tree import Element
@@ -36,6 +39,7 @@ from ninsho.conformance.interfaces import DriverError, Exchange, ServerError
 MAX_REDIRECTS = 20
 SECRET_FIELDS = ("password", "code", "csrf", "token", "otp")  # never written to the evidence in clear
 REDIRECTS = (301, 302, 303, 307, 308)
+DRAIN_BYTES = 64 * 1024  # the most of a redirect's body read to keep its connection
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,27 @@ class Answer:
     content: bytes
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A POST form about to be sent: what :attr:`Browser.before_post` sees (drivers/html/web.py
+    sends a forged copy of it first, for the CSRF check)."""
+
+    action: str
+    page: Page
+    form: Form
+    url: str
+    enctype: str
+    codec: str
+    pairs: list[tuple[str, str]]
+
+
+def encode_form(pairs: list[tuple[str, str]], enctype: str, codec: str) -> tuple[bytes, str]:
+    """A POST body and its content type, as a browser encodes the form."""
+    if enctype == "multipart/form-data":
+        return charset.multipart(pairs, codec)
+    return charset.urlencoded(pairs, codec).encode("ascii"), "application/x-www-form-urlencoded"
+
+
 class Browser:
     """See the module's docstring. ``page`` is the screen shown, None before the first request."""
 
@@ -54,6 +79,7 @@ class Browser:
         self.site = site
         self.page: Page | None = None
         self.evidence: list[Exchange] = []
+        self.before_post: Callable[[Submission], None] | None = None  # called before each POST form
 
     def take_evidence(self) -> list[Exchange]:
         evidence, self.evidence = self.evidence, []
@@ -114,13 +140,9 @@ class Browser:
             parts = urlsplit(target)
             query = charset.urlencoded(pairs, codec)
             return self._page(action, "GET", urlunsplit((*parts[:3], query, "")), shown=shown)
-        if enctype == "multipart/form-data":
-            body, content_type = charset.multipart(pairs, codec)
-        else:
-            body, content_type = (
-                charset.urlencoded(pairs, codec).encode("ascii"),
-                "application/x-www-form-urlencoded",
-            )
+        if self.before_post is not None:
+            self.before_post(Submission(action, page, form, target, enctype, codec, pairs))
+        body, content_type = encode_form(pairs, enctype, codec)
         return self._page(action, "POST", target, body=body, content_type=content_type, shown=shown)
 
     def fetch(self, action: str, url: str) -> bytes:
@@ -149,7 +171,10 @@ class Browser:
             )
         if answer.status < 400 and media and "html" not in media.lower():
             raise DriverError(f"{method} {answer.url}: {answer.status}, not a page ({media})")
-        page = parse_page(answer.url, answer.status, answer.content, media or None, self.site.charset)
+        try:
+            page = parse_page(answer.url, answer.status, answer.content, media or None, self.site.charset)
+        except PageError as exc:
+            raise PageError(f"{action}: {exc}") from None
         self._record(action, method, url, shown, page)
         self.page = page
         return page
@@ -169,6 +194,7 @@ class Browser:
             try:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECTS and location:
+                    _drain(response)
                     if response.status_code == 303 or (
                         response.status_code in (301, 302) and method == "POST"
                     ):
@@ -176,7 +202,7 @@ class Browser:
                     url = urljoin(str(response.url), location)
                     chain.append(url)
                     if chain.count(url) > 2:
-                        raise DriverError(f"{action}: a redirect loop: {' → '.join(_paths(chain))}")
+                        raise DriverError(f"{action}: a redirect loop at {url}: {' → '.join(_paths(chain))}")
                     continue
                 return Answer(
                     str(response.url), response.status_code, response.headers, self._read(action, response)
@@ -186,21 +212,24 @@ class Browser:
         raise DriverError(f"{action}: more than {MAX_REDIRECTS} redirects: {' → '.join(_paths(chain[-6:]))}")
 
     def _read(self, action: str, response: httpx.Response) -> bytes:
+        """The body, up to the limit; a page over it is named by the title in its first bytes
+        (only those are read when its Content-Length already says it is over)."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
-            raise PageError(
-                f"{action}: the page {response.url} is {declared} bytes, over the driver's limit of {MAX_PAGE_BYTES}"
-            )
+        over = declared.isdigit() and int(declared) > MAX_PAGE_BYTES
         chunks: list[bytes] = []
         size = 0
         try:
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                if size > MAX_PAGE_BYTES:
-                    raise PageError(
-                        f"{action}: the page {response.url} is over the driver's limit of {MAX_PAGE_BYTES} bytes"
-                    )
                 chunks.append(chunk)
+                if size > MAX_PAGE_BYTES or (over and size >= TITLE_SNIFF_BYTES):
+                    break
+            if over or size > MAX_PAGE_BYTES:
+                where = unread_page(str(response.url), b"".join(chunks), response.headers.get("content-type"))
+                size_said = f"is {declared} bytes," if over else "is"
+                raise PageError(
+                    f"{action}: the page {where} {size_said} over the driver's limit of {MAX_PAGE_BYTES} bytes"
+                )
         except httpx.HTTPError as exc:
             raise DriverError(f"{action}: reading {response.url}: {type(exc).__name__}: {exc}") from None
         return b"".join(chunks)
@@ -219,6 +248,22 @@ class Browser:
                 f"{page.status} {path} «{page.heading}» {' | '.join(m for m in messages if m)}".strip(),
             )
         )
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read and drop a redirect's body, up to :data:`DRAIN_BYTES`: closed unread, its connection
+    would be closed too, and every POST → 303 → GET would open a new one (a third of a run's
+    requests; benchmarks/README.md, item 7)."""
+    if response.is_stream_consumed:  # an answer already in memory (a mock transport's)
+        return
+    size = 0
+    try:
+        for chunk in response.iter_raw():
+            size += len(chunk)
+            if size > DRAIN_BYTES:
+                return
+    except (httpx.HTTPError, httpx.StreamError):
+        return  # the connection is dropped as before; the redirect is followed all the same
 
 
 def _paths(chain: list[str]) -> list[str]:

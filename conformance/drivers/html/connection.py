@@ -8,7 +8,6 @@ pages only has no API ``noop``.
 
 from __future__ import annotations
 
-import os
 import time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -24,16 +23,12 @@ from ninsho.conformance.drivers.json_api import TIMEOUT_SECONDS, HttpConnection
 from ninsho.conformance.interfaces import Driver, DriverError
 from ninsho.spec.profile import Profile
 
-# ``ninsho check --site-map FILE`` sets this (conformance/cli.py): the file it names is read
-# instead of the config's ``[html] site_map``, as a command-line option is read over the file.
-SITE_MAP_VARIABLE = "NINSHO_HTML_SITE_MAP"
-
 
 def site_map_for(config: PortalConfig) -> SiteMap:
-    """The portal's site map: the defaults, its site-map file (``--site-map``, else ``[html]
-    site_map``), then the ``[html] selectors`` of earlier versions. Any problem is a
-    ConfigError naming the key."""
-    named = os.environ.get(SITE_MAP_VARIABLE) or config.html_site_map
+    """The portal's site map: the defaults, its site-map file (``[html] site_map``, which
+    ``--ninsho-site-map`` and ``ninsho check --site-map`` override), then the ``[html] selectors``
+    of earlier versions. Any problem is a ConfigError naming the key."""
+    named = config.html_site_map
     return sitemap.load(Path(named) if named else None, config.html_selectors)
 
 

@@ -21,7 +21,7 @@ the site map's refusal texts. Three rules keep the driver's limits out of the po
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -29,11 +29,14 @@ import httpx
 from ninsho.conformance.drivers.html import qr, reading, sitemap, values
 from ninsho.conformance.drivers.html.browser import Browser
 from ninsho.conformance.drivers.html.navigation import Navigation
-from ninsho.conformance.drivers.html.page import Button, Control, Page
+from ninsho.conformance.drivers.html.page import Button, Control, Link, Page
 from ninsho.conformance.drivers.html.sitemap import SiteMap, Wording
 from ninsho.conformance.drivers.html.text import japanese
 from ninsho.conformance.drivers.html.tree import Element
 from ninsho.conformance.interfaces import Account, DriverError, NotSupported, Outcome, Provisioning
+
+if TYPE_CHECKING:
+    from ninsho.conformance.drivers.html.web import WebPages
 
 P = ParamSpec("P")
 NEEDS_SIGN_IN = frozenset(
@@ -115,6 +118,7 @@ class HtmlDriver(Navigation):
         # with no factor does), None when unknown. And whether the portal trusts this browser.
         self.session: str | None = None
         self.trusted = False
+        self._web: WebPages | None = None  # pages(), made at the first call
 
     def fresh(self) -> HtmlDriver:
         return HtmlDriver(self._new_client, self.site, self.book, no_address=self.no_address)
@@ -122,6 +126,14 @@ class HtmlDriver(Navigation):
     @property
     def page(self) -> Page | None:
         return self.browser.page
+
+    def pages(self) -> WebPages:
+        """This browser as the web checks see it: its cookies, forged submissions of its forms."""
+        from ninsho.conformance.drivers.html.web import WebPages
+
+        if self._web is None:
+            self._web = WebPages(self)
+        return self._web
 
     @property
     def client(self) -> httpx.Client:
@@ -373,7 +385,9 @@ class HtmlDriver(Navigation):
             ("screens.login", "fields.password", "site.start"),
         )
 
-    def _credentials(self, action: str, page: Page, account: Account) -> Page:
+    def _credentials(self, action: str, page: Page, account: Account, remember: bool | None = None) -> Page:
+        """ID and password typed, then Login; ``remember`` ticks (or unticks) "Remember
+        ECS-ID/SPS-ID" (``None``: the box as the screen shows it)."""
         user = page.field(self.site["fields.login_id"])
         password = page.field(self.site["fields.password"])
         button = page.button(self.site["buttons.login"], password.form) if password is not None else None
@@ -384,6 +398,16 @@ class HtmlDriver(Navigation):
         ]
         if user is None or password is None or button is None:
             raise self._missing(action, page, "ID, password and Login", missing)
+        ticks: dict[Element, bool] = {}
+        if remember is not None:
+            box = next(
+                (c for c in page.fields(self.site["fields.remember_login_id"]) if c.kind == "checkbox"), None
+            )
+            if box is None:
+                raise self._missing(
+                    action, page, "«Remember ECS-ID/SPS-ID» checkbox", ("fields.remember_login_id",)
+                )
+            ticks[box.element] = remember
         return self.browser.submit(
             action,
             button,
@@ -391,6 +415,7 @@ class HtmlDriver(Navigation):
                 user.element: self._typed(user, account.login_id),
                 password.element: self._typed(password, account.password),
             },
+            ticks,
         )
 
     def _after_login(self, action: str, page: Page, before: Page) -> Outcome:
@@ -417,15 +442,18 @@ class HtmlDriver(Navigation):
         )
 
     @_answers
-    def login(self, account: Account) -> Outcome:
+    def login(self, account: Account, *, remember: bool | None = None) -> Outcome:
         self.login_id = account.login_id
+        self.password = account.password
         self.session = None
         before = self._login_screen("login")
-        return self._after_login("login", self._credentials("login", before, account), before)
+        return self._after_login("login", self._credentials("login", before, account, remember), before)
 
     @_answers
     def login_for_setup(self, account: Account) -> Outcome:
         """Log in, click "Click here For Initial Setup or Setup Again", log in again."""
+        if not self.site.capabilities["reset"]:
+            raise NotSupported("the site map declares no reset (capabilities.reset = false)")
         first = self.login(account)
         if not first.ok:
             return first
@@ -479,7 +507,7 @@ class HtmlDriver(Navigation):
         )
         page = self._current()
         box = next((c for c in page.fields(self.site["fields.trust_browser"]) if c.kind == "checkbox"), None)
-        if trust and box is None:
+        if trust and box is None and "trust_question" not in self.site.screens:
             if not self.site.capabilities["trust_browser"]:
                 raise NotSupported(
                     "the site map declares no «Trust this browser» (capabilities.trust_browser = false)"
@@ -487,6 +515,7 @@ class HtmlDriver(Navigation):
             raise self._missing(action, page, "«Trust this browser» checkbox", ("fields.trust_browser",))
         ticks: dict[Element, bool] = {box.element: trust} if box is not None else {}
         answer = self.browser.submit(action, button, {control.element: self._typed(control, code)}, ticks)
+        answer = self._trust_question(action, answer, trust)
         outcome = self._result(action, answer, page, signs_in=True)
         if outcome.ok and trust:
             self.trusted = True
@@ -498,6 +527,19 @@ class HtmlDriver(Navigation):
                 " (refusals.code_rejected, …), or name its error box (boxes.error)"
             )
         return outcome
+
+    def _trust_question(self, action: str, page: Page, trust: bool) -> Page:
+        """ "Trust this browser?" asked on a page of its own once the code is accepted
+        (``screens.trust_question``; the manuals ask with a checkbox beside the code): the button
+        that answers as the check asks, ``buttons.trust`` or ``buttons.dont_trust``."""
+        screen = self.site.screens.get("trust_question")
+        if screen is None or not self._shows(page, screen):
+            return page
+        key = "buttons.trust" if trust else "buttons.dont_trust"
+        button = page.button(self.site[key])
+        if button is None:
+            raise self._missing(action, page, "answer to «Trust this browser?»", (key,))
+        return self.browser.submit(action, button, {})
 
     @_answers
     def submit_app_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
@@ -623,7 +665,8 @@ class HtmlDriver(Navigation):
             uri = next((t for t in texts if t.startswith("otpauth://")), None)
             if uri is not None:
                 return uri, reasons
-            reasons.append(f"<img src={src[:40]!r}>: {why or 'a QR code with no otpauth URI'}")
+            # not "<img …>": the report's reasons are stripped of anything that looks like a tag
+            reasons.append(f"the image {src[:40]!r}: {why or 'a QR code with no otpauth URI'}")
         return None, reasons
 
     @_answers
@@ -721,6 +764,11 @@ class HtmlDriver(Navigation):
                 )
             raise self._missing("logout", self._current(), "Logout", ("menu.logout", "menu.open"))
         answer = self._go("logout", target)
+        confirm = answer.button(self.site["menu.logout"]) if isinstance(target, Link) else None
+        if confirm is not None:
+            # A Logout that asks to be confirmed ("Are you sure you want to sign out?"): the
+            # page it leads to has a button of the same name, which a person presses.
+            answer = self._go("logout", confirm)
         refused = self._refusal("logout", answer)
         if refused is not None:
             return refused

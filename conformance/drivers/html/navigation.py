@@ -29,6 +29,7 @@ class Navigation:
 
     browser: Browser
     site: SiteMap
+    password: str | None = None  # the account's, for a screen that asks for it again
 
     def _not_reached(self, action: str, page: Page, what: str, keys: Sequence[str]) -> Exception:
         """What an action whose screen cannot be reached raises: the portal's refusal when the
@@ -88,8 +89,24 @@ class Navigation:
 
     def _go(self, action: str, target: Link | Button) -> Page:
         if isinstance(target, Link):
-            return self.browser.follow(action, target)
-        return self.browser.submit(action, target, {})
+            return self._reauthenticated(action, self.browser.follow(action, target))
+        return self._reauthenticated(action, self.browser.submit(action, target, {}))
+
+    def _reauthenticated(self, action: str, page: Page) -> Page:
+        """Past a screen that asks for the password again before a change ("Confirm Access",
+        sudo mode; ``screens.reauthenticate``, which no manual shows): a person types the
+        password they logged in with and presses ``buttons.confirm``, and the portal goes on
+        to where they were going."""
+        screen = self.site.screens.get("reauthenticate")
+        if screen is None or self.password is None or not self._shows(page, screen):
+            return page
+        control = page.field(self.site["fields.password"])
+        button = page.button(self.site["buttons.confirm"], control.form) if control is not None else None
+        if control is None or button is None:
+            raise self._missing(
+                action, page, "password field with Confirm", ("fields.password", "buttons.confirm")
+            )
+        return self.browser.submit(action, button, {control.element: self.password})
 
     def _via(self, action: str, key: str) -> bool:
         """Follow the link a site-map key names; when a menu entry or a settings tab is not on
@@ -134,7 +151,7 @@ class Navigation:
                 path = self.site.screens[step.split(".", 1)[1]].path
                 if not path:
                     continue
-                self.browser.open(action, path)
+                self._reauthenticated(action, self.browser.open(action, path))
             elif not self._via(action, step):
                 continue
             found = want(self._current())

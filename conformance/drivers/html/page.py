@@ -13,6 +13,7 @@ which is an ERROR, never the portal's FAIL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,21 @@ NOT_FILLED = frozenset(("submit", "image", "button", "reset", "file"))
 
 class PageError(DriverError):
     """A page the driver cannot read; the message names it."""
+
+
+TITLE_SNIFF_BYTES = 64 * 1024  # where a page that cannot be read is looked at for its <title>
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def unread_page(url: str, body: bytes, content_type: str | None = None) -> str:
+    """A page that cannot be read, for messages, as :meth:`Page.where` names a screen:
+    «title» (URL). The title is looked for in its first bytes, decoded as declared (else
+    UTF-8) with anything undecodable replaced: enough to tell which page it was."""
+    found = _TITLE.search(body[:TITLE_SNIFF_BYTES])
+    label = charset.header_charset(content_type) or charset.meta_charset(body)
+    codec = (charset.codec_for(label) if label else None) or "utf-8"
+    title = " ".join(found.group(1).decode(codec, "replace").split())[:120] if found else ""
+    return f"«{title or 'untitled'}» ({url})"
 
 
 @dataclass(eq=False)
@@ -156,11 +172,15 @@ def parse_page(
 ) -> Page:
     """The page an answer carries (see the module's docstring)."""
     if len(body) > MAX_PAGE_BYTES:
-        raise PageError(f"the page {url} is {len(body)} bytes, over the driver's limit of {MAX_PAGE_BYTES}")
+        raise PageError(
+            f"the page {unread_page(url, body, content_type)} is {len(body)} bytes,"
+            f" over the driver's limit of {MAX_PAGE_BYTES}"
+        )
     try:
         decoded = charset.decode(body, content_type, forced_charset)
     except charset.CharsetError as exc:
-        raise PageError(f"the page {url} cannot be read: {exc} (site-map key site.charset)") from None
+        where = unread_page(url, body, content_type)
+        raise PageError(f"the page {where} cannot be read: {exc} (site-map key site.charset)") from None
     media = (content_type or "text/html").split(";")[0].strip().lower()
     if media not in ("text/html", "application/xhtml+xml"):
         return plain_page(url, status, decoded.text, decoded.codec)

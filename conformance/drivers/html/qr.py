@@ -1,7 +1,7 @@
 """The App tab's two ways to the secret: the QR code image, and the key shown for typing.
 
-The otpauth URI is read from the image (zxing-cpp, no system library), never made up from the
-manual key, so a check can compare the two. An image that is not one, or shows no QR code, is
+The otpauth URI is read from the image (zxing-cpp, no system library; an SVG drawn first by
+:mod:`.svg`), never made up from the manual key, so a check can compare the two. An image that is not one, or shows no QR code, is
 reported with its reason; it is the driver's ERROR only when the tab shows no key either.
 """
 
@@ -17,6 +17,8 @@ from urllib.parse import unquote_to_bytes
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from ninsho.conformance.drivers.html import svg
+
 _KEY_LINE = re.compile(r"[A-Z2-7]+(?:[ -]?[A-Z2-7]+)*=*")
 _KEY_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{4,}(?:[ -][A-Z2-7]{2,})*=*(?![A-Za-z0-9])")
 MIN_KEY_CHARS = 16  # RFC 4226 §4: at least 128 bits; 16 base32 characters is 80, the shortest used
@@ -24,13 +26,17 @@ MAX_IMAGE_PIXELS = 40_000_000
 
 
 def decode_qr(data: bytes) -> list[str]:
-    """The texts of the QR codes in an image (PNG, GIF, JPEG…). An SVG needs a rasteriser,
-    which the harness does not ship: it reads as no QR code."""
+    """The texts of the QR codes in an image (PNG, GIF, JPEG, SVG…)."""
     return read_qr(data)[0]
 
 
 def read_qr(data: bytes) -> tuple[list[str], str]:
     """The texts of the QR codes in an image, and why there are none when there are none."""
+    if svg.is_svg(data):
+        try:
+            return _texts(svg.rasterise(data))
+        except svg.SvgError as exc:
+            return [], f"an SVG image the driver cannot draw: {exc}"
     try:
         image = Image.open(io.BytesIO(data))
         if image.width * image.height > MAX_IMAGE_PIXELS:
@@ -38,7 +44,11 @@ def read_qr(data: bytes) -> tuple[list[str], str]:
         image.load()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         return [], f"not an image the driver can read ({type(exc).__name__})"
-    texts = [found.text for found in zxingcpp.read_barcodes(image.convert("L")) if found.text]
+    return _texts(image.convert("L"))
+
+
+def _texts(image: Image.Image) -> tuple[list[str], str]:
+    texts = [found.text for found in zxingcpp.read_barcodes(image) if found.text]
     return texts, "" if texts else "an image with no readable QR code"
 
 

@@ -46,8 +46,16 @@ ERRORS: dict[str, str | None] = {
 }
 CAPABILITIES = ("email_login", "app_registration", "trust_browser", "reset", "reset_code_reentry")
 NAMED = {
-    "fields": ("login_id", "password", "otp", "address", "confirm_code", "trust_browser"),
-    "buttons": ("login", "send_otp", "confirm", "register", "initialize", "resend"),
+    "fields": (
+        "login_id",
+        "password",
+        "otp",
+        "address",
+        "confirm_code",
+        "trust_browser",
+        "remember_login_id",
+    ),
+    "buttons": ("login", "send_otp", "confirm", "register", "initialize", "resend", "trust", "dont_trust"),
     "links": ("setup", "email_login", "app_login", "mail_tab", "app_tab"),
     "menu": ("open", "settings", "logout"),
     "texts": ("manual_key", "reset_login_id", "reset_address"),

@@ -30,6 +30,7 @@ BLOCKS = frozenset(
 )  # fmt: skip
 NEVER_RENDERED = frozenset(("script", "style", "template", "head", "noembed", "noframes", "datalist"))
 CELLS = frozenset(("td", "th"))
+_SPACES = re.compile(r"\s+")
 _HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\b", re.IGNORECASE)
 
 
@@ -107,7 +108,7 @@ def render(root: Element, *, alt: bool = False, hidden: bool = False) -> list[st
     while stack:
         node, entering, pre = stack.pop()
         if isinstance(node, Text):
-            out.append(node.value if pre else re.sub(r"\s+", " ", node.value))
+            out.append(node.value if pre else _SPACES.sub(" ", node.value))
             continue
         if not entering:
             if node.tag in BLOCKS:
@@ -123,6 +124,8 @@ def render(root: Element, *, alt: bool = False, hidden: bool = False) -> list[st
             out.append("\n")
         elif node.tag == "img" and alt:
             out.append(node.get("alt"))
+        elif _shows_value(node):
+            out.append(f" {node.get('value')} ")
         if node.tag in BLOCKS:
             out.append("\n")
         in_pre = pre or node.tag in ("pre", "textarea", "listing")
@@ -130,6 +133,18 @@ def render(root: Element, *, alt: bool = False, hidden: bool = False) -> list[st
         stack.extend((child, True, in_pre) for child in reversed(node.children))
     lines = ("".join(out)).split("\n")
     return [squashed for line in lines if (squashed := " ".join(line.split()))]
+
+
+def _shows_value(node: Element) -> bool:
+    """A text field no one can type into (``disabled`` or ``readonly``) is how a page shows a
+    value, the registered address or a key: a person reads it as text on the page."""
+    kind = (node.get("type") or "text").lower()
+    return (
+        node.tag == "input"
+        and kind in ("text", "email", "search", "tel", "url")
+        and (node.has("disabled") or node.has("readonly"))
+        and bool(node.get("value").strip())
+    )
 
 
 def build(html: str) -> tuple[Element, LexborHTMLParser, dict[int, Element]]:
