@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from _pytest import junitxml
 
+from ninsho.conformance import applicability, realtime, reports, selection, startup
 from ninsho.conformance import config as portal_config
-from ninsho.conformance import realtime, reports, selection, startup
+from ninsho.conformance.applicability import require_applicable
 from ninsho.conformance.connect import check_driver, connection_for
 from ninsho.conformance.drivers.embedded import FAULT_NAMES
 from ninsho.conformance.errors import ConfigError, HarnessError
@@ -33,6 +34,7 @@ from ninsho.conformance.target import Target
 from ninsho.conformance.verdicts import CheckResult, Verdict
 from ninsho.conformance.waits import Countdown, current_purpose
 from ninsho.spec.errors import SpecError
+from ninsho.spec.profile import Profile
 from ninsho.spec.registry import Requirement, load_profile, profile_names, requirements
 
 pytest_plugins = ["ninsho.conformance.fixtures", "ninsho.conformance.steps"]
@@ -45,6 +47,7 @@ REGISTRY_KEY = pytest.StashKey[dict[str, Requirement]]()
 BASELINE_KEY = pytest.StashKey[Baseline]()
 SUITE_KEY = pytest.StashKey[set[str]]()  # the requirements of every check collected
 CURRENT_ITEM_KEY = pytest.StashKey[pytest.Item]()  # the check running in the main thread
+PROFILE_KEY = pytest.StashKey[Profile]()  # the profile the run judges by
 START_FAILED_KEY = pytest.StashKey[int]()  # the exit status of a run that could not start
 STARTED_KEY = pytest.StashKey[tuple[datetime, float]]()  # when the run began: (UTC, monotonic)
 SHORT_FAILURES_KEY = pytest.StashKey[bool]()  # a failed check shows a short block, not a traceback
@@ -76,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 "portal.driver": config.getoption("ninsho_driver"),
                 "portal.profile": config.getoption("ninsho_profile"),
                 "clock.mode": config.getoption("ninsho_clock"),
+                "html.site_map": config.getoption("ninsho_site_map"),
             },
         )
         startup.check_writable(config)
@@ -83,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.markexpr, registry, LEVELS, selection.marker_names(config.getini("markers"))
         )
         _check_profile(config.stash[CONFIG_KEY].profile)
-        load_profile(config.stash[CONFIG_KEY].profile)
+        config.stash[PROFILE_KEY] = load_profile(config.stash[CONFIG_KEY].profile)
         _check_fault(config)
         _check_portal_set_up(config)
         baseline = config.getoption("ninsho_baseline")
@@ -255,7 +259,8 @@ def _prerun_in_real_time(session: pytest.Session) -> None:
     if pool is not None:
         countdown.line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, session.items))))
     try:
-        wall = realtime.prerun(session.items, connection.target)
+        # A check the profile rules out is NOT_APPLICABLE at its setup: it never runs its waits.
+        wall = realtime.prerun([i for i in session.items if _applicable(i)], connection.target)
     finally:
         countdown.stop()
     config.stash[WALL_KEY] = wall
@@ -287,6 +292,19 @@ def judged_instead(config: pytest.Config, items: list[pytest.Item]) -> str:
         names = sorted({p.name.split("[")[0] for p in probes if rid in requirement_ids(p, registry)})
         parts.append(f"{rid} by {', '.join(names)}" if names else f"{rid} by no probe")
     return "the probes judge its requirements: " + "; ".join(parts)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A check that walks a path the profile rules out is NOT_APPLICABLE (protocol.md §19.1)."""
+    registry, profile = item.config.stash[REGISTRY_KEY], item.config.stash.get(PROFILE_KEY, None)
+    if profile is not None:
+        require_applicable(requirement_ids(item, registry), registry, profile)
+
+
+def _applicable(item: pytest.Item) -> bool:
+    registry, profile = item.config.stash[REGISTRY_KEY], item.config.stash.get(PROFILE_KEY, None)
+    return profile is None or applicability.reason(requirement_ids(item, registry), registry, profile) is None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -330,13 +348,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not _judged_phase(report):
         return
     excinfo = call.excinfo.value if call.excinfo is not None else None
-    results = verdicts_for(item.nodeid, rids, registry, excinfo)
     target = item.stash.get(TARGET_KEY, None)
+    soft = target.transcript.soft_failures if isinstance(target, Target) else ()
+    results = verdicts_for(item.nodeid, rids, registry, excinfo, soft)
     title = check_title(item)
     for r in results:
         r.title, r.language = title.text, title.language
         if isinstance(target, Target):
-            r.measured = dict(target.measured)
+            # a soft failure of a requirement the check is not marked with: its figures are not that one's
+            r.measured = dict(target.measured) if r.requirement in rids else {}
             r.evidence = list(target.transcript.lines)
     baseline = item.config.stash[BASELINE_KEY]
     for r in results:
@@ -363,12 +383,17 @@ def _align_report(report: pytest.TestReport, results: list[CheckResult]) -> None
     """Make pytest's own outcome agree with the verdicts (a WARN is not a failed test)."""
     verdicts = {r.verdict for r in results}
     expected = all(r.expected_failure for r in results if r.verdict in (Verdict.FAIL, Verdict.WARN))
+    if Verdict.FAIL in verdicts and report.passed and not expected:  # a soft failure: the check went on
+        report.outcome = "failed"
+        report.longrepr = "; ".join(r.reason for r in results if r.verdict is Verdict.FAIL)
+        return
     if Verdict.FAIL in verdicts and expected:
         report.outcome = "skipped"
         report.wasxfail = "expected failure (baseline): " + "; ".join(
             sorted({r.expected_failure or "" for r in results})
         )
-    elif verdicts <= {Verdict.PASS, Verdict.WARN} and Verdict.WARN in verdicts:
+    elif verdicts <= {Verdict.PASS, Verdict.WARN, Verdict.SKIPPED} and Verdict.WARN in verdicts:
+        # (SKIPPED here: the requirements a WARN stopped the check before: results._not_reached)
         report.outcome = "passed"
         report.sections.append(("ninsho", "WARN: " + "; ".join(r.reason for r in results if r.reason)))
     elif verdicts & {Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE} and not verdicts & {

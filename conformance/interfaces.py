@@ -27,6 +27,7 @@ __all__ = [
     "DriverError",
     "Enroller",
     "Exchange",
+    "LinkFollower",
     "Mail",
     "MailTimeout",
     "Mailbox",
@@ -61,7 +62,10 @@ class Exchange:
 class Outcome:
     ok: bool
     stage: str | None = None  # first_factor | setup | authenticated | reset
-    error: str | None = None  # the portal's error code, e.g. code_rejected, blocked_address
+    # what the refusal is, in the binding's vocabulary (conformance/refusals.py), e.g.
+    # code_rejected; the name the portal itself gave, where its binding has names, is
+    # data["error_name"]
+    error: str | None = None
     requirement: str | None = None  # the requirement the portal says it enforced
     message_ja: str = ""
     message_en: str = ""
@@ -138,6 +142,18 @@ class Enroller(Protocol):
         ...
 
 
+@runtime_checkable
+class LinkFollower(Protocol):
+    """Optional, for portals that reset by link (``reset.mode = "link"``, protocol.md §19): a
+    Driver that also has this method can follow the URL of the reset mail. Without it the link
+    checks are NOT_APPLICABLE for the driver."""
+
+    def open_reset_link(self, url: str, account: Account) -> Outcome:
+        """Open ``url`` as it is, and log in there with ``account``'s ID and password; a success
+        leaves this browser in the session the link opened (``stage`` setup)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str
@@ -160,8 +176,11 @@ class Mailbox(Protocol):
     mail path allows (0 for the embedded outbox, a fraction of a second for a portal that relays
     before it answers), since refused addresses are checked by the dozen."""
 
-    def wait_for(self, to: str, *, subject: str, since: float, timeout: float) -> Mail:
-        """The newest mail to ``to`` with ``subject`` received at or after ``since``."""
+    def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
+        """The newest mail to ``to`` received at or after ``since``, matched by recipient and
+        time only: ``subject`` is the one the caller expects, for the judging that follows
+        (conformance/mail_contract.py), never a filter, so a wrong subject is a FAIL and not a
+        timeout."""
         ...
 
 

@@ -13,20 +13,21 @@ the portal runs with, or a small subclass through the public seams only: a
 
 from __future__ import annotations
 
+import hmac
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from ninsho.reference.core import addresses
-from ninsho.reference.core.errors import AccountLocked, BlockedAddress, CodeRejected, NinshoError
+from ninsho.reference.core import addresses, otp
+from ninsho.reference.core.errors import AccountLocked, CodeRejected, NinshoError
 from ninsho.reference.core.passwords import PasswordHasher
-from ninsho.reference.core.portal import Portal
+from ninsho.reference.core.portal import LoginResult, Portal
 from ninsho.reference.core.ports import Clock, Mailer, RandomSource, Store
 from ninsho.reference.core.rules import Rules
 from ninsho.reference.core.stages import Action
-from ninsho.reference.core.state import AccountState, AppRegistration, IssuedCode
+from ninsho.reference.core.state import AccountState, AppRegistration, IssuedCode, Purpose
 from ninsho.reference.embedded import Embedded, embedded_portal
 from ninsho.spec.profile import Profile
 
@@ -64,7 +65,7 @@ class _EndswithDomainCheck(Rules):
     def check_address(self, raw: str) -> str:
         address = super().check_address(raw)
         if any(address.lower().endswith(b) for b in self.profile.email_blocked_domains):
-            raise BlockedAddress("blocked (endswith)", requirement="EMAIL_BLOCKED_DOMAIN", field="address")
+            raise addresses.blocked(address.rpartition("@")[2], "EMAIL_BLOCKED_DOMAIN")
         return address
 
 
@@ -76,9 +77,7 @@ class _CaseSensitiveDomainCheck(Rules):
         typed = unicodedata.normalize("NFKC", raw.strip(addresses.WHITE_SPACE)).rpartition("@")[2].rstrip(".")
         p = self.profile  # ...but the blocked list is compared with the domain as typed
         if typed in p.email_blocked_domains or any(typed.endswith("." + b) for b in p.email_blocked_domains):
-            raise BlockedAddress(
-                "blocked (case-sensitive)", requirement="EMAIL_BLOCKED_DOMAIN", field="address"
-            )
+            raise addresses.blocked(typed, "EMAIL_BLOCKED_DOMAIN")
         return str(address)
 
 
@@ -106,6 +105,59 @@ class _RegisterWithoutCode(Rules):
 class _NoLockout(Rules):
     def record_failure(self, state: AccountState, now: float) -> None:
         state.failures += 1
+
+
+class _CodeAnyPurpose(Rules):
+    """Checks a mailed code against every live code of the account, whatever it was sent for
+    ("the account's current code"): a login code confirms a reset, a reset code logs in."""
+
+    def consume_code(
+        self, state: AccountState, purpose: Purpose, code: str, now: float
+    ) -> IssuedCode | CodeRejected | AccountLocked:
+        locked = self.lock_refusal(state, now)
+        if locked:
+            return locked
+        for issued in state.codes:
+            digest = otp.code_digest(self.pepper, state.login_id, issued.purpose.value, code)
+            live = self.refusal_reason(issued, now) is None
+            if issued.purpose is not purpose and live and hmac.compare_digest(issued.digest, digest):
+                issued.used = True
+                self.record_success(state)
+                return issued
+        return super().consume_code(state, purpose, code, now)
+
+
+class _ChangeWithoutConfirm(Rules):
+    """ "Send One-Time Password" to a new address replaces a registered one at once; the code it
+    mails still confirms, but decides nothing. The initial setup (no address yet) is correct."""
+
+    def issue_code(
+        self,
+        state: AccountState,
+        purpose: Purpose,
+        code: str,
+        now: float,
+        address: str | None,
+        *,
+        resend: bool,
+    ) -> None:
+        super().issue_code(state, purpose, code, now, address, resend=resend)
+        if purpose is Purpose.REGISTER_EMAIL and state.addresses and address is not None:
+            self.register_address(state, address)
+
+
+class _CountResetAtLogin(Portal):
+    """A right password resets the code-failure count (a lock already set stays): whoever has
+    the password logs in again between guesses, and never reaches the threshold."""
+
+    def login(self, login_id: str, password: str, *, trust_token: str | None = None) -> LoginResult:
+        result = super().login(login_id, password, trust_token=trust_token)
+        self.store.transact(login_id, _forget_failures)
+        return result
+
+
+def _forget_failures(state: AccountState) -> None:
+    state.failures = 0
 
 
 # --- broken atomicity: check, then write -------------------------------------------------------
@@ -156,6 +208,47 @@ def _accepts(change: Callable[[AccountState], object], state: AccountState) -> b
         return False
 
 
+# --- the 2021 portal's reset link (reset.mode = "link", protocol.md §19) -----------------------
+class _LinkWorksTwice(Rules):
+    """Never marks a link spent: opened again, it initializes the settings again."""
+
+    def link_refusal(self, issued: IssuedCode, now: float) -> str | None:
+        return "expired" if now >= issued.expires_at else None
+
+
+class _LinkNeverExpires(Rules):
+    def link_refusal(self, issued: IssuedCode, now: float) -> str | None:
+        return "used" if issued.used else None
+
+
+class _LinkTokenFromTheClock(Rules):
+    """A link's token is the time it was issued, padded to the token's length: 43 characters,
+    hardly any of them ever changing."""
+
+    def new_link_token(self, source: RandomSource, now: float) -> str:
+        return str(int(now)).zfill(43)
+
+
+class _LinkWithoutPassword(Portal):
+    """The link's screen asks for the password and does not check it."""
+
+    def reauthenticate_for_link(self, login_id: str, password: str) -> None:
+        self._check_login_id(login_id)
+
+
+class _LinkForAnyAccount(Portal):
+    """Checks the password of whoever logs in on the link's screen, then resets the account
+    that holds the token, whichever it is."""
+
+    def link_owner(self, login_id: str, token: str) -> str:
+        for owner in self.store.login_ids():
+            state = self.store.load(owner)
+            digest = otp.code_digest(self.pepper, owner, Purpose.RESET.value, token)
+            if state is not None and any(hmac.compare_digest(c.digest, digest) for c in state.codes):
+                return owner
+        return login_id
+
+
 # --- the registry ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Fault:
@@ -167,6 +260,12 @@ class Fault:
     profile_changes: dict[str, Any] = field(default_factory=dict)
     rules: type[Rules] = Rules
     portal: type[Portal] = Portal
+    # Flaws of the pages, which reference/web/pages.py looks for (the core never sees them):
+    # "no-csrf", "cookie-no-httponly", "forgets-login-id".
+    web: frozenset[str] = frozenset()
+    # The profile under which the harness FAILs it: a fault of the reset link shows only where
+    # the portal resets by link.
+    proven_under: str = "iimc"
 
     def profile_for(self, profile: Profile) -> Profile:
         """The profile the faulty portal runs with (the harness still judges by ``profile``)."""
@@ -199,7 +298,7 @@ class Fault:
 
     def build(self, profile: Profile, **kwargs: Any) -> Embedded:
         """An embedded portal with this fault (``kwargs`` as for ``embedded_portal``)."""
-        return embedded_portal(profile, make_portal=self.make_portal, **kwargs)
+        return replace(embedded_portal(profile, make_portal=self.make_portal, **kwargs), flaws=self.web)
 
 
 FAULTS: dict[str, Fault] = {
@@ -248,8 +347,18 @@ FAULTS: dict[str, Fault] = {
         rules=_CaseSensitiveDomainCheck,
     ),
     "two-addresses": Fault("keeps two addresses", ("EMAIL_SINGLE_ADDRESS",), {"email_max_addresses": 2}),
+    "wrong-mail-subject": Fault(
+        "mails one-time passwords under an English-only subject",
+        ("MAIL_SUBJECT_OTP",),
+        {"mail_subject_otp": "Notification of one time password"},
+    ),
+    "wrong-code-digits": Fault(
+        "mails 6-digit one-time passwords", ("EMAIL_OTP_DIGITS",), {"email_otp_digits": 6}
+    ),
     "register-without-code": Fault(
-        "registers the app with any code", ("APP_REGISTER_REQUIRES_CODE",), rules=_RegisterWithoutCode
+        "registers the app with any code",
+        ("APP_REGISTER_REQUIRES_CODE", "CODE_BOUND_TO_PURPOSE"),  # any: the registered app's code too
+        rules=_RegisterWithoutCode,
     ),
     "reset-keeps-apps": Fault(
         "a reset keeps the old app secrets", ("RESET_VOIDS_APPS",), {"reset_voids_apps": False}
@@ -258,6 +367,66 @@ FAULTS: dict[str, Fault] = {
         "never locks",
         ("LOCKOUT_THRESHOLD", "LOCKOUT_DURATION", "RESEND_KEEPS_FAILURE_COUNT"),
         rules=_NoLockout,
+    ),
+    "count-reset-at-login": Fault(
+        "a password login resets the code-failure count", ("LOCKOUT_THRESHOLD",), portal=_CountResetAtLogin
+    ),
+    "code-any-purpose": Fault(
+        "accepts a mailed code for any purpose: a login code confirms a reset",
+        ("CODE_BOUND_TO_PURPOSE",),
+        rules=_CodeAnyPurpose,
+    ),
+    "change-without-confirm": Fault(
+        "a signed-in address change takes effect before its code is confirmed",
+        ("EMAIL_REGISTRATION_CONFIRM", "EMAIL_OTP_TO_REGISTERED_ADDRESS"),
+        rules=_ChangeWithoutConfirm,
+    ),
+    "no-csrf": Fault(
+        "the pages take a form without its CSRF token", ("WEB_CSRF",), web=frozenset({"no-csrf"})
+    ),
+    "cookie-no-httponly": Fault(
+        "the trust and remember-ID cookies lack HttpOnly",
+        ("WEB_COOKIE_FLAGS",),
+        web=frozenset({"cookie-no-httponly"}),
+    ),
+    "forgets-login-id": Fault(
+        "«Remember ECS-ID/SPS-ID» keeps nothing", ("REMEMBER_LOGIN_ID",), web=frozenset({"forgets-login-id"})
+    ),
+    "link-works-twice": Fault(
+        "a reset link initializes again when opened again",
+        ("RESET_LINK_SINGLE_USE",),
+        rules=_LinkWorksTwice,
+        proven_under="iimc-2021",
+    ),
+    "link-never-expires": Fault(
+        "a reset link never expires",
+        ("RESET_LINK_LIFETIME",),
+        rules=_LinkNeverExpires,
+        proven_under="iimc-2021",
+    ),
+    "link-without-password": Fault(
+        "a reset link acts whatever password is typed",
+        ("RESET_LINK_REQUIRES_PASSWORD",),
+        portal=_LinkWithoutPassword,
+        proven_under="iimc-2021",
+    ),
+    "link-other-account": Fault(
+        "a reset link acts after any account's password",
+        ("RESET_LINK_BOUND_TO_ACCOUNT",),
+        portal=_LinkForAnyAccount,
+        proven_under="iimc-2021",
+    ),
+    "link-weak-token": Fault(
+        "a reset link's token is the time it was issued",
+        ("RESET_LINK_TOKEN_STRENGTH",),
+        rules=_LinkTokenFromTheClock,
+        proven_under="iimc-2021",
+    ),
+    "link-keeps-apps": Fault(
+        "a reset by link keeps the old app secrets",
+        ("RESET_VOIDS_APPS",),
+        {"reset_voids_apps": False},
+        proven_under="iimc-2021",
     ),
 }
 

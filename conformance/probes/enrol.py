@@ -15,6 +15,7 @@ from ninsho.conformance.actions import mailed_code, register_address, scan, step
 from ninsho.conformance.actions import second_factor_by_mail as by_mail
 from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Account, Driver, DriverError
+from ninsho.conformance.probes.reset_link import reset_by_link
 from ninsho.conformance.target import Target
 
 
@@ -119,7 +120,10 @@ def second_factor_by_mail(portal: Target, enrolled: Enrolled, driver: Driver, *,
 
 
 def reset_by_mail(portal: Target, enrolled: Enrolled) -> Driver:
-    """ "Click here For Initial Setup or Setup Again", "Initialize", the mailed code, "Confirm"."""
+    """ "Click here For Initial Setup or Setup Again", "Initialize", the mailed code, "Confirm"
+    (with ``reset.mode = "link"``: the mailed link, protocol.md §19)."""
+    if portal.profile.reset_mode == "link":
+        return reset_by_link(portal, enrolled.account, enrolled.driver)
     p, address = portal.profile, enrolled.account.address or ""
     driver = enrolled.driver
     expect(driver.login_for_setup(enrolled.account).ok, "RESET_REAUTHENTICATE", "the reset login was refused")

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from ninsho.spec.profile import Profile
 
-from . import addresses, otp
+from . import addresses, links, otp
 from .errors import AccountLocked, CodeRejected, InvalidInput, NothingPending
+from .otp import RandomSource
 from .state import AccountState, AppRegistration, IssuedCode, Purpose
 
 # Which requirement a refusal speaks for, by purpose and reason.
@@ -31,6 +32,17 @@ _REQUIREMENT = {
     (Purpose.RESET, "expired"): "RESET_CODE_LIFETIME",
     (Purpose.RESET, "used"): "RESET_CODE_SINGLE_USE",
     (Purpose.RESET, "wrong"): "RESET_CONFIRMATION_MAIL",
+}
+
+# One message whatever the reason, as for codes (protocol.md §16.3).
+LINK_REFUSED = (
+    "This link is no longer valid, or belongs to another account. Click 初期化 again for a new one.",
+    "このURLは無効か、別のアカウントのものです。もう一度「初期化」して新しいURLを受け取ってください。",
+)
+_LINK_REQUIREMENT = {
+    "expired": "RESET_LINK_LIFETIME",
+    "used": "RESET_LINK_SINGLE_USE",
+    "wrong": "RESET_LINK_BOUND_TO_ACCOUNT",
 }
 
 
@@ -144,6 +156,31 @@ class Rules:
         if now >= issued.expires_at:
             return "expired"
         return None
+
+    # --- the reset link [RESET_LINK_*] (protocol.md §19.3) -------------------------------
+    def new_link_token(self, source: RandomSource, now: float) -> str:
+        """A new link's token: 256 bits of the injected CSPRNG [RESET_LINK_TOKEN_STRENGTH]."""
+        return links.new_token(source)
+
+    def consume_link(self, state: AccountState, token: str, now: float) -> IssuedCode | CodeRejected:
+        """Check and spend a reset link's token in one step. A refusal counts no failure: the
+        token cannot be guessed, and its user has given the password already (§19.3)."""
+        digest = otp.code_digest(self.pepper, state.login_id, Purpose.RESET.value, token)
+        reason = "wrong"
+        for issued in state.codes:
+            if issued.purpose is Purpose.RESET and hmac.compare_digest(issued.digest, digest):
+                refusal = self.link_refusal(issued, now)
+                if refusal is None:
+                    issued.used = True
+                    return issued
+                reason = refusal
+        return CodeRejected(
+            reason, requirement=_LINK_REQUIREMENT[reason], field="token", message=LINK_REFUSED
+        )
+
+    def link_refusal(self, issued: IssuedCode, now: float) -> str | None:
+        """Why a found token no longer acts: ``used``, ``expired``, or None."""
+        return self.refusal_reason(issued, now)
 
     # --- TOTP [TOTP_WINDOW] [TOTP_REPLAY] -----------------------------------------------
     def totp_step(self, secret: bytes, code: str, now: float) -> int | None:

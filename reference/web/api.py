@@ -175,8 +175,12 @@ def _verified(result: Verified) -> dict[str, Any]:
     return {"stage": result.stage.value, "trust_token": result.trust_token}
 
 
-def _reset(screen: ResetScreen) -> dict[str, Any]:
-    message = messages.EMAIL_SENT_ENTER_CONFIRM_CODE if screen.mailed else None
+def _link_mode(request: Request) -> bool:
+    return runtime(request).config.profile.reset_mode == "link"
+
+
+def _reset(request: Request, screen: ResetScreen) -> dict[str, Any]:
+    message = messages.reset_screen(_link_mode(request), screen.mailed)
     return {
         "login_id": screen.login_id,
         "shown_address": screen.shown_address,
@@ -270,20 +274,21 @@ async def settings_app_register(request: Request) -> Response:
     token = session_token(request)
     data = await read_json(request, {"code": STR})
     app_id = await call(request, lambda p: p.confirm_app_registration(token, data["code"]))
-    return JSONResponse({"app_id": app_id, "stage": "authenticated", "message": messages.APP_REGISTERED})
+    message = messages.app_registered(_link_mode(request))
+    return JSONResponse({"app_id": app_id, "stage": "authenticated", "message": message})
 
 
 # --- reset ("Initialize") --------------------------------------------------------------
 async def reset_initialize(request: Request) -> Response:
     token = session_token(request)
     await read_json(request, {})
-    return JSONResponse(_reset(await call(request, lambda p: p.initialize(token))))
+    return JSONResponse(_reset(request, await call(request, lambda p: p.initialize(token))))
 
 
 async def reset_resend(request: Request) -> Response:
     token = session_token(request)
     await read_json(request, {})
-    return JSONResponse(_reset(await call(request, lambda p: p.resend(token))))
+    return JSONResponse(_reset(request, await call(request, lambda p: p.resend(token))))
 
 
 async def reset_confirm(request: Request) -> Response:
@@ -291,6 +296,15 @@ async def reset_confirm(request: Request) -> Response:
     data = await read_json(request, {"code": STR})
     stage = await call(request, lambda p: p.confirm_reset(token, data["code"]))
     return JSONResponse({"stage": stage.value, "message": messages.RESET_DONE})
+
+
+async def reset_link(request: Request) -> Response:
+    """The URL in the 2021 portal's mail, then ID and password again (protocol.md §19.4)."""
+    data = await read_json(request, {"token": STR, "login_id": STR, "password": STR})
+    result = await call(
+        request, lambda p: p.open_reset_link(data["token"], data["login_id"], data["password"])
+    )
+    return JSONResponse({**_login(result), "message": messages.LINK_RESET_DONE})
 
 
 async def logout(request: Request) -> Response:
@@ -329,6 +343,15 @@ async def admin_helpdesk_code(request: Request) -> Response:
             "helpdesk_phone": profile.helpdesk_phone,
         }
     )
+
+
+async def admin_helpdesk_confirm(request: Request) -> Response:
+    """The ICT Support Center confirms the pending reset of an account with no address (§19.5)."""
+    check_admin(request, "RESET_LINK_MAIL")
+    await read_json(request, {})
+    login_id = request.path_params["login_id"]
+    await call(request, lambda p: p.helpdesk_confirm_reset(login_id))
+    return JSONResponse({"login_id": login_id, "stage": "setup"})
 
 
 # --- the test clock extension [TEST_CLOCK_DISABLED_BY_DEFAULT] ---------------------------
@@ -393,10 +416,12 @@ def routes() -> list[BaseRoute]:
         Route("/reset/initialize", reset_initialize, methods=post),
         Route("/reset/resend", reset_resend, methods=post),
         Route("/reset/confirm", reset_confirm, methods=post),
+        Route("/reset/link", reset_link, methods=post),
         Route("/logout", logout, methods=post),
         Route("/admin/users", admin_add_user, methods=post),
         Route("/admin/users/{login_id}", admin_remove_user, methods=["DELETE"]),
         Route("/admin/helpdesk/{login_id}/code", admin_helpdesk_code, methods=post),
+        Route("/admin/helpdesk/{login_id}/confirm", admin_helpdesk_confirm, methods=post),
         Route("/test-clock", test_clock_get, methods=get),
         Route("/test-clock", test_clock_advance, methods=post),
         Route("/noop", noop, methods=get),

@@ -38,6 +38,8 @@ from ninsho.reference.web.errors import (
 log = logging.getLogger("ninsho")
 STATIC = Path(__file__).parent / "static"
 
+# The header that announces the test clock on every response [TEST_CLOCK_DISABLED_BY_DEFAULT].
+TEST_CLOCK_HEADER = b"x-ninsho-test-clock"
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -162,6 +164,8 @@ class EdgeMiddleware:
                     headers = [(k, _secure(v) if k.lower() == b"set-cookie" else v) for k, v in headers]
                 headers.append((b"date", formatdate(self.runtime.clock.now(), usegmt=True).encode()))
                 headers.extend(_SECURITY_HEADERS)
+                if self.runtime.config.test_clock:  # §17, named by spec/openapi.yaml
+                    headers.append((TEST_CLOCK_HEADER, b"enabled"))
                 names = {k.lower() for k, _ in headers}
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))

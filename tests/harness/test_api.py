@@ -10,7 +10,7 @@ import ninsho.conformance.api as api
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = {
     "Account", "Clock", "ConfigError", "Connection", "Connector", "Driver", "DriverError",
-    "Enroller", "Exchange", "HarnessError", "ImapMailbox", "Inconclusive", "Mail", "MailTimeout",
+    "Enroller", "Exchange", "HarnessError", "ImapMailbox", "Inconclusive", "LinkFollower", "Mail", "MailTimeout",
     "Mailbox", "NotApplicable", "NotSupported", "Operator", "Outcome", "PortalConfig", "Profile",
     "Provisioning", "RealClock", "ServerError", "SmtpSinkMailbox", "Target", "load_profile",
     "mailbox_for",

@@ -27,8 +27,8 @@ from ninsho.spec.registry import load_profile
 from tests.harness.report_rows import unjudged
 from tests.harness.test_http_harness import (
     ADMIN_TOKEN,
+    JSON_NOT_APPLICABLE,
     POOL_PASSWORD,
-    TEST_CLOCK_NOT_APPLICABLE,
     TOKEN_ENV,
     add_accounts,
     harness_server,
@@ -199,7 +199,7 @@ def test_the_whole_suite_twice_on_one_small_pool(tmp_path: Path) -> None:
     first, second = runs
     verdicts_1, verdicts_2 = first.verdicts(), second.verdicts()
     not_passed = {rid: v for rid, v in verdicts_1.items() if v != "PASS"}
-    assert not_passed == dict.fromkeys(TEST_CLOCK_NOT_APPLICABLE, "NOT_APPLICABLE"), first.output
+    assert not_passed == dict.fromkeys(JSON_NOT_APPLICABLE, "NOT_APPLICABLE"), first.output
     assert verdicts_2 == verdicts_1, second.output
     assert first.report is not None and second.report is not None
     assert unjudged(first.report) == unjudged(second.report)

@@ -21,7 +21,7 @@ from ninsho.conformance.target import Target
 from ninsho.reference.embedded import embedded_portal
 from ninsho.spec.registry import load_profile
 
-CHECK_MODULES = ["test_codes", "test_flows", "test_sessions", "test_addresses", "test_totp"]
+CHECK_MODULES = ["test_codes", "test_flows", "test_sessions", "test_addresses", "test_totp", "test_purposes"]
 
 
 def test_waves_put_the_longest_chain_first_and_undeclared_checks_last() -> None:
