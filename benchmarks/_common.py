@@ -81,17 +81,19 @@ def ninsho_server(
     hash_cost: int | None = None,
     startup_timeout: float = 20.0,
     db_dir: Path | None = None,
+    db: Path | None = None,
 ) -> Iterator[Server]:
     """Start `ninsho serve` on a free loopback port with a throw-away database; always stop it.
 
     The server is stopped by its own process group (SIGTERM, then SIGKILL after 5 s), never by
     name; what a killed benchmark left is swept when the next server starts.
-    ``db_dir`` puts the database elsewhere than the default temporary folder (e.g. /dev/shm).
+    ``db_dir`` puts the database elsewhere than the default temporary folder (e.g. /dev/shm);
+    ``db`` serves an existing database instead (its pepper file beside it).
     """
     port = free_port()
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="ninsho-bench-", dir=db_dir) as tmp:
-        db = Path(tmp) / "bench.sqlite"
+        db = db or Path(tmp) / "bench.sqlite"
         cmd = [PYTHON, "-m", "ninsho.reference.cli", "serve", "--port", str(port), "--db", str(db)]
         cmd += [
             "--profile",
