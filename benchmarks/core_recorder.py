@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import ninsho.conformance.fixtures
+import ninsho.conformance.drivers.embedded
 from benchmarks.core_tape import Recorder
 
 ENV = "NINSHO_CORE_TAPE"
@@ -25,8 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not path:
         raise pytest.UsageError(f"benchmarks.core_recorder needs {ENV}=FILE: where to write the tape")
     recorder, patch = Recorder(), pytest.MonkeyPatch()
-    # The embedded factory fixture looks the builder up there when a session starts.
-    patch.setattr(ninsho.conformance.fixtures, "embedded_portal", recorder.embedded_portal)
+    # The harness's door to the reference looks the builder up there for every portal it builds.
+    patch.setattr(ninsho.conformance.drivers.embedded, "embedded_portal", recorder.embedded_portal)
     config.stash[_RECORDER] = (recorder, Path(path), patch)
 
 

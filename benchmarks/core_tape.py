@@ -94,6 +94,12 @@ class _TappedRandom:
         return value
 
 
+def _plain(value: Any) -> Any:
+    """A harness's own str subclass (actions.StepCode carries its TOTP step) taped as the plain
+    text the core received: the tape must unpickle without the harness's classes."""
+    return str(value) if isinstance(value, str) and type(value) is not str else value
+
+
 class _TappedPortal:
     """The portal, with every public method call written to the tape."""
 
@@ -108,7 +114,7 @@ class _TappedPortal:
             return method
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
-            call = Call(name, args, dict(kwargs))
+            call = Call(name, tuple(map(_plain, args)), {k: _plain(v) for k, v in kwargs.items()})
             with self._lock:
                 if self._in_flight:
                     call.overlapped = True

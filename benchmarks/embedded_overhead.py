@@ -8,7 +8,13 @@ the probes alone (``-k "not test_features"``). Then, interleaved, ``--repeat`` t
 
 - ``ninsho check`` as a user runs it (the console script, from an empty folder): the whole
   process's wall time, and pytest's own session time ("274 passed in X s");
-- ``python -m benchmarks.raw_core replay``: the process's wall time, and the replay's own time.
+- ``python -m benchmarks.raw_core replay``: the process's wall time, and the replay's own time;
+- a pytest process of as many trivial items, with the plugins ``ninsho check`` loads: what
+  pytest itself costs for that many items, whoever runs them.
+
+The goal (issue "Faster where users wait", item 5): the ``ninsho check`` process within
+2 × the trivial pytest process + the replay's calls, so that ninsho's own cost stays within
+pytest's and the core's. The older ratio, session ÷ calls, is printed beside it.
 
 Two environments, because this machine sets PYTHONDONTWRITEBYTECODE=1 (no ``__pycache__``, so
 every run compiles every module again): as found, and with bytecode cached under a temporary
@@ -37,7 +43,8 @@ if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the packa
 from benchmarks._common import PYTHON, ROOT, ninsho_command, print_machine
 from benchmarks.raw_core import record
 
-GOAL = 2.0
+GOAL = 2.0  # × the trivial pytest process, plus the core's own calls
+TRIVIAL = "import pytest\n\n\n@pytest.mark.parametrize('n', range({items}))\ndef test_item(n):\n    pass\n"
 SESSION = re.compile(r"(\d+) passed.* in ([0-9.]+)s")
 RAW = re.compile(r"raw core: (\d+) portals, (\d+) calls in ([0-9.]+) s")
 SELECTIONS = {"main job": [], "probes alone": ["-k", "not test_features"]}
@@ -58,6 +65,18 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, s
 
 def check_command(reports: Path, selection: list[str]) -> list[str]:
     return [*ninsho_command(), "check", "-q", "--report-dir", str(reports), *selection]
+
+
+def trivial_command(reports: Path, items: int) -> list[str]:
+    """pytest on ``items`` trivial items, with ``ninsho check``'s plugins and flags (conformance/cli.py)."""
+    from ninsho.conformance.cli import NEEDED_PLUGINS, UNNEEDED_PLUGINS
+
+    folder = reports / f"trivial-{items}"
+    folder.mkdir(exist_ok=True)
+    (folder / "test_trivial.py").write_text(TRIVIAL.format(items=items), encoding="utf-8")
+    plugins = [word for plugin in (*NEEDED_PLUGINS, *UNNEEDED_PLUGINS) for word in ("-p", plugin)]
+    flags = ["-q", "-p", "no:cacheprovider", "--noconftest", "--disable-plugin-autoload", *plugins]
+    return [PYTHON, "-m", "pytest", str(folder), *flags]
 
 
 def record_tapes(reports: Path) -> dict[str, Path]:
@@ -94,6 +113,10 @@ def one_environment(
             counts[name] = (
                 f"{found.group(1)} items; {replayed.group(1)} portals, {replayed.group(2)} core calls"
             )
+            wall, rss, out = timed(trivial_command(reports, int(found.group(1))), env, reports)
+            if SESSION.search(out) is None:
+                raise SystemExit(f"the trivial pytest run failed:\n{out[-3000:]}")
+            rows.setdefault((name, "trivial_wall"), []).append(wall)
     m = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\n== {label} (median of {repeat}) ==")
     for name in SELECTIONS:
@@ -107,8 +130,14 @@ def one_environment(
             f"    raw core       process {m[(name, 'raw_wall')]:.2f} s, the calls {calls:.3f} s, "
             f"peak RSS {m[(name, 'raw_rss')]:.0f} MiB"
         )
+        trivial, check = m[(name, "trivial_wall")], m[(name, "check_wall")]
+        print(f"    pytest, trivial  process {trivial:.2f} s for as many items, the same plugins")
         print(
-            f"    ratio          session / calls {session / calls:.1f} x (goal <= {GOAL} x); "
+            f"    goal           {check:.2f} s <= {GOAL:g} x {trivial:.2f} s + {calls:.3f} s = "
+            f"{GOAL * trivial + calls:.2f} s: {check / (GOAL * trivial + calls):.2f} of it"
+        )
+        print(
+            f"    older ratios   session / calls {session / calls:.1f} x; "
             f"whole processes {m[(name, 'check_wall')] / m[(name, 'raw_wall')]:.1f} x"
         )
 

@@ -12,12 +12,14 @@ module never imports the layer above it.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ninsho.reference.core.errors import NinshoError
 from ninsho.reference.faults import FAULTS
@@ -33,6 +35,8 @@ from ninsho.spec.registry import load_profile
 
 DEFAULT_DB = "ninsho.sqlite"
 Command = Callable[[argparse.Namespace], int]
+# `serve --workers N`: each worker process rebuilds its portal from the same arguments.
+SERVE_ARGV_VARIABLE = "NINSHO_SERVE_ARGV"
 
 
 class UsageError(Exception):
@@ -66,6 +70,16 @@ def _cost(text: str) -> int:
     return cost
 
 
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError("the number of workers must be between 1 and 64")
+    return workers
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=os.environ.get("NINSHO_DB", DEFAULT_DB), help="SQLite database file")
     parser.add_argument("--profile", default="iimc", help="a bundled profile name or a profile file")
@@ -82,6 +96,7 @@ def _config(
     test_clock: bool = False,
     secure_cookies: bool = False,
     fault: str | None = None,
+    test_clock_file: Path | None = None,
 ) -> ServerConfig:
     db = Path(args.db)
     if not db.parent.is_dir():
@@ -98,6 +113,7 @@ def _config(
         fault=fault,
         # `serve` knows where it listens; the reset link of link mode points there.
         public_url=f"http://{args.host}:{args.port}" if hasattr(args, "port") else ServerConfig.public_url,
+        test_clock_file=test_clock_file,
     )
 
 
@@ -106,20 +122,43 @@ def _operator(args: argparse.Namespace) -> Runtime:
 
 
 # --- commands ------------------------------------------------------------------------------
+def _serve_config(args: argparse.Namespace) -> ServerConfig:
+    return _config(
+        args,
+        smtp=args.smtp,
+        admin_token=os.environ.get(args.admin_token_env) or None,
+        test_clock=args.test_clock,
+        secure_cookies=args.secure_cookies,
+        fault=args.fault,
+        test_clock_file=test_clock_file(Path(args.db)) if args.test_clock and args.workers > 1 else None,
+    )
+
+
+def test_clock_file(db: Path) -> Path:
+    """Where the workers of one server share the test clock's offset."""
+    return db.with_name(db.name + ".test-clock")
+
+
+def worker_app() -> Any:
+    """One worker of ``serve --workers N``: uvicorn imports this in each process it starts."""
+    from ninsho.reference.web.app import create_app
+
+    args = build_parser().parse_args(json.loads(os.environ[SERVE_ARGV_VARIABLE]))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(_serve_config(args))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    """One process, or ``--workers N`` processes on the one database: SQLite's BEGIN IMMEDIATE
+    serialises their transactions (reference/stores/sqlite.py), and the test clock's offset is
+    kept in a file beside the database, so that every worker tells the same time."""
     import uvicorn  # only the server needs the web stack
 
     from ninsho.reference.web.app import create_app
 
-    token = os.environ.get(args.admin_token_env) or None
-    config = _config(
-        args,
-        smtp=args.smtp,
-        admin_token=token,
-        test_clock=args.test_clock,
-        secure_cookies=args.secure_cookies,
-        fault=args.fault,
-    )
+    if args.workers > 1 and args.smtp is None:
+        raise UsageError("--workers needs --smtp: the demo outbox lives in one process's memory")
+    config = _serve_config(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.test_clock:
         print(
@@ -128,10 +167,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    app = create_app(config)
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, date_header=False, server_header=False
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "date_header": False,
+        "server_header": False,
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(config), **options)
+        return 0
+    if config.test_clock_file is not None:
+        config.test_clock_file.write_text("0.0", encoding="ascii")  # a new server starts at offset 0
+    os.environ[SERVE_ARGV_VARIABLE] = json.dumps(args.argv)
+    uvicorn.run("ninsho.reference.cli:worker_app", factory=True, workers=args.workers, **options)
     return 0
 
 
@@ -210,6 +259,9 @@ def build_parser(also: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument(
+        "--workers", type=_workers, default=1, help="worker processes on the one database (default 1)"
+    )
+    serve.add_argument(
         "--smtp", type=_relay, default=None, metavar="HOST:PORT", help="SMTP relay (default: embedded outbox)"
     )
     serve.add_argument(
@@ -269,6 +321,7 @@ def main(argv: Sequence[str] | None = None, also: Mapping[str, str] | None = Non
     parser = build_parser(also)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)  # exits 2 with a message on bad arguments
+    args.argv = argv  # serve --workers hands them on to its worker processes
     command: Command = args.run
     try:
         return command(args)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random as _random
 import secrets
 import threading
 import time
+from pathlib import Path
 
 
 class SystemClock:
@@ -15,23 +18,41 @@ class SystemClock:
 
 class ShiftedClock:
     """The real clock plus an offset that a test may move: the test-clock extension
-    [TEST_CLOCK_DISABLED_BY_DEFAULT] and the harness's fast mode use it."""
+    [TEST_CLOCK_DISABLED_BY_DEFAULT] and the harness's fast mode use it.
 
-    def __init__(self, base: SystemClock | None = None) -> None:
+    ``shared`` names a file that holds the offset for several processes (``serve --workers``):
+    every worker then tells the same time, whichever of them the test clock was moved through.
+    It is read at every ``now()`` (a few microseconds, and only with the test clock on). A move
+    writes a new file and renames it over the old one, so that a reader sees the old offset or
+    the new one and never a half-written file; moves take turns on a lock file beside it."""
+
+    def __init__(self, base: SystemClock | None = None, shared: Path | None = None) -> None:
         self._base = base or SystemClock()
         self._offset = 0.0
         self._lock = threading.Lock()
+        self._shared = shared
 
     @property
     def offset(self) -> float:
-        return self._offset
+        if self._shared is None:
+            return self._offset
+        return float(self._shared.read_text(encoding="ascii"))
 
     def advance(self, seconds: float) -> None:
         with self._lock:
-            self._offset += seconds
+            if self._shared is None:
+                self._offset += seconds
+                return
+            lock = self._shared.with_name(self._shared.name + ".lock")
+            with lock.open("a") as held:
+                fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+                offset = self.offset + seconds
+                fresh = self._shared.with_name(f"{self._shared.name}.{os.getpid()}")
+                fresh.write_text(repr(offset), encoding="ascii")
+                os.replace(fresh, self._shared)
 
     def now(self) -> float:
-        return self._base.now() + self._offset
+        return self._base.now() + self.offset
 
 
 class VirtualClock:

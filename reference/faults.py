@@ -102,6 +102,11 @@ class _RegisterWithoutCode(Rules):
         return app
 
 
+class _ReplaysCount(Rules):
+    def counts_as_failure(self, reason: str) -> bool:
+        return True
+
+
 class _NoLockout(Rules):
     def record_failure(self, state: AccountState, now: float) -> None:
         state.failures += 1
@@ -362,6 +367,9 @@ FAULTS: dict[str, Fault] = {
     ),
     "reset-keeps-apps": Fault(
         "a reset keeps the old app secrets", ("RESET_VOIDS_APPS",), {"reset_voids_apps": False}
+    ),
+    "replays-count": Fault(
+        "counts a used code sent again as a failed attempt", ("REPLAY_NOT_COUNTED",), rules=_ReplaysCount
     ),
     "no-lockout": Fault(
         "never locks",

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ninsho.reference.clocks import SystemClock
+from ninsho.reference.core.addresses import ENCODED_WORD
 from ninsho.reference.core.errors import MailNotSent
 from ninsho.reference.core.ports import Clock, OutgoingMail
 
@@ -29,6 +30,17 @@ def build_message(mail: OutgoingMail, *, now: float) -> EmailMessage:
             raise MailNotSent(
                 f"The {name} header contains a line break and was not sent.",
                 f"{name} ヘッダーに改行が含まれているため送信しませんでした。",
+                requirement="MAIL_HEADER_INJECTION",
+                field="address" if name == "To" else None,
+                status_hint=422,
+            )
+    for name, value in (("From", mail.sender), ("To", mail.to)):
+        # Python's email package decodes RFC 2047 encoded-words even in address headers, so
+        # text like "=?utf-8?b?...?=" would be written out as other addresses: never set one.
+        if ENCODED_WORD.search(value) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise MailNotSent(
+                f"The {name} address holds an encoded word or a control character and was not sent.",
+                f"{name} のアドレスにエンコードされた語または制御文字が含まれているため送信しませんでした。",
                 requirement="MAIL_HEADER_INJECTION",
                 field="address" if name == "To" else None,
                 status_hint=422,

@@ -21,6 +21,8 @@ from .errors import BlockedAddress, InvalidAddress
 MAX_INPUT_CHARS = 1024
 _ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# RFC 2047 §2: "=?" charset "?" encoding "?" encoded-text "?=", as mail readers find one.
+ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?[^?]*\?=")
 # Unicode White_Space (PropList.txt), the only characters stripped from the ends. Not
 # ``str.strip()``: it also strips U+001C-U+001F, which are Cc and must be refused.
 WHITE_SPACE = (
@@ -73,6 +75,11 @@ def normalize(raw: str) -> Address:
     local, domain = text.split("@")
     if not (1 <= len(local) <= 64) or not _ATEXT.match(local):
         raise _invalid("the part before '@' is not a valid mailbox name", "「@」の前の部分が正しくありません")
+    if ENCODED_WORD.search(local):  # a mail library would decode it into the To header
+        raise _invalid(
+            "the part before '@' holds an encoded word (=?…?=)",
+            "「@」の前の部分にエンコードされた語（=?…?=）が含まれています",
+        )
     address = Address(local, _normalize_domain(domain))
     if len(str(address)) > 254:
         raise _invalid("it is longer than 254 characters", "254文字を超えています")

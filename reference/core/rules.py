@@ -86,6 +86,13 @@ class Rules:
         if state.failures >= self.profile.lockout_threshold:
             state.locked_until = now + self.profile.lockout_duration_seconds
 
+    def counts_as_failure(self, reason: str) -> bool:
+        """A code refused as right but already used (a mailed code's second use, a TOTP step
+        at or below the last accepted one) is no guess: only who saw the code can send it.
+        Counting it let a double click, or anyone who saw a used code, lock the account out:
+        of 50 submissions of one code, 39 losers were told "locked" [REPLAY_NOT_COUNTED]."""
+        return reason not in ("used", "replayed")
+
     def record_success(self, state: AccountState) -> None:
         state.failures = 0
 
@@ -147,7 +154,8 @@ class Rules:
                     self.record_success(state)
                     return issued
                 reason = refusal
-        self.record_failure(state, now)
+        if self.counts_as_failure(reason):
+            self.record_failure(state, now)
         return CodeRejected(reason, requirement=_REQUIREMENT[(purpose, reason)])
 
     def refusal_reason(self, issued: IssuedCode, now: float) -> str | None:
@@ -217,7 +225,8 @@ class Rules:
                 self.record_success(state)
                 return app
             reason, requirement = "replayed", "TOTP_REPLAY"
-        self.record_failure(state, now)
+        if self.counts_as_failure(reason):
+            self.record_failure(state, now)
         return CodeRejected(reason, requirement=requirement)
 
     def register_app(

@@ -53,6 +53,7 @@ class ServerConfig:
     max_body_bytes: int = 16 * 1024
     fault: str | None = None  # a deliberately faulty portal (reference/faults.py), to prove a harness
     public_url: str = "http://127.0.0.1:8000"  # the address users reach, for the reset link (link mode)
+    test_clock_file: Path | None = None  # serve --workers: the offset the worker processes share
 
     def __post_init__(self) -> None:
         if len(self.pepper) < MIN_PEPPER_BYTES:
@@ -98,7 +99,7 @@ class Runtime:
 def build_runtime(config: ServerConfig, *, serving: bool = True) -> Runtime:
     """The portal on its edges. ``serving=False`` for the operators' commands (users, helpdesk),
     which send no mail: the no-relay warning is for a served portal only."""
-    clock: Clock = ShiftedClock() if config.test_clock else SystemClock()
+    clock: Clock = ShiftedClock(shared=config.test_clock_file) if config.test_clock else SystemClock()
     store: Store = (
         SQLiteStore(config.db_path, sealer=Sealer.from_pepper(config.pepper))
         if config.db_path is not None

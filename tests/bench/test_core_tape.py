@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks.core_tape import Recorder, Tape, outcome_of, replay
+from benchmarks.raw_core import record
 from ninsho.reference.clocks import VirtualClock
 from ninsho.reference.core.errors import NinshoError
 from ninsho.reference.embedded import Embedded
@@ -102,3 +105,15 @@ def test_a_group_that_replays_other_answers_is_reported() -> None:
     result = replay(tapes)
     assert len(result.differences) == 1
     assert result.differences[0].startswith("portal 0, concurrent calls: recorded")
+
+
+@pytest.mark.slow
+def test_a_run_records_a_tape_that_replays(tmp_path: Path) -> None:
+    """The recorder plugin hooks where the harness builds its portals: a moved builder once left
+    every taped run failing, and the benchmark with it."""
+    tape = tmp_path / "run.tape"
+    assert record(tape, ["--report-dir", str(tmp_path), "-m", "TOTP_REPLAY"], quiet=True) == 0
+    tapes: list[Tape] = pickle.loads(tape.read_bytes())
+    assert tapes and all(tape.calls for tape in tapes)
+    result = replay(tapes)
+    assert result.calls == sum(len(tape.calls) for tape in tapes) and not result.differences

@@ -26,6 +26,7 @@ WHITE_SPACE = frozenset(
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_ENCODED = re.compile(r"=\?[^?]*\?[bBqQ]\?[^?]*\?=")  # RFC 2047 encoded-word
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -67,6 +68,8 @@ def normalize_address(raw: str, blocked_domains: list[str], block_subdomains: bo
         return _invalid("quoted local part")
     if not (1 <= len(local) <= 64 and local.isascii() and _DOT_ATOM.fullmatch(local)):
         return _invalid("local part is not an ASCII dot-atom of 1-64 characters")
+    if _ENCODED.search(local):
+        return _invalid("local part holds an RFC 2047 encoded-word")
     if domain.endswith("."):
         domain = domain[:-1]
     domain = domain.lower()

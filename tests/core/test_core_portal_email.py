@@ -178,6 +178,19 @@ def test_login_code_is_single_use(h: Harness) -> None:
     with refused(CodeRejected, "EMAIL_OTP_SINGLE_USE") as error:
         h.portal.verify_email_code(second, code)
     assert error[0].reason == "used"
+    assert h.state("taro").failures == 0  # a replay is no failed attempt [REPLAY_NOT_COUNTED]
+
+
+def test_a_used_code_sent_again_locks_no_one_out(h: Harness) -> None:
+    """[REPLAY_NOT_COUNTED] A double click, threshold times over: the owner still gets in."""
+    session, code = _first_factor(h)
+    h.portal.verify_email_code(session, code)
+    for _ in range(h.profile.lockout_threshold):
+        with refused(CodeRejected, "EMAIL_OTP_SINGLE_USE"):
+            h.portal.verify_email_code(h.login().session, code)
+    again = h.login().session
+    fresh = h.last_code(h.portal.send_login_code(again).address)
+    assert h.portal.verify_email_code(again, fresh).stage is Stage.AUTHENTICATED
 
 
 def test_login_code_outlives_its_session(h: Harness) -> None:

@@ -210,6 +210,7 @@ class ServerProcess:
         fault: str | None = None,
         log_level: str = "warning",
         admin_token: tuple[str, str] = ("NINSHO_ADMIN_TOKEN", ADMIN_TOKEN),  # (variable, value)
+        workers: int = 1,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -218,6 +219,7 @@ class ServerProcess:
         self.test_clock = test_clock
         self.profile, self.fault, self.log_level = profile, fault, log_level
         self.admin_token = admin_token
+        self.workers = workers
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._server: servers.Server | None = None
@@ -251,6 +253,8 @@ class ServerProcess:
             args.append("--test-clock")
         if self.fault:
             args += ["--fault", self.fault]
+        if self.workers > 1:
+            args += ["--workers", str(self.workers)]
         self._log = self.log_path.open("ab")
         self._server = servers.start(
             [sys.executable, "-m", "ninsho.reference.cli", *args],

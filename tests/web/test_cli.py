@@ -36,6 +36,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         ["serve", "--port", "http"],
         ["serve", "--smtp", "nohost"],
         ["serve", "--hash-cost", "99"],
+        ["serve", "--workers", "0"],
+        ["serve", "--workers", "many"],
         ["users", "add", "alice", "--password", "secret"],  # passwords never on argv
     ],
 )
@@ -49,6 +51,12 @@ def test_bad_arguments_in_a_real_process() -> None:
     done = run_cli("serve", "--port", "0x50")
     assert done.returncode == 2
     assert "--port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_workers_need_a_relay(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The demo outbox lives in one process's memory: with several, a mail would be lost to view."""
+    status, _, err = run(capsys, "serve", "--workers", "2", "--db", str(tmp_path / "portal.sqlite"))
+    assert status == 2 and "--workers needs --smtp" in err
 
 
 def test_missing_db_folder_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

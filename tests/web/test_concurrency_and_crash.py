@@ -1,11 +1,15 @@
 """Against a real server: one valid code submitted 50 times at once is accepted once
-[EMAIL_OTP_SINGLE_USE] [TOTP_REPLAY], and a SIGKILL loses no write that was answered 2xx."""
+[EMAIL_OTP_SINGLE_USE] [TOTP_REPLAY], and a SIGKILL loses no write that was answered 2xx.
+
+Each holds for one process and for ``serve --workers 4`` on the one database: privacyIDEA, with
+four gunicorn workers, accepted one code twice."""
 
 from __future__ import annotations
 
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pyotp
@@ -17,6 +21,19 @@ from .support import ADMIN_TOKEN, ApiClient, OpenApi, ServerProcess, SmtpSink, r
 
 pytestmark = pytest.mark.slow
 PARALLEL = 50
+WORKERS = [1, 4]
+
+
+@pytest.fixture(scope="module", params=WORKERS, ids=lambda n: f"workers={n}")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, smtp_sink: SmtpSink
+) -> Iterator[ServerProcess]:
+    """The module's server, in one process and then in four."""
+    workdir = tmp_path_factory.mktemp("server")
+    process = ServerProcess(workdir, smtp_port=smtp_sink.port, workers=request.param).start()
+    yield process
+    process.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -57,18 +74,19 @@ def sessions(api: ApiClient, login_id: str, count: int) -> list[str]:
 def test_one_email_code_fifty_times_at_once(
     api: ApiClient, server: ServerProcess, smtp_sink: SmtpSink, profile: Profile
 ) -> None:
+    address = f"race-{server.port}@example.org"  # the sink outlives each server of the module
     api.ok("POST", "/admin/users", {"login_id": "race-mail", "password": "correct horse"}, admin=True)
     setup = api.login("race-mail")["session"]
-    api.ok("POST", "/settings/email", {"address": "race@example.org"}, token=setup)
+    api.ok("POST", "/settings/email", {"address": address}, token=setup)
     api.ok(
         "POST",
         "/settings/email/confirm",
-        {"code": smtp_sink.wait_for("race@example.org", count=1).code(profile.email_otp_digits)},
+        {"code": smtp_sink.wait_for(address, count=1).code(profile.email_otp_digits)},
         token=setup,
     )
     waiting = sessions(api, "race-mail", PARALLEL)
     api.ok("POST", "/second-factor/email-code", token=waiting[0])
-    code = smtp_sink.wait_for("race@example.org", count=2).code(profile.email_otp_digits)
+    code = smtp_sink.wait_for(address, count=2).code(profile.email_otp_digits)
 
     # Half from the browser that asked for the code, half from other browsers of the same
     # account: the race is real whether or not a portal binds the code to its session.
@@ -98,10 +116,29 @@ def test_one_totp_code_fifty_times_at_once(api: ApiClient, server: ServerProcess
     assert set(statuses) <= {200, 401, 429}, statuses
 
 
-@pytest.fixture
-def crash_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def worker_processes(server: ServerProcess) -> list[int]:
+    """The PIDs of the processes uvicorn started to serve (none when it serves in one)."""
+    assert server.process is not None
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def test_the_workers_tell_one_time(api: ApiClient, server: ServerProcess) -> None:
+    """The test clock moved through one worker has moved for all of them."""
+    assert len(worker_processes(server)) == (server.workers if server.workers > 1 else 0)
+    before = api.ok("GET", "/test-clock")["offset_seconds"]
+    api.advance(123.5)
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=10.0) as client:
+        offsets = {client.get("/test-clock").json()["offset_seconds"] for _ in range(40)}
+    assert offsets == {before + 123.5}
+
+
+@pytest.fixture(params=WORKERS, ids=lambda n: f"workers={n}")
+def crash_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, smtp_sink: SmtpSink
+) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("crash")
-    process = ServerProcess(workdir, test_clock=False)
+    process = ServerProcess(workdir, test_clock=False, smtp_port=smtp_sink.port, workers=request.param)
     yield process
     process.stop()
     shutil.rmtree(workdir, ignore_errors=True)

@@ -194,7 +194,8 @@ def test_reset_without_address_through_the_helpdesk(
 
 
 def test_header_injection_never_reaches_the_relay(api: ApiClient, smtp_sink: SmtpSink) -> None:
-    """CR/LF and Unicode line breaks in the address are refused before any mail is sent
+    """CR/LF and Unicode line breaks in the address, and RFC 2047 encoded-words that a mail
+    library would decode into other recipients, are refused before any mail is sent
     [MAIL_HEADER_INJECTION]."""
     new_user(api, "gus")
     session = api.login("gus")["session"]
@@ -205,6 +206,10 @@ def test_header_injection_never_reaches_the_relay(api: ApiClient, smtp_sink: Smt
         "gus@example.org\u2028Bcc: attacker@example.net",
         "gus@example.org\u0085Bcc: attacker@example.net",
         "gus@example.org,attacker@example.net",
+        "=?utf-8?b?YXR0YWNrZXJAZXhhbXBsZS5uZXQsIGd1cw==?=@example.org",  # attacker@example.net, gus
+        "=?utf-8?b?QXR0YWNrZXIgPGF0dGFja2VyQGV4YW1wbGUubmV0Pg==?=@example.org",  # Attacker <attacker@...>
+        "=?utf-8?b?DQpCY2M6IGF0dGFja2VyQGV4YW1wbGUubmV0?=@example.org",  # CR LF Bcc: attacker@...
+        "=?utf-8?q?=00?=@example.org",  # a NUL
     ):
         refused = api.call("POST", "/settings/email", {"address": address}, token=session)
         assert refused.status_code == 400, address

@@ -167,6 +167,26 @@ def test_line_breaks_in_headers_are_refused(sink: SmtpSink, field: str) -> None:
     assert sink.received == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("to", "=?utf-8?b?YUBldmlsLmV4YW1wbGUsIGI=?=@example.org"),  # To: a@evil.example, b@...
+        ("to", "=?utf-8?b?RXZlIDxldmlsQGV2aWwuZXhhbXBsZT4=?=@example.org"),  # Eve <evil@...>
+        ("to", "x\tz@example.org"),
+        ("to", "x\x7fz@example.org"),
+        ("sender", "=?utf-8?q?ops?=@example.org"),
+    ],
+)
+def test_no_address_header_is_ever_decoded(sink: SmtpSink, field: str, value: str) -> None:
+    """The last line behind the normalisation (§13): a mailer never writes an address that a
+    mail library would decode into others [MAIL_HEADER_INJECTION]."""
+    values = {"to": "x@example.org", "sender": "s@example.org", "subject": "Hello", field: value}
+    with pytest.raises(MailNotSent) as refused:
+        SmtpMailer("127.0.0.1", sink.port).send(OutgoingMail(**values, body="code 12345678", purpose="login"))
+    assert refused.value.requirement == "MAIL_HEADER_INJECTION"
+    assert sink.received == []
+
+
 def test_unreachable_relay_is_mail_not_sent(profile: Profile) -> None:
     mail = compose(profile, Purpose.LOGIN, "xena@example.org", "12345678")
     with pytest.raises(MailNotSent) as refused:

@@ -17,6 +17,7 @@ WHITE_SPACE = frozenset(
 )
 _ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_ENCODED = re.compile(r"=\?[^?]*\?[bBqQ]\?[^?]*\?=")  # RFC 2047 encoded-word
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 Verdict = Literal["accepted", "blocked", "invalid"]
@@ -70,7 +71,7 @@ def check_address(text: str, blocked: tuple[str, ...], block_subdomains: bool) -
     if text.count("@") != 1:
         return Checked("invalid", reason="exactly one @ is needed")
     local, raw_domain = text.split("@")
-    if local.startswith('"') or len(local) > 64 or not _DOT_ATOM.fullmatch(local):
+    if local.startswith('"') or len(local) > 64 or not _DOT_ATOM.fullmatch(local) or _ENCODED.search(local):
         return Checked("invalid", reason="local part")
     domain = _domain(raw_domain)
     if domain is None:
