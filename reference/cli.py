@@ -60,24 +60,23 @@ def _relay(text: str) -> tuple[str, int]:
     return host.strip("[]"), _port(port)
 
 
-def _cost(text: str) -> int:
-    try:
-        cost = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 1 <= cost <= 20:
-        raise argparse.ArgumentTypeError("the hash cost (log2 of scrypt's n) must be between 1 and 20")
-    return cost
+def _bounded(what: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, or a one-line reason."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be between {low} and {high}")
+        return number
+
+    return parse
 
 
-def _workers(text: str) -> int:
-    try:
-        workers = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 1 <= workers <= 64:
-        raise argparse.ArgumentTypeError("the number of workers must be between 1 and 64")
-    return workers
+_cost = _bounded("the hash cost (log2 of scrypt's n)", 1, 20)
+_workers = _bounded("the number of workers", 1, 64)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

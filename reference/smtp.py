@@ -27,23 +27,15 @@ def build_message(mail: OutgoingMail, *, now: float) -> EmailMessage:
     """The wire form of ``mail``; refuses a header value with a line break in it."""
     for name, value in (("From", mail.sender), ("To", mail.to), ("Subject", mail.subject)):
         if any(c in value for c in "\r\n\x00"):
-            raise MailNotSent(
-                f"The {name} header contains a line break and was not sent.",
-                f"{name} ヘッダーに改行が含まれているため送信しませんでした。",
-                requirement="MAIL_HEADER_INJECTION",
-                field="address" if name == "To" else None,
-                status_hint=422,
-            )
+            raise _refused(name, "contains a line break", "に改行が含まれている")
     for name, value in (("From", mail.sender), ("To", mail.to)):
         # Python's email package decodes RFC 2047 encoded-words even in address headers, so
         # text like "=?utf-8?b?...?=" would be written out as other addresses: never set one.
         if ENCODED_WORD.search(value) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-            raise MailNotSent(
-                f"The {name} address holds an encoded word or a control character and was not sent.",
-                f"{name} のアドレスにエンコードされた語または制御文字が含まれているため送信しませんでした。",
-                requirement="MAIL_HEADER_INJECTION",
-                field="address" if name == "To" else None,
-                status_hint=422,
+            raise _refused(
+                name,
+                "holds an encoded word or a control character",
+                "にエンコードされた語または制御文字が含まれている",
             )
     message = EmailMessage(policy=_POLICY)
     message["From"] = mail.sender
@@ -54,6 +46,16 @@ def build_message(mail: OutgoingMail, *, now: float) -> EmailMessage:
     message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(mail.body, charset="utf-8", cte="base64")
     return message
+
+
+def _refused(header: str, why_en: str, why_ja: str) -> MailNotSent:
+    return MailNotSent(
+        f"The {header} header {why_en} and was not sent.",
+        f"{header} ヘッダー{why_ja}ため送信しませんでした。",
+        requirement="MAIL_HEADER_INJECTION",
+        field="address" if header == "To" else None,
+        status_hint=422,
+    )
 
 
 class SmtpMailer:
