@@ -11,10 +11,9 @@ checks speak for PASSes, or is SKIPPED because each of its checks stopped at the
 before it got there (or does not apply), or is one the pages cannot judge on the correct portal
 either (``HTML_NOT_APPLICABLE``, with the same reason).
 
-A fault is left out only with its reason in :data:`NOT_THROUGH_PAGES` (the races), and one the
-pages cannot show is run and must read NOT_APPLICABLE with the reason in
-:data:`NOT_APPLICABLE_THROUGH_PAGES`; the module fails if a fault of reference/faults.py is in
-none of the lists.
+A fault is left out only with its reason in :data:`NOT_THROUGH_PAGES` (the races); the module
+fails if a fault of reference/faults.py is in neither list. The reset-link faults are run too:
+the driver follows the mailed URL as a mail reader opens it (``HtmlDriver.open_reset_link``).
 """
 
 from __future__ import annotations
@@ -36,19 +35,6 @@ from tests.harness.report_rows import broken, ruled_out_by, status_when_broken
 from tests.harness.test_http_harness import HTML_NOT_APPLICABLE, Run, harness_server, run_harness
 from tests.web.support import ServerProcess
 
-# Faults whose requirements the html driver cannot judge on the reference's pages, and why
-# (the reason their checks give): each is still run, and must read NOT_APPLICABLE there.
-FOLLOWS_NO_LINK = "the html driver cannot follow a reset link"  # a mailed URL: interfaces.LinkFollower
-NOT_APPLICABLE_THROUGH_PAGES: dict[str, str] = dict.fromkeys(
-    (
-        "link-keeps-apps",
-        "link-never-expires",
-        "link-other-account",
-        "link-without-password",
-        "link-works-twice",
-    ),
-    FOLLOWS_NO_LINK,
-)
 # Faults not run through the pages, and why. A race is caught when the concurrent submissions
 # meet inside the fault's window (reference/faults.py, RACE_WINDOW_SECONDS): over the JSON
 # binding they do (tests/harness/test_http_harness.py); through the pages each submission is a
@@ -65,7 +51,10 @@ NOT_THROUGH_PAGES: dict[str, str] = dict.fromkeys(("crash-on-lost-race", "replay
 # session only once an earlier check of the run has shown it that label (docs/html-driver.md,
 # "Initial set-up or signed in"), and a selection may start with the set-up.
 SITE_MAP = '[address]\nsettings_label = "登録済みのアドレス / Registered address"\n'
-THROUGH_PAGES = tuple(sorted(set(FAULTS) - set(NOT_THROUGH_PAGES) - set(NOT_APPLICABLE_THROUGH_PAGES)))
+THROUGH_PAGES = tuple(sorted(set(FAULTS) - set(NOT_THROUGH_PAGES)))
+# A check that carries a requirement the profile rules out is NOT_APPLICABLE as a whole, for
+# each of its requirements (conformance/applicability.py), with this in its reason.
+RULED_OUT = "this check walks that path"
 
 
 def selection(fault: str, site_map: Path) -> tuple[str, ...]:
@@ -141,11 +130,9 @@ def runs(
 
 
 def test_every_fault_is_run_or_left_out_with_its_reason() -> None:
-    listed = [*THROUGH_PAGES, *NOT_THROUGH_PAGES, *NOT_APPLICABLE_THROUGH_PAGES]
+    listed = [*THROUGH_PAGES, *NOT_THROUGH_PAGES]
     assert sorted(listed) == sorted(FAULTS), "each fault in exactly one list"
-    assert all(
-        reason.strip() for reason in [*NOT_THROUGH_PAGES.values(), *NOT_APPLICABLE_THROUGH_PAGES.values()]
-    )
+    assert all(reason.strip() for reason in NOT_THROUGH_PAGES.values())
     assert all(seen_through_pages(name) for name in THROUGH_PAGES), "a fault run with nothing to see"
 
 
@@ -167,6 +154,8 @@ def test_html_driver_fails_exactly_the_faults_requirements(runs: dict[str, Fault
                 stopped_at(reason) <= failed if v == "SKIPPED" else v == "NOT_APPLICABLE"
                 for v, reason in checks
             ), (fault, rid, checks)
+        elif all(v == "NOT_APPLICABLE" and RULED_OUT in reason for v, reason in checks):
+            continue  # each of its checks walks a path the fault's profile rules out (applicability)
         else:  # the pages cannot judge it on the correct portal either, or the profile rules it out
             assert verdict == "NOT_APPLICABLE" and rid in cannot_judge(fault), (
                 f"{fault} disturbed {rid}: {verdict}"
@@ -175,22 +164,6 @@ def test_html_driver_fails_exactly_the_faults_requirements(runs: dict[str, Fault
             reasons = cannot_judge(fault).values()
             assert all(any(why in given for why in reasons) for _, given in checks), (rid, checks)
     assert run.status == status_when_broken(FAULTS[fault].breaks), run.output
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("fault", sorted(NOT_APPLICABLE_THROUGH_PAGES))
-def test_a_fault_the_pages_cannot_show_is_not_applicable_there(runs: dict[str, FaultRun], fault: str) -> None:
-    """Not dropped silently: its requirements are NOT_APPLICABLE through the pages, with the
-    reason listed; when the driver learns to see it, this fails and the fault moves to the runs."""
-    run = runs[fault].run
-    assert not {v for v in run.verdicts.values() if v in ("FAIL", "WARN", "ERROR")}, run.output
-    for rid in FAULTS[fault].breaks:
-        assert run.verdicts.get(rid) == "NOT_APPLICABLE", (fault, rid, run.verdicts.get(rid))
-        assert any(NOT_APPLICABLE_THROUGH_PAGES[fault] in given for given in run.reasons[rid]), (
-            rid,
-            run.reasons[rid],
-        )
-    assert run.status == 0, run.output
 
 
 def test_a_not_reached_reason_names_the_fail_it_stopped_at() -> None:
