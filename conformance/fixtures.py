@@ -87,3 +87,9 @@ def portal_clock(portal: Target) -> Clock:
 @pytest.fixture
 def profile(portal: Target) -> Profile:
     return portal.profile
+
+
+@pytest.fixture
+def margin_seconds(portal: Target) -> float:
+    """How far from a time boundary a step aims (the run's base margin: timing.margin_for)."""
+    return portal.margin_seconds

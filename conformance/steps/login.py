@@ -34,7 +34,6 @@ from .common import (
 from .wording import bilingual
 
 if TYPE_CHECKING:
-    from ninsho.conformance.target import Target
     from ninsho.spec.profile import Profile
 
 
@@ -414,12 +413,12 @@ def code_lifetime(world: World, profile: Profile) -> int:
 
 
 @step(bilingual(parsers.parse("{age} passes"), parsers.parse("{age} が経過する")))
-def age_passes(world: World, portal: Target, portal_clock: Clock, profile: Profile, age: str) -> None:
+def age_passes(world: World, portal_clock: Clock, margin_seconds: float, profile: Profile, age: str) -> None:
     """Time since the code was mailed, not since this step: the mail step took none."""
     lifetime = code_lifetime(world, profile)
     target = parse_age(age, lifetime)
     if target < lifetime:
-        target = _within_session(world, portal, profile, target)
+        target = _within_session(world, portal_clock, margin_seconds, profile, target)
     world.code_age = target
     # Accepted ages count from the request (the code can only be younger), refused ones from
     # the answer (it can only be older): on a running clock neither row depends on latency.
@@ -427,7 +426,7 @@ def age_passes(world: World, portal: Target, portal_clock: Clock, profile: Profi
     portal_clock.advance(max(0.0, since + target - portal_clock.now()))
 
 
-def _within_session(world: World, portal: Target, profile: Profile, age: float) -> float:
+def _within_session(world: World, clock: Clock, margin_seconds: float, profile: Profile, age: float) -> float:
     """The age at which to enter a code that must be accepted: ``age``, or younger where the
     session that asked for it would end first. A code is bound to its session (protocol.md §7,
     §10), and the first-factor session may last no longer than the code (iimc: 600 s each), so
@@ -447,7 +446,7 @@ def _within_session(world: World, portal: Target, profile: Profile, age: float) 
             "entered: this Examples row cannot judge the code's lifetime"
         )
     issued = Span(world.code_requested_at, world.code_issued_at)
-    latest = ends - margin_for(portal.clock, portal.margin_seconds, issued) - world.code_requested_at
+    latest = ends - margin_for(clock, margin_seconds, issued) - world.code_requested_at
     return max(0.0, min(age, latest))
 
 

@@ -1,8 +1,8 @@
 """Fixtures that put the embedded reference portal behind the harness's interfaces, for the
 project's own feature tests (test-only: it lives here, not in the installed harness).
 
-The steps of ``ninsho.conformance.steps`` ask for five fixtures, and only these: ``driver``,
-``operator``, ``mailbox``, ``portal_clock`` and ``profile``. This module provides them for the
+The steps of ``ninsho.conformance.steps`` ask for six fixtures, and only these: ``driver``,
+``operator``, ``mailbox``, ``portal_clock``, ``profile`` and ``margin_seconds``. This module provides them for the
 embedded reference, on virtual time, with a fresh portal for every scenario so that no scenario
 sees another's accounts, codes or clock. The harness plugin provides the same names for a
 deployed portal, which is why the features run unchanged against either.
@@ -91,3 +91,10 @@ def mailbox(inprocess: InProcessParts) -> OutboxMailbox:
 def portal_clock(inprocess: InProcessParts) -> VirtualPortalClock:
     """The portal's virtual clock: ``advance`` lets time pass without sleeping."""
     return inprocess[3]
+
+
+@pytest.fixture
+def margin_seconds() -> float:
+    """How far from a time boundary a step aims: virtual time is exact, as the embedded target's
+    margin (conformance/drivers/embedded.py) is."""
+    return 1.0

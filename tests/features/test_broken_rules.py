@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from embedded_fixtures import driver, embedded, inprocess, mailbox, operator, portal_clock, profile
+from embedded_fixtures import driver, embedded, inprocess, mailbox, margin_seconds, operator, portal_clock, profile
 
 FAILED = Path(__file__).parent / "failed.jsonl"
 

@@ -33,7 +33,7 @@ def world_after(portal: Target, *, login_to_request: float) -> World:
 def test_lifetime_minus_one_second_is_aimed_as_written_when_the_session_allows_it() -> None:
     portal = target()
     world = world_after(portal, login_to_request=0.0)
-    age_passes(world, portal, portal.clock, PROFILE, "lifetime - 1 s")
+    age_passes(world, portal.clock, portal.margin_seconds, PROFILE, "lifetime - 1 s")
     assert world.code_age == 599.0
     assert portal.clock.now() - world.code_requested_at == 599.0
 
@@ -41,7 +41,7 @@ def test_lifetime_minus_one_second_is_aimed_as_written_when_the_session_allows_i
 def test_a_slow_login_makes_the_code_younger_and_keeps_the_session_open_by_the_margin() -> None:
     portal = target()
     world = world_after(portal, login_to_request=3.0)
-    age_passes(world, portal, portal.clock, PROFILE, "lifetime - 1 s")
+    age_passes(world, portal.clock, portal.margin_seconds, PROFILE, "lifetime - 1 s")
     session_ends = world.session_started_at + PROFILE.session_first_factor_seconds
     assert world.code_age == pytest.approx(600 - 3.0 - portal.margin_seconds)
     assert session_ends - portal.clock.now() == pytest.approx(portal.margin_seconds)
@@ -50,7 +50,7 @@ def test_a_slow_login_makes_the_code_younger_and_keeps_the_session_open_by_the_m
 def test_a_refused_age_is_aimed_as_written() -> None:
     portal = target()
     world = world_after(portal, login_to_request=3.0)
-    age_passes(world, portal, portal.clock, PROFILE, "lifetime + 1 s")
+    age_passes(world, portal.clock, portal.margin_seconds, PROFILE, "lifetime + 1 s")
     assert world.code_age == 601.0
 
 
@@ -58,4 +58,4 @@ def test_an_age_the_session_never_reaches_is_a_feature_error() -> None:
     portal = target()
     world = world_after(portal, login_to_request=0.0)
     with pytest.raises(pytest.fail.Exception, match="cannot judge the code's lifetime"):
-        age_passes(world, portal, portal.clock, PROFILE.replace(session_first_factor_seconds=300), "400 s")
+        age_passes(world, portal.clock, portal.margin_seconds, PROFILE.replace(session_first_factor_seconds=300), "400 s")
