@@ -58,4 +58,10 @@ def test_an_age_the_session_never_reaches_is_a_feature_error() -> None:
     portal = target()
     world = world_after(portal, login_to_request=0.0)
     with pytest.raises(pytest.fail.Exception, match="cannot judge the code's lifetime"):
-        age_passes(world, portal.clock, portal.margin_seconds, PROFILE.replace(session_first_factor_seconds=300), "400 s")
+        age_passes(
+            world,
+            portal.clock,
+            portal.margin_seconds,
+            PROFILE.replace(session_first_factor_seconds=300),
+            "400 s",
+        )
