@@ -192,7 +192,12 @@ class Portal:
         tx.set_failures(account.id, 0, None)
 
     def _fail(self, tx: Tx, account_id: int, now: float, requirement: str, reason: str) -> PortalError:
-        """Count a failed attempt, lock at the threshold, and give the refusal to raise."""
+        """Count a failed attempt, lock at the threshold, and give the refusal to raise. A code
+        that was right but is used (``used``; ``ok`` when another request used it first) or a
+        replayed step is refused without counting: §12.5, REPLAY_NOT_COUNTED."""
+        if reason in ("used", "ok", "replayed"):
+            log.info("refused a used code for account %s: %s (not counted)", account_id, reason)
+            return PortalError(401, "code_rejected", requirement, "code", commit=True, reason=reason)
         account = tx.account(account_id)
         assert account is not None
         count = 0 if account.locked_until is not None else account.failure_count
