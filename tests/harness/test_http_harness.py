@@ -47,11 +47,10 @@ MAIL_QUIET = 0.2  # ninsho serve relays a mail before it answers: absence shows 
 POOL_PASSWORD = "pool-password-0123456789"
 FAULTS_OVER_HTTP = ("wide-window", "no-replay-protection", "crash-on-lost-race")  # the last: a real 500
 
-# What the HTML driver cannot judge on the reference's pages, and the reason it gives. After a
-# new reset login the pages lead to "Initialize" (which mails a new code), never back to the
-# Confirm Code field, so a code mailed earlier cannot be entered: the checks (and the features'
-# Examples rows) that log in again before entering an earlier code do not apply. The JSON API
-# can, and PASSes them.
+# What the HTML driver cannot judge on the reference's pages, and the reason it gives. (After a
+# new reset login the pages lead to "Initialize", never back to the Confirm Code field, so the
+# features' Examples rows that log in again before entering an earlier code do not apply there;
+# the checks confirm in the session that opened the reset, and judge both reset-code rules.)
 # A run on the test clock cannot judge whether the portal keeps it off by default: it was
 # started with it on purpose (tests/harness/test_test_clock_check.py judges it in real time).
 TEST_CLOCK_NOT_APPLICABLE = {
@@ -67,8 +66,6 @@ PROFILE_NOT_APPLICABLE = {rid: "applies only with reset.mode = 'link'" for rid i
 JSON_NOT_APPLICABLE = {**TEST_CLOCK_NOT_APPLICABLE, **PAGES_NOT_APPLICABLE, **PROFILE_NOT_APPLICABLE}
 HTML_NOT_APPLICABLE = {
     **PROFILE_NOT_APPLICABLE,
-    "RESET_CODE_LIFETIME": "the pages show the Confirm Code field only right after Initialize or Resend",
-    "RESET_CODE_SINGLE_USE": "the pages show the Confirm Code field only right after Initialize or Resend",
     "BINDING_ERROR_NAMES": "the driver sees no error names (a page-only portal has none: §16.3)",
     **TEST_CLOCK_NOT_APPLICABLE,
 }

@@ -35,6 +35,7 @@ import pytest
 
 from tests import servers
 from tests.harness.report_rows import judged, unjudged
+from tests.harness.test_http_harness import PROFILE_NOT_APPLICABLE
 from tests.web.support import NINSHO, REPO, cli_env, free_port
 
 SKINS = ("table", "sjis")
@@ -50,9 +51,9 @@ FAULT_TIMEOUT = 120.0
 ENV = {"NINSHO_TEST_PASSWORD": PASSWORD, "NINSHO_ADMIN_TOKEN": "page-portal-ignores-it"}
 # What the pages rule out, and the reason the run gives (docs/html-driver.md).
 NOT_APPLICABLE = {
-    "RESET_CODE_SINGLE_USE": "the pages show the Confirm Code field only right after Initialize or Resend",
     "TEST_CLOCK_DISABLED_BY_DEFAULT": "this run uses the portal's test clock",
     "BINDING_ERROR_NAMES": "the driver sees no error names (a page-only portal has none: §16.3)",
+    **PROFILE_NOT_APPLICABLE,  # iimc resets by code: the reset link's requirements do not apply
 }
 
 

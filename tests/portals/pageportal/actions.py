@@ -6,7 +6,7 @@ import sqlite3
 
 from . import codes
 from .address import check_address
-from .engine import Engine
+from .engine import Engine, Replayed
 from .refusals import Refusal
 
 
@@ -52,6 +52,13 @@ class Portal(Engine):
                 if s is not None:
                     db.execute("UPDATE app SET last_step = ? WHERE id = ?", (s, app["id"]))
                     return True
+            for app in apps:  # a step of the window that gives the code, but is used already
+                s = codes.matching_step(
+                    app["secret"], code, step, p.num("totp.window_past_steps"), p.num("totp.window_future_steps"),
+                    p.num("totp.digits"), p.text("totp.algorithm"), -1,
+                )  # fmt: skip
+                if s is not None:
+                    raise Replayed
             return False
 
         self.attempt(account_id, "TOTP_WINDOW", check, lambda db, now: None)

@@ -19,6 +19,13 @@ from .refusals import Refusal
 from .store import Store
 
 Check = Callable[[sqlite3.Connection, float], "bool | None"]
+
+
+class Replayed(Exception):
+    """A check found the code right but already used (a spent mailed code, a TOTP step at or
+    below the last accepted one): refused, and no failed attempt (§12.5, REPLAY_NOT_COUNTED)."""
+
+
 Success = Callable[[sqlite3.Connection, float], None]
 
 
@@ -157,8 +164,13 @@ class Engine:
             else:
                 outcome = "locked" if row["locked_until"] is not None else "open"
             if outcome == "open":
-                result = check(db, now)
-                if result is None:
+                try:
+                    result: bool | None = check(db, now)
+                except Replayed:
+                    result, outcome = False, "replayed"
+                if outcome == "replayed":
+                    outcome = "refused"  # and not counted
+                elif result is None:
                     outcome = "nothing"
                 elif result:
                     success(db, now)
@@ -218,7 +230,11 @@ class Engine:
         lifetime = self.profile.num(key)
         for row in rows:
             digest = codes.hash_code(row["salt"], account_id, purpose, code)
-            if not row["used"] and 0 <= now - row["issued"] < lifetime and codes.same(digest, row["hash"]):
+            if not codes.same(digest, row["hash"]):
+                continue
+            if row["used"]:
+                raise Replayed
+            if 0 <= now - row["issued"] < lifetime:
                 db.execute("UPDATE code SET used = 1 WHERE id = ?", (row["id"],))
                 return row["target"] or True
         return False

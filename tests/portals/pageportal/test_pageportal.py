@@ -383,8 +383,8 @@ def test_single_use_under_concurrency_and_lockout(tmp_path: Path, sink: tuple[Si
             portal.verify_login_code(1, "00000000", "code")
         except Exception as exc:
             kinds.append(getattr(exc, "kind", ""))
-    # one failure already counted (the losing concurrent submission)
-    assert kinds.index("locked") == portal.profile.num("lockout.threshold") - 1 and portal.account(1).locked
+    # the losing concurrent submission was a replay: no failure counted (§12.5, REPLAY_NOT_COUNTED)
+    assert kinds.index("locked") == portal.profile.num("lockout.threshold") and portal.account(1).locked
     assert set(kinds[kinds.index("locked") :]) == {"locked"}
     assert app.state.web.portal.clock.adjustable is False
 
