@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from ninsho.conformance.actions import second_factor_by_mail
+from ninsho.conformance.actions import mailed_code, second_factor_by_mail
 from ninsho.conformance.errors import DriverError, expect
 from ninsho.conformance.probes.enrol import (
     Enrolled,
@@ -46,7 +46,11 @@ def test_a_used_email_code_sent_again_counts_no_failure(portal: Target) -> None:
     _replayed(portal, enrolled, "submit_email_code", code)
     owner = portal.browser()
     owner.login(enrolled.account)
-    _, answer = second_factor_by_mail(owner, portal.inbox, portal.clock, p, address)
+    since = portal.clock.now()
+    answer = owner.request_email_code()  # a locked portal may refuse to mail at all (§12.5)
+    if answer.ok:
+        fresh = mailed_code(portal.inbox, address, p.mail_subject_otp, since, p.email_otp_digits)
+        answer = owner.submit_email_code(fresh)
     portal.measure("after_replays", answer.error or "accepted")
     expect(
         answer.ok,
