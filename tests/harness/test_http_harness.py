@@ -66,6 +66,10 @@ PROFILE_NOT_APPLICABLE = {rid: "applies only with reset.mode = 'link'" for rid i
 JSON_NOT_APPLICABLE = {**TEST_CLOCK_NOT_APPLICABLE, **PAGES_NOT_APPLICABLE, **PROFILE_NOT_APPLICABLE}
 HTML_NOT_APPLICABLE = {
     **PROFILE_NOT_APPLICABLE,
+    # Judged on the pages only before the lifetime ends: after it, the reset login leads to
+    # Initialize, never back to an earlier code's Confirm field (a fault that never expires the
+    # code passes the pages' runs; the JSON runs catch it).
+    "RESET_CODE_LIFETIME": "the pages show the Confirm Code field only right after Initialize or Resend",
     "BINDING_ERROR_NAMES": "the driver sees no error names (a page-only portal has none: §16.3)",
     **TEST_CLOCK_NOT_APPLICABLE,
 }
