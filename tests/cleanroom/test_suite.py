@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ninsho.conformance import applicability
@@ -43,6 +41,7 @@ class CleanroomServer(ServerProcess):
     """``python -m tests.cleanroom serve`` in the place of ``ninsho serve``: same port, SMTP
     relay, admin-token variable and stop; ready when /api/v1/noop answers."""
 
+    ready_path, ready_status = "/api/v1/noop", 204
     faults: tuple[str, ...] = ()  # switches of tests/cleanroom/faults.py (tests/cleanroom/test_faults.py)
 
     def __init__(
@@ -79,27 +78,8 @@ class CleanroomServer(ServerProcess):
         )
         self.process = self._server.process
         self.starts += 1
-        self._wait_ready_at("/api/v1/noop")
+        self._wait_ready()
         return self
-
-    def _wait_ready_at(self, path: str, timeout: float = 30.0) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    log = self.log()
-                    self._reset()
-                    raise AssertionError(f"the clean-room portal exited:\n{log}")
-                try:
-                    if client.get(self.url + path).status_code == 204:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)  # polling for readiness, not waiting on portal time
-        log = self.log()
-        self.stop()
-        raise AssertionError(f"the clean-room portal did not become ready in {timeout}s:\n{log}")
 
 
 @pytest.mark.slow

@@ -268,6 +268,9 @@ class ServerProcess:
         self._wait_ready()
         return self
 
+    # Where readiness shows, and how: a subclass serving another portal names its own.
+    ready_path, ready_status = "/healthz", 200
+
     def _wait_ready(self, timeout: float = 30.0) -> None:
         assert self.process is not None
         deadline = time.monotonic() + timeout
@@ -278,16 +281,16 @@ class ServerProcess:
                     self._reset()
                     if "address already in use" in log.lower():
                         raise PortTaken(log)
-                    raise AssertionError(f"ninsho serve exited {code}:\n{log}")
+                    raise AssertionError(f"{type(self).__name__} exited {code}:\n{log}")
                 try:
-                    if client.get(self.url + "/healthz").status_code == 200:
+                    if client.get(self.url + self.ready_path).status_code == self.ready_status:
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)  # polling for readiness, not waiting on portal time
         log = self.log()
         self.stop()  # start() raised: no caller holds this server to stop it
-        raise AssertionError(f"ninsho serve did not become ready in {timeout}s:\n{log}")
+        raise AssertionError(f"{type(self).__name__} did not become ready in {timeout}s:\n{log}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
