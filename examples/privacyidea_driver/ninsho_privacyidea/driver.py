@@ -294,7 +294,10 @@ class PrivacyIdeaDriver:
         if int(sent // period) != int(answered // period):
             # A busy privacyIDEA queued the request across a step boundary: which step it judged
             # the code against is unknown, so neither an acceptance nor a refusal can be counted.
-            raise Inconclusive(f"a TOTP check took {answered - sent:.1f} s and crossed a step boundary")
+            raise Inconclusive(
+                f"a TOTP check took {answered - sent:.1f} s and crossed a step boundary ({sent:.1f} s to"
+                f" {answered:.1f} s): the machine or the network was too slow to tell"
+            )
         return outcome
 
     def submit_email_code(self, code: str, *, trust_browser: bool = False) -> Outcome:
