@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, list[str], int]] = [
     ("server profile under load (item 3)", ["benchmarks.server_profile"], 240),
     ("html driver against json driver, whole suite (item 7)", ["benchmarks.html_vs_json"], 1200),
     ("a wrong login, known ID against unknown ID (item 8)", ["benchmarks.enumeration_timing"], 300),
+    ("ninsho check -n 2 against -n 0 (item 9)", ["benchmarks.xdist_speedup"], 600),
 ]
 
 

@@ -93,6 +93,13 @@ def _one_of(names: Sequence[str], what: str) -> Callable[[str], str]:
     return check
 
 
+def _workers(value: str) -> str:
+    """An argparse type for ``-n``: a number of workers, or ``auto`` (pytest-xdist's own)."""
+    if value == "auto" or (value.isdigit() and value.isascii()):
+        return value
+    raise argparse.ArgumentTypeError(f"-n takes a number of worker processes or 'auto', not {value!r}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ninsho check",
@@ -151,6 +158,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="show what would run against which portal; run nothing"
     )
+    p.add_argument(
+        "-n",
+        dest="workers",
+        type=_workers,
+        metavar="N",
+        help="run the checks in N processes (pytest-xdist), or 'auto': one per core; 0: in this process",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="less output")
     p.add_argument(
         "--all-plugins",
@@ -201,6 +215,12 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
         ]
     if args.strict:
         argv.append("--ninsho-strict")
+    # -n: pytest-xdist, loaded only then (-n 0, or none: the single process, as ever); a list or
+    # a dry run runs no check, so it takes no workers.
+    if args.workers not in (None, "0") and not (args.list or args.dry_run):
+        if not args.all_plugins:
+            argv += ["-p", "xdist"]
+        argv += ["-n", args.workers]
     argv.append("-q" if args.quiet or args.list or args.dry_run else "-v")
     return [*argv, *extra]
 

@@ -19,13 +19,23 @@ from typing import Any
 import pytest
 from _pytest import junitxml
 
+import ninsho.conformance.distributed as distributed  # by its full name: pytester's reruns import it afresh
 from ninsho.conformance import applicability, realtime, reports, selection, startup
 from ninsho.conformance import config as portal_config
 from ninsho.conformance.applicability import require_applicable
 from ninsho.conformance.connect import check_driver, connection_for
 from ninsho.conformance.drivers.embedded import FAULT_NAMES
 from ninsho.conformance.errors import ConfigError, HarnessError
-from ninsho.conformance.keys import CONFIG_KEY, CONNECTION_KEY, TARGET_KEY
+from ninsho.conformance.keys import (
+    CONFIG_KEY,
+    CONNECTION_KEY,
+    LEDGER_KEY,
+    OTHER_FAILURES_KEY,
+    RESULTS_KEY,
+    SUITE_KEY,
+    TARGET_KEY,
+    WALL_KEY,
+)
 from ninsho.conformance.messages import did_you_mean
 from ninsho.conformance.naming import check_title
 from ninsho.conformance.preflight import preflight
@@ -39,13 +49,8 @@ from ninsho.spec.registry import Requirement, load_profile, profile_names, requi
 
 pytest_plugins = ["ninsho.conformance.fixtures", "ninsho.conformance.steps"]
 
-RESULTS_KEY = pytest.StashKey[list[CheckResult]]()
-LEDGER_KEY = pytest.StashKey[realtime.WaitLedger]()
-WALL_KEY = pytest.StashKey[float]()
-OTHER_FAILURES_KEY = pytest.StashKey[int]()  # failed tests that are not Ninsho checks
 REGISTRY_KEY = pytest.StashKey[dict[str, Requirement]]()
 BASELINE_KEY = pytest.StashKey[Baseline]()
-SUITE_KEY = pytest.StashKey[set[str]]()  # the requirements of every check collected
 CURRENT_ITEM_KEY = pytest.StashKey[pytest.Item]()  # the check running in the main thread
 PROFILE_KEY = pytest.StashKey[Profile]()  # the profile the run judges by
 START_FAILED_KEY = pytest.StashKey[int]()  # the exit status of a run that could not start
@@ -58,7 +63,12 @@ CHECKS_DIR = Path(__file__).parent / "checks"
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED_KEY] = (datetime.now(UTC), time.monotonic())
     config.stash[SHORT_FAILURES_KEY] = not _traceback_asked_for(config)
-    startup.remove_stale_reports(config)
+    # The verdicts are gathered from the test reports; a pytest-xdist worker's go to the
+    # controller on them, and the controller writes the reports.
+    writer = not distributed.is_worker(config)
+    config.pluginmanager.register(distributed.Reports(config, gather=writer), "ninsho-reports")
+    if writer:
+        startup.remove_stale_reports(config)
     registry = requirements()
     config.stash[REGISTRY_KEY] = registry
     config.stash[RESULTS_KEY] = []
@@ -90,6 +100,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[PROFILE_KEY] = load_profile(config.stash[CONFIG_KEY].profile)
         _check_fault(config)
         _check_portal_set_up(config)
+        portal = config.stash[CONFIG_KEY]
+        config.stash[CONFIG_KEY] = distributed.configure(config, portal, _prerun_in_real_time)
         baseline = config.getoption("ninsho_baseline")
         config.stash[BASELINE_KEY] = Baseline.load(Path(baseline), registry) if baseline else Baseline()
     except (ConfigError, SpecError, ValueError) as exc:
@@ -189,8 +201,11 @@ def requirement_ids(item: pytest.Item, registry: dict[str, Requirement]) -> list
     return seen
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's loops: the pre-flight runs on its controller
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     config = session.config
+    if distributed.is_worker(config):
+        return None  # the controller ran the pre-flight; a real-time share is pre-run by distributed.Worker
     if not (config.getoption("ninsho_list") or config.getoption("ninsho_dry_run")):
         try:
             _preflight(session)
@@ -219,18 +234,20 @@ def _preflight(session: pytest.Session) -> None:
     """Before any check against a deployed portal: one round that tries what the run needs."""
     config = session.config
     connection = connection_for(config)
-    if connection is None or not session.items:
-        return
+    if connection is None or not (session.items or distributed.is_controller(config)):
+        return  # (xdist's controller collects nothing: its workers do)
     problem = preflight(connection.target(), config.stash[CONFIG_KEY])
     if problem is not None:
         raise startup.StartFailed(problem.line(), problem.status)
 
 
-def _prerun_in_real_time(session: pytest.Session) -> None:
-    """Real time against a deployed portal: run the checks' waits concurrently (realtime.py)."""
+def _prerun_in_real_time(session: pytest.Session, items: list[pytest.Item] | None = None) -> None:
+    """Real time against a deployed portal: run the checks' waits concurrently (realtime.py);
+    ``items``: a worker's share of them (distributed.py), or every item of the session."""
     config = session.config
+    items = session.items if items is None else items
     connection = connection_for(config)
-    if connection is None or config.stash[CONFIG_KEY].clock != "real" or not session.items:
+    if connection is None or config.stash[CONFIG_KEY].clock != "real" or not items:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     ledger = config.stash[LEDGER_KEY] = realtime.WaitLedger()
@@ -257,10 +274,10 @@ def _prerun_in_real_time(session: pytest.Session) -> None:
         clock.on_wait = on_wait
     pool = getattr(connection, "pool", None)
     if pool is not None:
-        countdown.line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, session.items))))
+        countdown.line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, items))))
     try:
         # A check the profile rules out is NOT_APPLICABLE at its setup: it never runs its waits.
-        wall = realtime.prerun([i for i in session.items if _applicable(i)], connection.target)
+        wall = realtime.prerun([i for i in items if _applicable(i)], connection.target)
     finally:
         countdown.stop()
     config.stash[WALL_KEY] = wall
@@ -343,9 +360,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     registry = item.config.stash[REGISTRY_KEY]
     rids = requirement_ids(item, registry)
     if not rids:
-        item.config.stash[OTHER_FAILURES_KEY] += int(report.failed)
-        return
+        return  # not a check: distributed.Reports counts its failure
     if not _judged_phase(report):
+        distributed.attach(report, [])
         return
     excinfo = call.excinfo.value if call.excinfo is not None else None
     target = item.stash.get(TARGET_KEY, None)
@@ -362,7 +379,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     for r in results:
         r.expected_failure = baseline.expected.get(r.requirement)
         item.user_properties.append(("verdict", f"{r.requirement}={r.verdict.value}"))
-    item.config.stash[RESULTS_KEY].extend(results)
+    # Gathered from the report (distributed.Reports), here or on pytest-xdist's controller.
+    distributed.attach(report, results)
     _align_report(report, results)
     if (
         report.failed
@@ -407,6 +425,7 @@ def _align_report(report: pytest.TestReport, results: list[CheckResult]) -> None
 
 def _rows(config: pytest.Config, results: list[CheckResult]) -> list[Summary]:
     suite: set[str] = config.stash.get(SUITE_KEY, set())
+    results = distributed.in_collection_order(config, results)
     return summarise(results, config.stash[REGISTRY_KEY], config.stash[BASELINE_KEY], suite)
 
 

@@ -8,11 +8,14 @@ never by its subject or its code: the check then judges every part of it
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email
 import email.policy
 import errno
 import imaplib
+import json
+import os
 import socket
 import ssl
 import threading
@@ -20,6 +23,7 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -30,6 +34,7 @@ from ninsho.conformance.interfaces import DriverError, Mail, MailTimeout
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 POLL_SECONDS = 0.5
+SPOOL_POLL_SECONDS = 0.05  # how often a worker looks for mail the controller filed (SpoolMailbox)
 IMAP_TIMEOUT_SECONDS = 10.0  # each IMAP command: a server that stops answering is an error, not a hang
 IMAP_TLS = ("auto", "implicit", "starttls", "none")
 
@@ -113,13 +118,16 @@ class SmtpSinkMailbox:
 
     quiet_seconds = 2.0
 
-    def __init__(self, host: str, port: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, host: str, port: int, clock: Callable[[], float], *, spool: Path | None = None
+    ) -> None:
         if port == 0:
             raise DriverError(
                 "the SMTP sink needs a concrete port ([mailbox] port), which the portal relays to"
             )
         self._clock = clock
         self._collected = _Collected()
+        self._spool = spool  # under pytest-xdist: every mail is filed there too, for the workers
         try:
             _try_port(host, port)  # at once: aiosmtpd reports a bind failure only after its 5 s timeout
         except OSError as exc:
@@ -135,7 +143,10 @@ class SmtpSinkMailbox:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         content = raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")
-        self._collected.add(parse_mail(content, self._clock(), [str(r) for r in envelope.rcpt_tos]))
+        recipients = [str(r) for r in envelope.rcpt_tos]
+        if self._spool is not None:
+            file_mail(self._spool, content, recipients)
+        self._collected.add(parse_mail(content, self._clock(), recipients))
         return "250 OK"
 
     def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
@@ -143,6 +154,68 @@ class SmtpSinkMailbox:
 
     def close(self) -> None:
         self._controller.stop()
+
+
+def file_mail(spool: Path, raw: bytes, recipients: list[str]) -> None:
+    """File one mail in ``spool`` for :class:`SpoolMailbox`: written aside, then renamed, so a
+    reader never sees half a file. It carries the local time it arrived, not a portal time:
+    each reader dates it on its own clock (the portal's time of the worker that reads it)."""
+    document = {
+        "arrived": time.time(),
+        "to": recipients,
+        "raw": base64.b64encode(raw).decode("ascii"),
+    }
+    name = f"{time.time_ns():020d}-{threading.get_ident()}"
+    part = spool / f".{name}.part"
+    part.write_text(json.dumps(document), "utf-8")
+    os.replace(part, spool / f"{name}.json")
+
+
+class SpoolMailbox:
+    """The mail of a run on pytest-xdist's workers (conformance/distributed.py), read from the
+    folder where the controller's SMTP sink files it (:func:`file_mail`): the portal relays to
+    one port, which one process can hold. Every worker reads every mail; a check finds its own
+    by recipient and time, as with the sink itself."""
+
+    quiet_seconds = 2.0
+
+    def __init__(self, spool: Path, clock: Callable[[], float]) -> None:
+        self._spool = spool
+        self._clock = clock
+        self._collected = _Collected()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="ninsho-mail-spool", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            self._scan()
+            self._stop.wait(SPOOL_POLL_SECONDS)
+
+    def _scan(self) -> None:
+        with self._lock, contextlib.suppress(OSError):  # the controller removes the folder at its end
+            for name in sorted(os.listdir(self._spool)):
+                if name.endswith(".json") and name not in self._seen:
+                    self._seen.add(name)
+                    self._take(self._spool / name)
+
+    def _take(self, path: Path) -> None:
+        document = json.loads(path.read_text("utf-8"))
+        age = max(0.0, time.time() - float(document["arrived"]))
+        raw = base64.b64decode(document["raw"])
+        self._collected.add(parse_mail(raw, self._clock() - age, list(document["to"])))
+
+    def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
+        # At once, not at the reader's next look: a portal that relays before it answers has
+        # filed the mail by now, and an older one must not pass for it, as with the sink itself.
+        self._scan()
+        return self._collected.wait_for(to, since, timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._reader.join(timeout=1.0)
 
 
 class ImapMailbox:
@@ -301,10 +374,15 @@ def _text(exc: BaseException) -> str:
     return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
 
 
-def mailbox_for(config: PortalConfig, now: Callable[[], float]) -> SmtpSinkMailbox | ImapMailbox:
-    """The mailbox a portal config names ([mailbox] kind), for any driver's connection."""
-    mailbox: SmtpSinkMailbox | ImapMailbox
-    if config.mailbox == "imap":
+def mailbox_for(
+    config: PortalConfig, now: Callable[[], float]
+) -> SmtpSinkMailbox | ImapMailbox | SpoolMailbox:
+    """The mailbox a portal config names ([mailbox] kind), for any driver's connection; on an
+    xdist worker, the SMTP sink's mail from the controller's spool (``mail_spool_reader``)."""
+    mailbox: SmtpSinkMailbox | ImapMailbox | SpoolMailbox
+    if config.mail_spool is not None and config.mail_spool_reader:
+        mailbox = SpoolMailbox(Path(config.mail_spool), now)
+    elif config.mailbox == "imap":
         user = config.secret(config.mailbox_user_env, "mailbox.user_env")
         password = config.secret(config.mailbox_password_env, "mailbox.password_env")
         mailbox = ImapMailbox(
@@ -317,6 +395,7 @@ def mailbox_for(config: PortalConfig, now: Callable[[], float]) -> SmtpSinkMailb
             ca_file=config.mailbox_ca_file,
         )
     else:
-        mailbox = SmtpSinkMailbox(config.mailbox_host, config.mailbox_port, now)
+        spool = Path(config.mail_spool) if config.mail_spool is not None else None
+        mailbox = SmtpSinkMailbox(config.mailbox_host, config.mailbox_port, now, spool=spool)
     mailbox.quiet_seconds = config.mail_quiet_seconds
     return mailbox
