@@ -1,6 +1,8 @@
 """Schemathesis against a served portal: every operation of ``spec/openapi.yaml`` fed data
 generated from its own schema, valid and not, and never a 5xx (issue "Sessions, throttling and
-mail safety": security tests that stay).
+mail safety": security tests that stay). A 400 must be one the schema explains: a request within
+its schemas (a code's digits narrowed to the profile) is never refused for its shape, only an
+address for §13's reasons (tests/web/test_schema_bounds.py probes each bound both ways).
 
 The review that opened the issue ran 17,874 cases by hand. CI keeps a bounded share of that:
 :data:`EXAMPLES` cases an operation, on ``ninsho serve`` with a real SQLite file, over loopback.
@@ -18,7 +20,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
 
+from ninsho.spec.registry import load_profile
+
+from .request_bounds import RequestSchemas, within
 from .support import ADMIN_TOKEN, REPO, ServerProcess
 
 SPEC = REPO / "spec" / "openapi.yaml"
@@ -54,6 +60,26 @@ def session_token(served: ServerProcess) -> str:
 
 # Read once, at collection: one test per operation, named by its label ("POST /login").
 OPERATIONS = [result.ok() for result in schemathesis.openapi.from_path(SPEC).get_all_operations()]
+SCHEMAS = RequestSchemas()
+PROFILE = load_profile("iimc")  # ServerProcess's default
+
+
+def refused_only_outside_its_schema(case: schemathesis.Case, response: Any, base_url: str) -> None:
+    """A 400 answers a request outside its schemas, an address §13 refuses (invalid_address), or
+    an advance of the test clock past the range of the sum, ``TestClock.offset_seconds``."""
+    if response.status_code != 400:
+        return
+    answer = response.json()
+    if answer.get("error") == "invalid_address":
+        return
+    body = None if isinstance(case.body, NotSet) else case.body
+    operation_id = case.operation.definition.raw["operationId"]
+    inside = SCHEMAS.case_within(operation_id, body, case.path_parameters or {}, PROFILE)
+    if inside and operation_id == "testClockAdvance" and isinstance(body, dict):
+        offset = httpx.get(base_url + "/test-clock", timeout=20).json()["offset_seconds"]  # unchanged
+        offsets = SCHEMAS.resolve(SCHEMAS.doc["components"]["schemas"]["TestClock"])["properties"]
+        inside = within(offsets["offset_seconds"], offset + body["advance_seconds"])
+    assert not inside, f"{case.method} {case.path}: within its schemas, refused as {answer} ({body!r})"
 
 
 @pytest.mark.slow
@@ -76,5 +102,6 @@ def test_no_operation_answers_a_server_error(
         headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
         response = case.call(base_url=served.url + "/api/v1", headers=headers, timeout=20)
         case.validate_response(response, checks=[not_a_server_error])
+        refused_only_outside_its_schema(case, response, served.url + "/api/v1")
 
     fed()
