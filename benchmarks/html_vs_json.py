@@ -17,12 +17,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import pstats
+import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +35,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the packa
 
 from benchmarks._common import PYTHON, ninsho_command, print_machine
 from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, portal_toml
-from tests.web.support import cli_env
+from tests.web.support import ServerProcess, cli_env
 
 GOAL = 1.25
 TIMEOUT_SECONDS = 900
@@ -43,6 +47,7 @@ class Timed:
     wall: float
     counts: dict[str, int]  # check verdict → how many
     bad: list[str]  # the requirements that FAILed or ERRORed: a run with any is not comparable
+    cpu: float = 0.0  # the harness process's CPU seconds (user + system)
 
 
 def timed_run(config: Path, workdir: Path, *, profile: Path | None = None) -> Timed:
@@ -51,12 +56,12 @@ def timed_run(config: Path, workdir: Path, *, profile: Path | None = None) -> Ti
     command = [*ninsho_command(), "check", str(config), "-q", "--report-dir", str(workdir)]
     if profile is not None:  # the same command, its process under cProfile
         command = [PYTHON, "-m", "cProfile", "-o", str(profile), "-m", "ninsho", *command[1:]]
-    started = time.monotonic()
+    started, used = time.monotonic(), _children_cpu()
     done = subprocess.run(
         command, cwd=workdir, env=cli_env(**{TOKEN_ENV: ADMIN_TOKEN}), capture_output=True, text=True,
         timeout=TIMEOUT_SECONDS, check=False,
     )  # fmt: skip
-    wall = time.monotonic() - started
+    wall, cpu = time.monotonic() - started, _children_cpu() - used
     report = workdir / "ninsho.json"
     rows = json.loads(report.read_text("utf-8"))["requirements"] if report.is_file() else []
     if not rows:
@@ -66,12 +71,37 @@ def timed_run(config: Path, workdir: Path, *, profile: Path | None = None) -> Ti
         for check in row["checks"]:
             counts[check["verdict"]] = counts.get(check["verdict"], 0) + 1
     bad = [f"{row['id']} {row['verdict']}" for row in rows if row["verdict"] in ("FAIL", "ERROR")]
-    return Timed(wall, counts, bad)
+    return Timed(wall, counts, bad, cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """A live process's CPU seconds so far (user + system, /proc/PID/stat), 0 when it is gone:
+    the portal's share of a run, beside the harness's."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def requests_served(log: str) -> int:
     """The requests in the portal's access log so far (``harness_server`` logs at info)."""
     return log.count(' HTTP/1.1" ')
+
+
+_REQUEST = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD) ([^ ?"]*)[^"]* HTTP/1\.1" (\d{3})')
+
+
+def request_kinds(log: str, top: int = 12) -> str:
+    """The commonest requests of a stretch of the access log, as ``METHOD path → status``: what
+    each driver asks of the portal per action (the html driver's pages against the API)."""
+    kinds = Counter(f"{m} {path} → {status}" for m, path, status in _REQUEST.findall(log))
+    return ", ".join(f"{kind} {n}" for kind, n in kinds.most_common(top))
 
 
 def print_profile(path: Path, lines: int = 25) -> None:
@@ -80,6 +110,10 @@ def print_profile(path: Path, lines: int = 25) -> None:
         pstats.Stats(str(path), stream=out).strip_dirs().sort_stats(order).print_stats(lines)
         print(f"--- html run under cProfile, by {order} ---")
         print(out.getvalue().split("\n", 6)[-1].rstrip())  # past the header lines
+
+
+def _server_cpu(server: ServerProcess) -> float:
+    return process_cpu(server.process.pid) if server.process is not None else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,15 +133,21 @@ def main(argv: list[str] | None = None) -> int:
                 for driver in DRIVERS:
                     workdir = root / f"{driver}-{n}"
                     workdir.mkdir()
-                    before = requests_served(server.log())
+                    before, served = len(server.log()), _server_cpu(server)
                     timed = timed_run(configs[driver], workdir)
-                    timed.counts["requests"] = requests_served(server.log()) - before
+                    served = _server_cpu(server) - served
+                    stretch = server.log()[before:]
+                    timed.counts["requests"] = requests_served(stretch)
                     walls[driver].append(timed.wall)
                     not_comparable.update(timed.bad)
                     bad = f"  NOT COMPARABLE: {', '.join(timed.bad)}" if timed.bad else ""
                     print(
-                        f"{driver} run {n + 1}: {timed.wall:.1f} s  checks: {timed.counts}{bad}", flush=True
+                        f"{driver} run {n + 1}: {timed.wall:.1f} s (CPU: harness {timed.cpu:.1f} s,"
+                        f" portal {served:.1f} s)  checks: {timed.counts}{bad}",
+                        flush=True,
                     )
+                    if n == 0:
+                        print(f"  {driver} requests: {request_kinds(stretch)}", flush=True)
             if args.profile is not None:
                 workdir = root / "html-profiled"
                 workdir.mkdir()

@@ -23,6 +23,8 @@ Example (``portal.toml``)::
     [operator]
     command = "ssh ops portalctl helpdesk {login_id}"   # the helpdesk, where no operator API is:
                                # its standard output holds the confirmation code (conformance/helpdesk.py)
+    confirm_command = "ssh ops portalctl helpdesk confirm {login_id}"   # reset.mode = "link": the
+                               # helpdesk confirms the reset itself (protocol.md §19.5); exit 0: done
 
     [mailbox]
     kind = "smtp-sink"         # outbox | smtp-sink | imap
@@ -80,11 +82,16 @@ class PortalConfig:
     mailbox_tls: str = "auto"  # implicit, or none on a loopback host (mailboxes.ImapMailbox)
     mailbox_ca_file: str | None = None
     operator_command: str | None = None  # the helpdesk as a command: "portalctl helpdesk {login_id}"
+    operator_confirm_command: str | None = None  # link mode's: "portalctl helpdesk confirm {login_id}"
     mail_timeout_seconds: float = 30.0
     mail_quiet_seconds: float = 2.0  # how long no mail must arrive before "none was sent" holds
     clock: str = "virtual"
     html_selectors: Mapping[str, str] = field(default_factory=dict)  # old names (docs/html-driver.md)
     html_site_map: str | None = None  # the html driver's site map (a TOML file; docs/html-driver.md)
+    # Not keys of the file: set under pytest-xdist (conformance/distributed.py). The folder where
+    # the controller's SMTP sink files every mail; a worker reads it there instead of listening.
+    mail_spool: str | None = None
+    mail_spool_reader: bool = False
     source: str = "defaults"
 
     @property
@@ -110,6 +117,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, type, tuple[str, ...] | None]] = {
     ("accounts", "address_domain"): ("address_domain", str, None),
     ("admin", "token_env"): ("admin_token_env", str, None),
     ("operator", "command"): ("operator_command", str, None),
+    ("operator", "confirm_command"): ("operator_confirm_command", str, None),
     ("mailbox", "kind"): ("mailbox", str, MAILBOXES),
     ("mailbox", "host"): ("mailbox_host", str, None),
     ("mailbox", "port"): ("mailbox_port", int, None),

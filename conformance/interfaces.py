@@ -27,6 +27,7 @@ __all__ = [
     "DriverError",
     "Enroller",
     "Exchange",
+    "HelpdeskConfirmer",
     "LinkFollower",
     "Mail",
     "MailTimeout",
@@ -35,7 +36,9 @@ __all__ = [
     "Operator",
     "Outcome",
     "Provisioning",
+    "ResetScreenWatcher",
     "ServerError",
+    "SessionCopier",
 ]
 
 
@@ -151,6 +154,46 @@ class LinkFollower(Protocol):
     def open_reset_link(self, url: str, account: Account) -> Outcome:
         """Open ``url`` as it is, and log in there with ``account``'s ID and password; a success
         leaves this browser in the session the link opened (``stage`` setup)."""
+        ...
+
+
+@runtime_checkable
+class ResetScreenWatcher(Protocol):
+    """Optional, for portals that reset by link (protocol.md §19.5): a Driver that also has this
+    method can watch the reset screen it left open, after "初期化" of an account with no address,
+    as the page itself polls. Without it the check of that screen is NOT_APPLICABLE for the
+    driver."""
+
+    def watch_reset_screen(self, timeout_seconds: float) -> Outcome:
+        """``ok`` with ``stage`` setup once the screen left open has gone on by itself to the
+        set-up (the QR code), leaving this browser there; refused when it has not within
+        ``timeout_seconds`` (the portal's refusal, or ``error="still_waiting"``)."""
+        ...
+
+
+@runtime_checkable
+class HelpdeskConfirmer(Protocol):
+    """Optional, for portals that reset by link (protocol.md §19.5): an Operator that also has
+    this method acts as the ICT Support Center, who confirms the pending reset of an account
+    with no address once it has verified the caller. Without it the checks of that path are
+    NOT_APPLICABLE, with the reason."""
+
+    def helpdesk_confirm(self, login_id: str) -> Outcome:
+        """Confirm ``login_id``'s pending reset; ``ok`` when the portal did, else its refusal."""
+        ...
+
+
+@runtime_checkable
+class SessionCopier(Protocol):
+    """Optional: a Driver that can copy the session it holds, as someone who copies a browser's
+    session cookie (or a client's API token) does. The session checks need it to see whether a
+    copy taken at one step still works after the next one [SESSION_TOKEN_RENEWED]; without it
+    they are NOT_APPLICABLE for the driver (a driver that has the method but cannot copy for
+    this portal raises NotSupported, with the reason)."""
+
+    def copy_session(self) -> Driver:
+        """A new browser that holds what this one holds of its session now (its cookies, or its
+        token), and nothing it learns later: the copy acts on its own from then on."""
         ...
 
 

@@ -3,7 +3,8 @@
 A mail is found by its recipient and its time (mailboxes.py); only then is it judged, and each
 part is its own verdict: the sender [MAIL_SENDER], the subject [MAIL_SUBJECT_OTP] or
 [MAIL_SUBJECT_RESET], the code's digits [EMAIL_OTP_DIGITS] or [RESET_CODE_DIGITS], the body
-[MAIL_BODY_CODE] and the encoding [MAIL_ENCODING]. Each broken part is reported through
+[MAIL_BODY_CODE] and the encoding [MAIL_ENCODING]. In link mode a mail to ``helpdesk.email`` is
+the ICT Support Center's notice (§19.5), whose subject and body are [RESET_LINK_HELPDESK_MAIL]'s. Each broken part is reported through
 ``fail(requirement, message)`` and the check goes on with the mail, so that one wrong subject
 is one FAIL of its requirement and not a timeout of every flow that reads a mail.
 
@@ -33,15 +34,18 @@ Fail = Callable[[str, str], None]
 class Contract:
     """What one kind of mail must be: its subject and its code's digits, with their requirements."""
 
-    kind: str  # "otp" (login and register) or "reset"
+    kind: str  # "otp" (login and register), "reset", or "helpdesk" (link mode's notice to the center)
     subject: str
     subject_requirement: str
     digits: int
     digits_requirement: str
 
 
-def contract_for(profile: Profile, subject: str) -> Contract:
-    """The contract of the mail a caller expects, told by the subject it expects."""
+def contract_for(profile: Profile, subject: str, to: str = "") -> Contract:
+    """The contract of the mail a caller expects, told by the subject it expects (and, for the
+    ICT Support Center's notice of link mode, by its recipient)."""
+    if profile.reset_mode == "link" and to.strip().lower() == profile.helpdesk_email.lower():
+        return Contract("helpdesk", profile.mail_subject_reset, "RESET_LINK_HELPDESK_MAIL", 0, "")
     if subject == profile.mail_subject_reset:
         return Contract(
             "reset", subject, "MAIL_SUBJECT_RESET", profile.confirmation_code_digits, "RESET_CODE_DIGITS"
@@ -63,7 +67,7 @@ def code_in_body(body: str, digits: int) -> str | None:
 
 def judge_mail(mail: Mail, expected_subject: str, profile: Profile, fail: Fail) -> None:
     """Judge every part of ``mail`` against the contract of the mail the caller expected."""
-    contract = contract_for(profile, expected_subject)
+    contract = contract_for(profile, expected_subject, mail.to)
     if mail.sender.strip().lower() != profile.mail_sender.lower():
         fail(
             "MAIL_SENDER",
@@ -74,6 +78,11 @@ def judge_mail(mail: Mail, expected_subject: str, profile: Profile, fail: Fail) 
             contract.subject_requirement,
             f"the mail to {mail.to} should have the subject {contract.subject!r}; it has {mail.subject!r}",
         )
+    if contract.kind == "helpdesk":  # §19.5: whoever reads it must not be able to reset by it
+        if _LINK.search(mail.body) is not None:
+            fail("RESET_LINK_HELPDESK_MAIL", f"the notice to {mail.to} carries a link: {mail.body!r}")
+        _judge_encoding(mail, fail)
+        return
     if contract.kind == "reset" and profile.reset_mode == "link":  # §19.2: the link in place of the code
         if _LINK.search(mail.body) is None:
             fail("RESET_LINK_MAIL", f"the reset mail to {mail.to} carries no link in its body: {mail.body!r}")

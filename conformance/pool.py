@@ -5,7 +5,9 @@ A staging portal has a handful of test accounts and no admin API. A check borrow
 When the check ends, the account goes back to that state through the portal's own flows, as a
 user would put it back (``app-reset.en.txt`` ⑤–⑧, ``email-change.en.txt`` 【If you cannot
 confirm…】): log in again, "Initialize", the confirmation code from the mail (or the helpdesk's,
-where no address is left), "Confirm". Then the next check, or the next run, may use it.
+where no address is left), "Confirm". A portal that resets by link (protocol.md §19) is put back
+the same way: "初期化", the mailed URL opened with the account's ID and password, or, where no
+address is left, the helpdesk's confirm (§19.5). Then the next check, or the next run, may use it.
 
 Borrowing blocks while every account is out, so the pool also schedules the checks: a check
 waiting for a fresh account waits for one. An account that cannot be put back is taken out of
@@ -17,13 +19,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ninsho.conformance import actions, waits
 from ninsho.conformance.config import PortalConfig
 from ninsho.conformance.errors import ConfigError, DriverError, HarnessError, MailTimeout, NotApplicable
-from ninsho.conformance.helpdesk import Helpdesk
+from ninsho.conformance.helpdesk import ConfirmingHelpdesk
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mailbox, Outcome
+from ninsho.conformance.probes.reset_link import link_in
 from ninsho.spec.profile import Profile
 
 DEFAULT_LEASE_TIMEOUT = 900.0  # a real-time check may hold its account for a lifetime or two
@@ -32,13 +36,14 @@ DEFAULT_LEASE_TIMEOUT = 900.0  # a real-time check may hold its account for a li
 @dataclass
 class Parts:
     """What putting an account back needs: a browser, the mail, the clock, the profile, and the
-    helpdesk (an operator whose ``helpdesk_code`` works, or None)."""
+    helpdesk (an operator whose ``helpdesk_code``, or in link mode ``helpdesk_confirm``, works;
+    or None)."""
 
     new_driver: Callable[[], Driver]
     mailbox: Mailbox
     clock: Clock
     profile: Profile
-    helpdesk: Helpdesk | None = None
+    helpdesk: ConfirmingHelpdesk | None = None
 
 
 @dataclass
@@ -110,7 +115,7 @@ class AccountPool:
     def _why_retired(self) -> str:
         return "; ".join(f"{login_id}: {why}" for login_id, why in sorted(self.retired.items()))
 
-    def lease_for_check(self, helpdesk: Helpdesk | None) -> Lease:
+    def lease_for_check(self, helpdesk: ConfirmingHelpdesk | None) -> Lease:
         return Lease(self, helpdesk)
 
 
@@ -120,7 +125,7 @@ class Lease:
     check ends (:meth:`release`)."""
 
     pool: AccountPool
-    helpdesk: Helpdesk | None
+    helpdesk: ConfirmingHelpdesk | None
     borrowed: list[Account] = field(default_factory=list)
 
     def new_account(self) -> Account:
@@ -136,6 +141,15 @@ class Lease:
             )
         return self.helpdesk.helpdesk_code(login_id)
 
+    def helpdesk_confirm(self, login_id: str) -> Outcome:
+        """Link mode's center confirms the pending reset (protocol.md §19.5)."""
+        if self.helpdesk is None:
+            raise NotApplicable(
+                "the helpdesk confirms the reset by phone: no operator API is configured (provision = pool),"
+                " and no [operator] confirm_command"
+            )
+        return self.helpdesk.helpdesk_confirm(login_id)
+
     def release(self) -> None:
         borrowed, self.borrowed = self.borrowed, []
         for account in borrowed:
@@ -148,6 +162,9 @@ def restore(account: Account, parts: Parts, addresses: set[str]) -> None:
     reset, or leave it as it is when it is there already."""
     browser = parts.new_driver()
     login = browser.login(account)
+    if not login.ok and login.error == "rate_limited":  # a check's wrong passwords [PASSWORD_THROTTLE]
+        _wait_out(account, parts, "password throttle", parts.profile.password_throttle_window_seconds)
+        login = browser.login(account)
     if not login.ok:
         raise DriverError(f"pool account {account.login_id}: the portal refused its password ({login.error})")
     browser.logout()
@@ -166,17 +183,28 @@ def restore(account: Account, parts: Parts, addresses: set[str]) -> None:
 
 def reset(account: Account, parts: Parts, addresses: set[str]) -> None:
     """ "Click here For Initial Setup or Setup Again", "Initialize", the code, "Confirm". An
-    account that a check locked is reset once the lock has lifted, from the login again: the
-    reset session may not outlive the lock."""
+    account that a check locked (nothing is mailed to it, protocol.md §12.5) or mailed to its
+    most (§12.4) is reset once that has lifted, from the login again: the reset session may not
+    outlive the wait."""
     confirmed = _reset_once(account, parts, addresses)
-    if not confirmed.ok and confirmed.error == "account_locked":
-        with waits.waiting_for(f"lock on pool account {account.login_id} to lift"):
-            parts.clock.advance(parts.profile.lockout_duration_seconds + 1.0)
+    if not confirmed.ok and confirmed.error in ("account_locked", "rate_limited"):
+        p, locked = parts.profile, confirmed.error == "account_locked"
+        what = "lock" if locked else "mail limit"
+        _wait_out(account, parts, what, p.lockout_duration_seconds if locked else p.mail_limit_window_seconds)
         confirmed = _reset_once(account, parts, addresses)
     if not confirmed.ok:
         raise DriverError(
-            f"pool account {account.login_id}: the confirmation code was refused ({confirmed.error})"
+            f"pool account {account.login_id}: the reset was refused ({confirmed.error}:"
+            f" {'the reset link' if parts.profile.reset_mode == 'link' else 'the confirmation code'})"
         )
+
+
+def _wait_out(account: Account, parts: Parts, what: str, seconds: float) -> None:
+    """Wait until what a check left on the account has lifted, at most its profile's
+    ``seconds``: a lock (no code works, and none is mailed, while it holds), the password
+    throttle or the mail limit (protocol.md §3.1, §12.4, §12.5)."""
+    with waits.waiting_for(f"{what} on pool account {account.login_id} to lift"):
+        parts.clock.advance(seconds + 1.0)
 
 
 def _reset_once(account: Account, parts: Parts, addresses: set[str]) -> Outcome:
@@ -185,8 +213,12 @@ def _reset_once(account: Account, parts: Parts, addresses: set[str]) -> Outcome:
         raise DriverError(f"pool account {account.login_id}: the reset login was refused")
     since = parts.clock.now()
     screen = browser.initialize()
+    if not screen.ok and screen.error in ("account_locked", "rate_limited"):
+        return screen  # no mail for a locked account, nor beyond the mail limit: wait, and again
     if not screen.ok:
         raise DriverError(f"pool account {account.login_id}: Initialize was refused ({screen.error})")
+    if parts.profile.reset_mode == "link":
+        return _link_reset(account, parts, screen, since, {a for a in addresses | {account.address} if a})
     code = _mailed_code(screen, parts, since, {a for a in addresses | {account.address} if a})
     if code is None:
         code = _helpdesk_code(account, parts)
@@ -215,6 +247,46 @@ def _mailed_code(screen: Outcome, parts: Parts, since: float, candidates: set[st
         except MailTimeout:
             pass  # no mail came: the helpdesk's code is the way left (the caller asks for it)
     return None
+
+
+def _link_reset(
+    account: Account, parts: Parts, screen: Outcome, since: float, candidates: set[str]
+) -> Outcome:
+    """§19.4: the URL of the reset mail, opened in a browser of its own with the account's ID and
+    password; with no mail (no address left), the helpdesk's confirm of §19.5."""
+    profile, url = parts.profile, None
+    if screen.data.get("mailed") is not False:
+        shown = str(screen.data.get("shown_address") or "")
+        likely = sorted(candidates, key=lambda address: not _masks(shown, address))
+        mails = (actions.stray_mail(parts.mailbox, a, profile.mail_subject_reset, since) for a in likely)
+        mail = next((m for m in mails if m is not None), None)
+        if mail is None and likely:
+            # the one the screen masks, for as long as a mail may take; none: the helpdesk's way
+            with suppress(MailTimeout):
+                mail = actions.read_mail(parts.mailbox, likely[0], profile.mail_subject_reset, since)
+        url = link_in(mail) if mail is not None else None
+    if url is None:
+        if parts.helpdesk is None:
+            raise NotApplicable(
+                f"pool account {account.login_id} has no address left to mail a reset link to, and no"
+                " helpdesk is configured ([operator] confirm_command) to confirm its reset"
+            )
+        confirmed = parts.helpdesk.helpdesk_confirm(account.login_id)
+        if not confirmed.ok:
+            raise DriverError(
+                f"pool account {account.login_id}: the helpdesk refused the confirm ({confirmed.error})"
+            )
+        return confirmed
+    browser = parts.new_driver()
+    opener = getattr(browser, "open_reset_link", None)
+    if not callable(opener):
+        raise NotApplicable(
+            f"the {browser.name} driver cannot follow a reset link, to put pool account {account.login_id} back"
+        )
+    opened: Outcome = opener(url, account)
+    if opened.ok:
+        browser.logout()
+    return opened
 
 
 def _masks(shown: str, address: str) -> bool:

@@ -31,7 +31,12 @@ class Kind:
 
     name: str
     statuses: tuple[int, ...]
-    carries: str | None = None
+    carries: str | tuple[str, ...] | None = None
+
+    def carried(self, requirement: str | None) -> bool:
+        """Whether a refusal carrying ``requirement`` is of this kind by that alone."""
+        ids = (self.carries,) if isinstance(self.carries, str) else self.carries or ()
+        return requirement is not None and requirement in ids
 
 
 # In §16.3's order within each status: the first of a status is its default.
@@ -55,6 +60,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("unsupported_media_type", (415,)),
     Kind("blocked_address", (422,)),
     Kind("account_locked", (429,)),
+    Kind("rate_limited", (429,), ("PASSWORD_THROTTLE", "MAIL_RATE_LIMIT")),
 )
 NAMES = frozenset(k.name for k in KINDS)
 
@@ -67,7 +73,7 @@ def kind_of(status: int, name: str | None, requirement: str | None) -> str:
     if not candidates:
         return UNKNOWN
     for kind in candidates:
-        if kind.carries is not None and requirement == kind.carries:
+        if kind.carried(requirement):
             return kind.name
     return name if name in {k.name for k in candidates} else candidates[0].name
 

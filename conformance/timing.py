@@ -139,6 +139,7 @@ IDLE = Boundary("session.idle_seconds", held="the session still open", passed="t
 FIRST_FACTOR = Boundary(
     "session.first_factor_seconds", held="the session still open", passed="the session ended"
 )
+ABSOLUTE = Boundary("session.absolute_seconds", held="the session still open", passed="the session ended")
 
 
 def judge_boundary(

@@ -23,7 +23,7 @@ from typing import Any
 
 from ninsho.conformance import waits
 from ninsho.conformance.actions import StepCode, mail_timeout, quiet_seconds
-from ninsho.conformance.errors import RequirementFailed
+from ninsho.conformance.errors import NotSupported, RequirementFailed
 from ninsho.conformance.interfaces import Clock, Driver, Mail, Mailbox, Outcome, Provisioning
 from ninsho.conformance.mail_contract import judge_mail
 from ninsho.conformance.refusals import name_departs
@@ -190,6 +190,19 @@ class RecordingDriver:
         )
         self._transcript.add(f"new browser {number}")
         return RecordingDriver(self._inner.fresh(), self._transcript, f"browser {number}", self._watch)
+
+    def copy_session(self) -> RecordingDriver:
+        """A copy of this browser's session (interfaces.SessionCopier), recorded as a browser of
+        its own; a driver without the capability says so, and the check is NOT_APPLICABLE."""
+        copier = getattr(self._inner, "copy_session", None)
+        if not callable(copier):
+            raise NotSupported(
+                f"the {self.name} driver cannot copy a session's token (no copy_session,"
+                " conformance/interfaces.py SessionCopier)"
+            )
+        label = f"copy of {self._label}'s session"
+        self._transcript.add(f"{label}: the cookies (or token) {self._label} holds now, copied")
+        return RecordingDriver(copier(), self._transcript, label, self._watch)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)

@@ -244,6 +244,22 @@ def cmd_helpdesk_issue_code(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_helpdesk_confirm(args: argparse.Namespace) -> int:
+    """The ICT Support Center of the 2021 portal (reset.mode = "link"), after verifying the
+    caller by phone: the pending reset is done, and the caller's open screen goes on to the QR
+    code (faq-totp-reset-2021.en.txt "ICT Support Center" 2) [RESET_LINK_HELPDESK_CONFIRM]."""
+    runtime = _operator(args)
+    try:
+        runtime.portal.helpdesk_confirm_reset(args.login_id)
+    finally:
+        runtime.close()
+    print(
+        f"初期化しました / Initialized: {args.login_id}. "
+        "利用者の画面はQRコードの画面に進みます / The caller's open screen goes on to the QR code."
+    )
+    return 0
+
+
 # --- the parser ----------------------------------------------------------------------------
 def build_parser(also: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The reference's commands; ``also`` lists commands that :mod:`ninsho.cli` runs itself,
@@ -310,6 +326,12 @@ def build_parser(also: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     _common(issue)
     issue.add_argument("login_id", metavar="LOGIN_ID")
     issue.set_defaults(run=cmd_helpdesk_issue_code)
+    confirm = helpdesk.add_parser(
+        "confirm", help='reset.mode = "link": confirm the pending reset of a caller with no address'
+    )
+    _common(confirm)
+    confirm.add_argument("login_id", metavar="LOGIN_ID")
+    confirm.set_defaults(run=cmd_helpdesk_confirm)
 
     for name, summary in (also or {}).items():
         commands.add_parser(name, help=summary, add_help=False)

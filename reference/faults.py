@@ -27,7 +27,7 @@ from ninsho.reference.core.portal import LoginResult, Portal
 from ninsho.reference.core.ports import Clock, Mailer, RandomSource, Store
 from ninsho.reference.core.rules import Rules
 from ninsho.reference.core.stages import Action
-from ninsho.reference.core.state import AccountState, AppRegistration, IssuedCode, Purpose
+from ninsho.reference.core.state import AccountState, AppRegistration, Guard, IssuedCode, Purpose, Session
 from ninsho.reference.embedded import Embedded, embedded_portal
 from ninsho.spec.profile import Profile
 
@@ -155,14 +155,63 @@ class _CountResetAtLogin(Portal):
     """A right password resets the code-failure count (a lock already set stays): whoever has
     the password logs in again between guesses, and never reaches the threshold."""
 
-    def login(self, login_id: str, password: str, *, trust_token: str | None = None) -> LoginResult:
-        result = super().login(login_id, password, trust_token=trust_token)
+    def login(
+        self, login_id: str, password: str, *, trust_token: str | None = None, client: str = ""
+    ) -> LoginResult:
+        result = super().login(login_id, password, trust_token=trust_token, client=client)
         self.store.transact(login_id, _forget_failures)
         return result
 
 
 def _forget_failures(state: AccountState) -> None:
     state.failures = 0
+
+
+class _NoPasswordThrottle(Rules):
+    """Counts wrong passwords and never waits for them: 200 guesses at ten a second, then the
+    right one (the reference before issue #14)."""
+
+    def password_wait(self, guard: Guard, lane: str, now: float) -> float | None:
+        return None
+
+
+class _ThrottleByAccountOnly(Rules):
+    """Throttles by login ID alone, every client in one count: a stranger who knows the ID
+    keeps its owner out, trusted browser and all."""
+
+    def password_lane(self, client: str, trusted_browser: str | None) -> str:
+        return super().password_lane("", None)
+
+
+class _MailsUnlimited(Rules):
+    """Mails a code at every request: 30 requests, 30 mails in 2.8 s."""
+
+    def mail_wait(self, guard: Guard, now: float) -> float | None:
+        return None
+
+
+class _MailsWhileLocked(Rules):
+    """Mails codes to a locked account, which cannot use them before the lock lifts."""
+
+    def mail_refusal(self, state: AccountState, now: float) -> AccountLocked | None:
+        return None
+
+
+# --- sessions ----------------------------------------------------------------------------------
+class _KeepsTokenAtSecondFactor(Portal):
+    """The session keeps the token the password step gave it: a copy taken then is signed in
+    once the owner passes the second factor (the review's finding, by cookie and by API token)."""
+
+    def renewed_token(self, state: AccountState, s: Session) -> str | None:
+        return None
+
+
+class _SetupSessionsSurvive(Rules):
+    """A registered factor leaves the account's other set-up sessions as they were: a second
+    password login made while the account had none still registers a factor of its own."""
+
+    def factor_registered(self, state: AccountState, by: Session) -> None:
+        return None
 
 
 # --- broken atomicity: check, then write -------------------------------------------------------
@@ -237,7 +286,7 @@ class _LinkTokenFromTheClock(Rules):
 class _LinkWithoutPassword(Portal):
     """The link's screen asks for the password and does not check it."""
 
-    def reauthenticate_for_link(self, login_id: str, password: str) -> None:
+    def reauthenticate_for_link(self, login_id: str, password: str, *, client: str = "") -> None:
         self._check_login_id(login_id)
 
 
@@ -252,6 +301,22 @@ class _LinkForAnyAccount(Portal):
             if state is not None and any(hmac.compare_digest(c.digest, digest) for c in state.codes):
                 return owner
         return login_id
+
+
+class _ScreenLeftWaiting(Portal):
+    """The center's confirm initializes the settings, and the screen the user left open is never
+    told: it waits on "An email has been sent to the ICT Support Center." for good."""
+
+    def open_screens_move_on(self, state: AccountState, now: float) -> None:
+        return None
+
+
+class _NoticeToTheUser(Portal):
+    """ "初期化" of an account with no address mails the notice to the address the screen shows
+    (the placeholder, which no one reads) instead of the ICT Support Center."""
+
+    def helpdesk_recipient(self, login_id: str) -> str:
+        return self.profile.reset_placeholder_address
 
 
 # --- the registry ------------------------------------------------------------------------------
@@ -376,8 +441,37 @@ FAULTS: dict[str, Fault] = {
         ("LOCKOUT_THRESHOLD", "LOCKOUT_DURATION", "RESEND_KEEPS_FAILURE_COUNT"),
         rules=_NoLockout,
     ),
+    "no-password-throttle": Fault(
+        "never throttles password guessing", ("PASSWORD_THROTTLE",), rules=_NoPasswordThrottle
+    ),
+    "throttle-by-account-only": Fault(
+        "throttles the password by login ID alone: a stranger keeps the owner's trusted browser out",
+        ("PASSWORD_THROTTLE",),
+        rules=_ThrottleByAccountOnly,
+    ),
+    "mail-flood": Fault(
+        "mails a code at every request, without limit", ("MAIL_RATE_LIMIT",), rules=_MailsUnlimited
+    ),
+    "mails-while-locked": Fault(
+        "mails codes to a locked account", ("MAIL_RATE_LIMIT",), rules=_MailsWhileLocked
+    ),
     "count-reset-at-login": Fault(
         "a password login resets the code-failure count", ("LOCKOUT_THRESHOLD",), portal=_CountResetAtLogin
+    ),
+    "no-absolute-lifetime": Fault(
+        "a session in use lives a year: only the idle time ends it",
+        ("SESSION_ABSOLUTE_LIFETIME",),
+        {"session_absolute_seconds": 366 * 24 * 3600},
+    ),
+    "token-kept-at-second-factor": Fault(
+        "the second factor keeps the session's token",
+        ("SESSION_TOKEN_RENEWED",),
+        portal=_KeepsTokenAtSecondFactor,
+    ),
+    "setup-sessions-survive": Fault(
+        "a registered factor leaves the other set-up sessions open",
+        ("STALE_SESSIONS_END",),
+        rules=_SetupSessionsSurvive,
     ),
     "code-any-purpose": Fault(
         "accepts a mailed code for any purpose: a login code confirms a reset",
@@ -434,6 +528,18 @@ FAULTS: dict[str, Fault] = {
         "a reset by link keeps the old app secrets",
         ("RESET_VOIDS_APPS",),
         {"reset_voids_apps": False},
+        proven_under="iimc-2021",
+    ),
+    "helpdesk-screen-stuck": Fault(
+        "after the ICT Support Center's confirm, the screen left open never moves on",
+        ("RESET_LINK_HELPDESK_CONFIRM",),
+        portal=_ScreenLeftWaiting,
+        proven_under="iimc-2021",
+    ),
+    "helpdesk-notice-to-user": Fault(
+        "mails the ICT Support Center's notice to the user's missing address (the placeholder)",
+        ("RESET_LINK_HELPDESK_MAIL",),
+        portal=_NoticeToTheUser,
         proven_under="iimc-2021",
     ),
 }

@@ -52,14 +52,20 @@ class Profile:
     resend_keeps_failure_count: bool
     lockout_threshold: int
     lockout_duration_seconds: int
+    password_throttle_max_failures: int
+    password_throttle_window_seconds: int
+    mail_limit_per_address: int
+    mail_limit_window_seconds: int
     trust_browser_duration_seconds: int
     session_idle_seconds: int
     session_first_factor_seconds: int
+    session_absolute_seconds: int
     mail_sender: str
     mail_subject_otp: str
     mail_subject_reset: str
     helpdesk_hours: str
     helpdesk_phone: str
+    helpdesk_email: str
     provenance: Mapping[str, Provenance] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -89,6 +95,15 @@ def _digits(v: Any) -> str | None:
 
 def _lockout(v: Any) -> str | None:
     return None if 1 <= v <= 100 else "must be between 1 and 100 (NIST SP 800-63B §5.2.2)"
+
+
+def _throttle(v: Any) -> str | None:
+    return None if 1 <= v <= 100 else "must be between 1 and 100 (OWASP ASVS 4.0.3 2.2.1)"
+
+
+def _mail_limit(v: Any) -> str | None:
+    """Two: a code and its resend, which the manuals' Resend needs (protocol.md §12.4)."""
+    return None if 2 <= v <= 100 else "must be between 2 and 100 (a code and its resend at least)"
 
 
 def _secret(v: Any) -> str | None:
@@ -127,6 +142,14 @@ def _text(v: Any) -> str | None:
     return None if v.strip() and not any(c in v for c in "\r\n") else "must be one non-empty line"
 
 
+def _mailbox(v: Any) -> str | None:
+    """An address the portal mails: one line, one local part and one domain, no spaces."""
+    local, at, domain = v.rpartition("@")
+    if _text(v) or not at or not local or "." not in domain or any(c.isspace() for c in v):
+        return "must be one mail address such as ict-support@example.test"
+    return None
+
+
 _SPEC: dict[str, tuple[type, Any]] = {
     "totp.digits": (int, _digits),
     "totp.period_seconds": (int, _positive),
@@ -150,14 +173,20 @@ _SPEC: dict[str, tuple[type, Any]] = {
     "resend.keeps_failure_count": (bool, None),
     "lockout.threshold": (int, _lockout),
     "lockout.duration_seconds": (int, _positive),
+    "password_throttle.max_failures": (int, _throttle),
+    "password_throttle.window_seconds": (int, _positive),
+    "mail_limit.per_address": (int, _mail_limit),
+    "mail_limit.window_seconds": (int, _positive),
     "trust_browser.duration_seconds": (int, _non_negative),
     "session.idle_seconds": (int, _positive),
     "session.first_factor_seconds": (int, _positive),
+    "session.absolute_seconds": (int, _positive),
     "mail.sender": (str, _text),
     "mail.subject_otp": (str, _text),
     "mail.subject_reset": (str, _text),
     "helpdesk.hours": (str, _text),
     "helpdesk.phone": (str, _text),
+    "helpdesk.email": (str, _mailbox),
 }
 _KEYS = {key: key.replace(".", "_") for key in _SPEC}
 

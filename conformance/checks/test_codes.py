@@ -244,8 +244,9 @@ def test_lockout_duration(portal: Target) -> None:
 
 def _try_the_right_code(portal: Target, enrolled: Enrolled) -> tuple[bool, Span]:
     """Log out, log in, have a code mailed and submit it: whether the lock held, and when the
-    portal said so. While locked a portal MAY still mail codes (protocol.md §12.5), or answer the
-    request itself "locked" (privacyIDEA: "Failcounter exceeded"), which is the lock's answer too."""
+    portal said so. While locked a portal answers the request itself "locked" and mails nothing
+    (protocol.md §12.5; privacyIDEA: "Failcounter exceeded"), which is the lock's answer too; one
+    that still mails, departing from MAIL_RATE_LIMIT alone, has the code refused instead."""
     driver = enrolled.driver
     driver.logout()
     _, requested, asked = _login_and_request(portal, enrolled, driver)

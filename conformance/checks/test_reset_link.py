@@ -14,7 +14,7 @@ import pytest
 from ninsho.conformance import realtime
 from ninsho.conformance.actions import scan
 from ninsho.conformance.errors import NotApplicable, expect
-from ninsho.conformance.interfaces import Account, Driver, DriverError, Outcome
+from ninsho.conformance.interfaces import Account, Driver, DriverError, HelpdeskConfirmer, Outcome
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import (
     Enrolled,
@@ -25,9 +25,21 @@ from ninsho.conformance.probes.enrol import (
     step_of,
     wait_for_step,
 )
-from ninsho.conformance.probes.reset_link import Link, altered, bits_seen, open_link, request_link, token_of
+from ninsho.conformance.probes.reset_link import (
+    Link,
+    altered,
+    bits_seen,
+    center,
+    center_notice,
+    notice_problems,
+    open_link,
+    request_link,
+    token_of,
+    watch_seconds,
+    watcher,
+)
 from ninsho.conformance.target import Target
-from ninsho.conformance.timing import age, during, judge_lifetime, margin_for, wait_until
+from ninsho.conformance.timing import Span, age, during, judge_lifetime, margin_for, wait_until
 
 MIN_TOKEN_BITS = 128
 TOKEN_SAMPLES = 5
@@ -244,3 +256,96 @@ def test_link_refusals_are_bilingual(portal: Target) -> None:
             "MESSAGES_BILINGUAL",
             f"a refused link is not answered in both languages: {refusal.message_ja!r} / {refusal.message_en!r}",
         )
+
+
+# --- no address: the ICT Support Center (faq-totp-reset-2021.en.txt "ICT Support Center" ①–②) --
+# The notice and the confirm are two checks, each on its own account, so that a portal that
+# breaks one still has the other judged (a check stops at its first FAIL).
+def _initialized_without_address(portal: Target) -> tuple[Enrolled, Outcome, Span]:
+    """App only, no address: the reset login and "初期化", and when it was clicked."""
+    enrolled = enrol_app(portal, with_email=False)
+    login = enrolled.driver.login_for_setup(enrolled.account)
+    expect(login.ok, "RESET_REAUTHENTICATE", f"the reset login was refused: {login.error}")
+    screen, asked = during(portal.clock, enrolled.driver.initialize)
+    return enrolled, screen, asked
+
+
+def _confirm(portal: Target, helpdesk: HelpdeskConfirmer, login_id: str) -> Outcome:
+    outcome = helpdesk.helpdesk_confirm(login_id)
+    answer = "ok" if outcome.ok else f"refused {outcome.error} {outcome.message_en}"
+    portal.transcript.add(f"operator: helpdesk confirm {login_id} -> {answer}")
+    return outcome
+
+
+@pytest.mark.RESET_LINK_HELPDESK_MAIL
+def test_reset_without_address_mails_the_center(portal: Target) -> None:
+    """FAQ 4 and ICT ①: "初期化" says the ICT Support Center was mailed, and mails the center
+    (and no one else) a notice that names the account and carries no link or code."""
+    enrolled, screen, asked = _initialized_without_address(portal)
+    expect(screen.ok, "RESET_LINK_HELPDESK_MAIL", f'"初期化" was refused: {screen.error}')
+    said = screen.data.get("message")
+    if isinstance(said, dict):  # what the screen says, where the driver reads it
+        expect(
+            "An email has been sent to the ICT Support Center." in str(said.get("en", "")),
+            "RESET_LINK_HELPDESK_MAIL",
+            f"the screen should say the ICT Support Center was mailed; it says {said!r}",
+        )
+    notice = center_notice(portal.inbox, portal.profile, enrolled.account, asked.start)
+    problems = notice_problems(notice, enrolled.account.login_id)
+    expect(not problems, "RESET_LINK_HELPDESK_MAIL", f"the notice to {notice.to}: {'; '.join(problems)}")
+
+
+@pytest.mark.RESET_LINK_HELPDESK_CONFIRM
+def test_center_confirms_and_the_screen_left_open_goes_on(portal: Target) -> None:
+    """ICT ②: the center confirms nothing before "初期化"; after it, its confirm moves the screen
+    left open on to the QR code by itself; confirmed once, nothing is pending any more."""
+    helpdesk = center(portal.operator)
+    enrolled = enrol_app(portal, with_email=False)
+    screen_watch = watcher(enrolled.driver)
+    early = _confirm(portal, helpdesk, enrolled.account.login_id)
+    expect(early.refused, "RESET_LINK_HELPDESK_CONFIRM", "the center confirmed a reset no one had asked for")
+    login = enrolled.driver.login_for_setup(enrolled.account)
+    expect(login.ok, "RESET_REAUTHENTICATE", f"the reset login was refused: {login.error}")
+    screen = enrolled.driver.initialize()
+    expect(screen.ok, "RESET_LINK_HELPDESK_CONFIRM", f'"初期化" was refused: {screen.error}')
+    confirmed = _confirm(portal, helpdesk, enrolled.account.login_id)
+    expect(
+        confirmed.ok,
+        "RESET_LINK_HELPDESK_CONFIRM",
+        f"the center's confirm was refused: {confirmed.message_en}",
+    )
+    seconds = watch_seconds(portal.margin_seconds)
+    moved = screen_watch.watch_reset_screen(seconds)
+    expect(
+        moved.ok and moved.stage == "setup",
+        "RESET_LINK_HELPDESK_CONFIRM",
+        f"after the center's confirm the screen left open did not go on to the set-up within {seconds:g} s:"
+        f" {moved.error} {moved.message_en}",
+    )
+    again = _confirm(portal, helpdesk, enrolled.account.login_id)
+    expect(again.refused, "RESET_LINK_HELPDESK_CONFIRM", "the center confirmed the same reset twice")
+
+
+@pytest.mark.RESET_LINK_HELPDESK_CONFIRM
+def test_center_confirms_no_reset_of_an_account_with_an_address(portal: Target) -> None:
+    """§19.5: a user with an address resets by the link: the center's confirm is refused and
+    changes nothing, so the mailed link still works; so is a confirm for no account at all."""
+    helpdesk = center(portal.operator)
+    enrolled = enrol_email(portal)
+    link = request_link(portal, enrolled.account, enrolled.driver)
+    refused = _confirm(portal, helpdesk, enrolled.account.login_id)
+    expect(
+        refused.refused,
+        "RESET_LINK_HELPDESK_CONFIRM",
+        "the center confirmed the reset of an account with an address",
+    )
+    login = portal.browser().login(enrolled.account)
+    expect(login.stage == "first_factor", "RESET_LINK_HELPDESK_CONFIRM", f"after the refusal: {login.stage}")
+    intact = open_link(portal.browser(), link.url, enrolled.account)
+    expect(
+        intact.ok, "RESET_LINK_HELPDESK_CONFIRM", f"after the refusal the link did not work: {intact.error}"
+    )
+    nobody = _confirm(portal, helpdesk, enrolled.account.login_id + "x0")
+    expect(
+        nobody.refused, "RESET_LINK_HELPDESK_CONFIRM", "the center confirmed a reset for an unknown account"
+    )

@@ -11,11 +11,28 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
-from ninsho.conformance.actions import mailed_code
-from ninsho.conformance.errors import NotApplicable, expect
-from ninsho.conformance.probes.enrol import enrol_app, enrol_email, reset_by_mail, second_factor_by_mail
+from ninsho.conformance.actions import mailed_code, register_address
+from ninsho.conformance.errors import DriverError, Inconclusive, NotApplicable, NotSupported, expect
+from ninsho.conformance.interfaces import Driver, Outcome, SessionCopier
+from ninsho.conformance.probes.enrol import (
+    Enrolled,
+    enrol_app,
+    enrol_email,
+    reset_by_mail,
+    second_factor_by_mail,
+)
 from ninsho.conformance.target import Target
-from ninsho.conformance.timing import FIRST_FACTOR, IDLE, age, during, judge_boundary, margin_for, wait_until
+from ninsho.conformance.timing import (
+    ABSOLUTE,
+    FIRST_FACTOR,
+    IDLE,
+    Span,
+    age,
+    during,
+    judge_boundary,
+    margin_for,
+    wait_until,
+)
 
 
 @pytest.mark.SECOND_FACTOR_METHODS
@@ -76,6 +93,198 @@ def test_idle_session_expires(portal: Target) -> None:
     wait_until(clock, seen.end + limit + margin)
     ended, late = during(clock, driver.settings)
     judge_boundary(not ended.refused, age(seen, late), limit, "SESSION_EXPIRY", IDLE, expect_held=False)
+
+
+@pytest.mark.SESSION_ABSOLUTE_LIFETIME
+@realtime.waits(
+    lambda portal: portal.profile.session_absolute_seconds + portal.margin_seconds,
+    what="absolute session lifetime",
+)
+def test_a_busy_session_ends_at_its_absolute_lifetime(portal: Target) -> None:
+    """A busy session ends session.absolute_seconds after its login.
+
+    However often it is used: a request every 29 minutes once kept one open for 48 hours. The
+    check keeps a signed-in session busy, a request before each idle time could end it, and asks
+    just before the lifetime, when it must still be open, and just after, when it must have
+    ended. The lifetime is counted from the login's start for the first and from the second
+    factor's end for the second, so a portal may count from either; every request is judged only
+    where all its possible ages are on one side of the limit (timing.judge_boundary). On the
+    test clock the waits cost nothing; in real time they are the profile's, so a real-time run
+    takes fast-test's 90 s rather than iimc's 12 hours."""
+    limit, clock = portal.profile.session_absolute_seconds, portal.clock
+    enrolled = enrol_email(portal)
+    driver = enrolled.driver
+    _, logged = during(clock, lambda: driver.login(enrolled.account))
+    _, passed = during(clock, lambda: second_factor_by_mail(portal, enrolled, driver), one_request=False)
+    opened = Span(logged.start, passed.end)  # when the session began, as far as the harness knows
+    busy = _Busy(portal, driver, opened)
+    busy.ask(*during(clock, driver.settings), expect_held=True)
+    busy.until(opened.start + limit - margin_for(clock, portal.margin_seconds, busy.last))
+    busy.ask(*during(clock, driver.settings), expect_held=True)
+    busy.until(opened.end + limit + margin_for(clock, portal.margin_seconds, busy.last))
+    busy.ask(*during(clock, driver.settings), expect_held=False)
+
+
+class _Busy:
+    """A session kept in use: a request (the settings) whenever the next one would come later
+    than session.idle_seconds after the last, each judged against the absolute lifetime."""
+
+    def __init__(self, portal: Target, driver: Driver, opened: Span) -> None:
+        self.portal, self.driver, self.opened = portal, driver, opened
+        self.last = opened
+        self.requests = 0
+
+    def ask(self, outcome: Outcome, seen: Span, *, expect_held: bool) -> None:
+        """Judge one request: a refusal speaks for the absolute lifetime only where the idle time
+        cannot have ended the session, i.e. where the portal surely saw it less than
+        session.idle_seconds after the request before (a busy machine can delay it past)."""
+        self.requests += 1
+        gap = seen.start - self.last.end
+        idle = self.portal.profile.session_idle_seconds
+        since_last = age(self.last, seen)
+        if outcome.refused and since_last.end >= idle:
+            raise Inconclusive(
+                f"the session ended, but the portal may have seen request {self.requests} {since_last.end:.1f} s"
+                f" after the one before, past its {idle:g} s session.idle_seconds: the machine or the network"
+                " was too slow to tell which limit ended it",
+                "SESSION_ABSOLUTE_LIFETIME",
+            )
+        self.portal.measure("requests", self.requests)
+        if not expect_held:
+            self.portal.measure(
+                "ended_at_age" if outcome.refused else "open_at_age", str(age(self.opened, seen))
+            )
+        detail = f"request {self.requests}, {gap:.0f} s after the one before"
+        limit = self.portal.profile.session_absolute_seconds
+        judge_boundary(
+            outcome.ok,
+            age(self.opened, seen),
+            limit,
+            "SESSION_ABSOLUTE_LIFETIME",
+            ABSOLUTE,
+            expect_held=expect_held,
+            detail=detail,
+        )
+        self.last = seen
+
+    def until(self, at: float) -> None:
+        """Keep the session busy up to ``at``, and let the clock reach it: the request there
+        comes within session.idle_seconds of the one before, margins included."""
+        clock, idle = self.portal.clock, self.portal.profile.session_idle_seconds
+        while True:
+            margin = margin_for(clock, self.portal.margin_seconds, self.last)
+            if at + margin <= self.last.start + idle:
+                break
+            if idle - margin <= margin:
+                raise Inconclusive(
+                    f"session.idle_seconds ({idle:g} s) is within the harness's margin ({margin:.1f} s):"
+                    " it cannot keep a session busy and be sure the idle time did not end it",
+                    "SESSION_ABSOLUTE_LIFETIME",
+                )
+            wait_until(clock, self.last.start + idle - margin)
+            self.ask(*during(clock, self.driver.settings), expect_held=True)
+        wait_until(clock, at)
+
+
+@pytest.mark.SESSION_TOKEN_RENEWED
+def test_the_second_factor_renews_the_session_token(portal: Target) -> None:
+    """A copy of the session taken after the password is dead once the second factor passes.
+
+    A copy of the cookie (or API token) signs nobody in: the session goes on under a new token and
+    the old one is refused like an ended session. The copy needs a driver that can copy a
+    session (interfaces.SessionCopier); without one the check is NOT_APPLICABLE."""
+    enrolled = enrol_email(portal)
+    owner = enrolled.driver
+    login = owner.login(enrolled.account)
+    if not login.ok:
+        raise DriverError(f"set-up failed: the login was refused: {login.error}")
+    if login.stage != "first_factor":
+        raise NotApplicable(f"the password alone led to {login.stage}: no second factor renews the token")
+    if not isinstance(owner, SessionCopier):
+        raise NotSupported(
+            f"the {owner.name} driver cannot copy a session's token (interfaces.SessionCopier)"
+        )
+    copy = owner.copy_session()
+    second_factor_by_mail(portal, enrolled, owner)
+    mine, theirs = owner.settings(), copy.settings()
+    portal.measure("copy_taken_after_the_password", "signed in" if theirs.ok else f"refused ({theirs.error})")
+    expect(
+        mine.ok,
+        "SESSION_TOKEN_RENEWED",
+        f"after the second factor the owner reached no settings: {mine.error}",
+    )
+    expect(
+        theirs.refused,
+        "SESSION_TOKEN_RENEWED",
+        "a copy of the token taken after the password step reached the settings once the owner passed"
+        " the second factor: the session kept its token",
+    )
+    if theirs.error == "session_expired":
+        return
+    # Refused as still waiting for the second factor: a page may show the screen a copied cookie
+    # remembers without asking the portal (the reference's pages do), or the old token may still
+    # live as a password-only session. Acting tells them apart: a live token gets a code mailed.
+    asked = copy.request_email_code()
+    portal.measure("copy_asked_for_a_mailed_code", _said(asked))
+    expect(
+        asked.refused,
+        "SESSION_TOKEN_RENEWED",
+        f"the token of the password step still lives: refused the settings as {theirs.error}, it had a"
+        " one-time password mailed",
+    )
+
+
+@pytest.mark.STALE_SESSIONS_END
+def test_a_registered_factor_ends_the_other_setup_sessions(portal: Target) -> None:
+    """A registered factor ends the account's other set-up sessions.
+
+    Two password logins while the account has no factor: once the owner has confirmed an address
+    in one, the other (someone else who knew the password) can no longer reach the settings, nor
+    send a one-time password to an address of its own."""
+    account = portal.account()
+    stale, owner = portal.browser(), portal.browser()
+    for browser in (stale, owner):
+        login = browser.login(account)
+        if not login.ok:
+            raise DriverError(f"set-up failed: the login was refused: {login.error}")
+        if login.stage != "setup":
+            raise NotApplicable(f"the first login led to {login.stage}, not to set-up (SETUP_WITHOUT_FACTOR)")
+    assert account.address is not None
+    register_address(owner, portal.inbox, portal.clock, portal.profile, account.address)
+    seen = stale.settings()
+    sent = stale.register_email("stale." + account.address)
+    portal.measure("other_setup_session", f"settings {_said(seen)}, Send One-Time Password {_said(sent)}")
+    expect(
+        seen.refused,
+        "STALE_SESSIONS_END",
+        "a set-up session from before the address still reached the settings",
+    )
+    expect(sent.refused, "STALE_SESSIONS_END", "a set-up session from before the address still sent a code")
+
+
+@pytest.mark.STALE_SESSIONS_END
+def test_a_confirmed_reset_ends_the_other_sessions(portal: Target) -> None:
+    """A confirmed reset ends the account's other sessions.
+
+    A session signed in before a reset would go on in the emptied account and set up a factor
+    of its own: once another browser has confirmed the reset, it reaches nothing."""
+    enrolled = enrol_email(portal)
+    before = enrolled.driver
+    before.login(enrolled.account)
+    second_factor_by_mail(portal, enrolled, before)
+    opened = before.settings()
+    if not opened.ok:
+        raise DriverError(f"set-up failed: the signed-in session reached no settings: {opened.error}")
+    reset_by_mail(portal, Enrolled(enrolled.account, portal.browser()))
+    seen = before.settings()
+    portal.measure("session_from_before_the_reset", _said(seen))
+    expect(
+        seen.refused, "STALE_SESSIONS_END", "a session signed in before the reset still reached the settings"
+    )
+
+
+def _said(outcome: Outcome) -> str:
+    return "accepted" if outcome.ok else f"refused ({outcome.error})"
 
 
 @pytest.mark.TRUST_BROWSER_REVOKED_BY_RESET

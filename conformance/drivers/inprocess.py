@@ -60,6 +60,12 @@ class InProcessDriver:
     def fresh(self) -> InProcessDriver:
         return InProcessDriver(self.portal)
 
+    def copy_session(self) -> InProcessDriver:
+        """Another browser holding this one's session token as it is now (interfaces.SessionCopier)."""
+        copy = InProcessDriver(self.portal)
+        copy.session = self.session
+        return copy
+
     def _call(self, action: str, fn: Callable[[], Any], request: str = "") -> Outcome:
         try:
             result = fn()
@@ -70,7 +76,12 @@ class InProcessDriver:
                 requirement=exc.requirement,
                 message_ja=exc.message_ja,
                 message_en=exc.message_en,
-                data={"field": exc.field, "status": exc.status_hint, "error_name": exc.code},
+                data={
+                    "field": exc.field,
+                    "status": exc.status_hint,
+                    "error_name": exc.code,
+                    "retry_after": getattr(exc, "retry_after", None),  # what Retry-After would say
+                },
                 evidence=[Exchange(action, request, f"{exc.status_hint} {exc.code} [{exc.requirement}]")],
             )
         except DriverError:
@@ -124,9 +135,14 @@ class InProcessDriver:
         return outcome
 
     def _keep_trust(self, outcome: Outcome) -> None:
+        """The "Trust this browser" token, kept as the cookie would be; and the session's new
+        token, used from now on as the JSON driver does (protocol.md §4.1)."""
         token = outcome.data.pop("trust_token", None)
         if token:
             self.trust_token = token
+        renewed = outcome.data.pop("session", None)
+        if isinstance(renewed, str) and renewed:
+            self.session = renewed
 
     def settings(self) -> Outcome:
         return self._with_session("settings", self.portal.settings)
@@ -176,6 +192,12 @@ class InProcessDriver:
 
         return self._call("open_reset_link", go, f"url=<link> login_id={account.login_id} password=***")
 
+    def watch_reset_screen(self, timeout_seconds: float) -> Outcome:
+        """The screen left open asks the portal, as the page's poll does, whether it may go on:
+        the settings of this session (refused while it is still a reset session). In process the
+        answer is the portal's state now, so one look is enough: nothing is on its way."""
+        return self._with_session("watch_reset_screen", self.portal.settings)
+
     def logout(self) -> Outcome:
         return self._with_session("logout", self.portal.logout)
 
@@ -197,6 +219,15 @@ class InProcessOperator:
     def helpdesk_code(self, login_id: str) -> Outcome:
         driver = InProcessDriver(self.portal)
         return driver._call("helpdesk_code", lambda: {"code": self.portal.helpdesk_issue_code(login_id)})
+
+    def helpdesk_confirm(self, login_id: str) -> Outcome:
+        """Link mode's center confirms the pending reset (protocol.md §19.5)."""
+
+        def confirm() -> dict[str, str]:
+            self.portal.helpdesk_confirm_reset(login_id)
+            return {"login_id": login_id, "stage": "setup"}
+
+        return InProcessDriver(self.portal)._call("helpdesk_confirm", confirm, f"login_id={login_id}")
 
 
 class OutboxMailbox:

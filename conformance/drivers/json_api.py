@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,7 +19,7 @@ import httpx
 from ninsho.conformance.clocks import RealClock, TestClock
 from ninsho.conformance.config import PortalConfig
 from ninsho.conformance.errors import ConfigError
-from ninsho.conformance.helpdesk import CommandHelpdesk
+from ninsho.conformance.helpdesk import CommandHelpdesk, command_helpdesk
 from ninsho.conformance.interfaces import (
     Account,
     Driver,
@@ -40,6 +41,7 @@ from ninsho.spec.profile import Profile
 
 API_PREFIX = "/api/v1/"
 TIMEOUT_SECONDS = 15.0
+POLL_SECONDS = 0.25  # how often a reset screen left open asks whether it may go on (§19.5)
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
@@ -89,7 +91,12 @@ def call(
             requirement=requirement,
             message_ja=str(message.get("ja", "")),
             message_en=str(message.get("en", "")),
-            data={"field": data.get("field"), "status": response.status_code, "error_name": name},
+            data={
+                "field": data.get("field"),
+                "status": response.status_code,
+                "error_name": name,
+                "retry_after": response.headers.get("retry-after"),  # 429: RFC 9110 §10.2.3
+            },
             evidence=evidence,
         )
     return Outcome(ok=True, stage=data.get("stage"), data=data, evidence=evidence)
@@ -105,6 +112,13 @@ class JsonDriver:
 
     def fresh(self) -> JsonDriver:
         return JsonDriver(self.client)
+
+    def copy_session(self) -> JsonDriver:
+        """Another client holding this one's session token as it is now (interfaces.SessionCopier):
+        the API token a thief copies, without the "Trust this browser" token."""
+        copy = JsonDriver(self.client)
+        copy.session = self.session
+        return copy
 
     def _post(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST") -> Outcome:
         headers = {"Authorization": f"Bearer {self.session}"} if self.session else {}
@@ -178,6 +192,22 @@ class JsonDriver:
         token = pairs[0][1] if len(pairs) == 1 and pairs[0][0] == "token" else query
         return self._login("reset/link", account, {"token": token})
 
+    def watch_reset_screen(self, timeout_seconds: float) -> Outcome:
+        """The open screen's poll of the JSON binding (protocol.md §19.5): ``settings`` in this
+        session, refused as "stage not allowed" while the reset waits for the center, answered
+        with ``stage`` setup after its confirm. Asked again every :data:`POLL_SECONDS` until
+        ``timeout_seconds`` have passed; any other refusal ends the watch at once."""
+        deadline = time.monotonic() + timeout_seconds
+        evidence = []
+        while True:
+            outcome = self.settings()
+            evidence += outcome.evidence
+            waiting = outcome.refused and outcome.error == "not_permitted"
+            if not waiting or time.monotonic() >= deadline:
+                outcome.evidence = evidence[:1] + evidence[1:][-2:]  # the polls between are alike
+                return outcome
+            time.sleep(POLL_SECONDS)
+
     def logout(self) -> Outcome:
         outcome = self._post("logout")
         self.session = None if outcome.ok else self.session
@@ -224,9 +254,15 @@ class AdminApiOperator:
         return removed.ok or removed.data.get("status") == 404
 
     def helpdesk_code(self, login_id: str) -> Outcome:
-        if self.helpdesk is not None:
+        if self.helpdesk is not None and self.helpdesk.issue is not None:
             return self.helpdesk.helpdesk_code(login_id)
         return call(self.client, "POST", f"admin/helpdesk/{login_id}/code", None, self.headers)
+
+    def helpdesk_confirm(self, login_id: str) -> Outcome:
+        """Link mode's center confirms the pending reset (``helpdeskConfirmReset``, §19.5)."""
+        if self.helpdesk is not None and self.helpdesk.confirm is not None:
+            return self.helpdesk.helpdesk_confirm(login_id)
+        return call(self.client, "POST", f"admin/helpdesk/{login_id}/confirm", None, self.headers)
 
     def preflight(self) -> None:
         """The token works: an account is created and removed again, as every check will; then
@@ -278,10 +314,8 @@ class HttpConnection:
             TestClock(self.client, admin) if config.clock == "test-clock" else self._real_clock()
         )
         self.mailbox = mailbox_for(config, self.clock.now)
-        helpdesk = (
-            CommandHelpdesk(config.operator_command, profile.confirmation_code_digits)
-            if config.operator_command
-            else None
+        helpdesk = command_helpdesk(
+            config.operator_command, config.operator_confirm_command, profile.confirmation_code_digits
         )
         self.pool: AccountPool | None = None
         self.operator: Operator

@@ -5,6 +5,12 @@ a browser that can (:class:`~ninsho.conformance.interfaces.LinkFollower`); a dri
 makes the link checks NOT_APPLICABLE. What the outside can judge of a token is how many of its
 characters change from one link to the next and from which alphabet they come: a lower bound
 that a counter or a clock in the token fails, not a proof of randomness.
+
+An account with no address takes the ICT Support Center's path (§19.5): the notice mailed to
+``helpdesk.email``, the center's confirm through an operator that can
+(:class:`~ninsho.conformance.interfaces.HelpdeskConfirmer`), and the screen left open watched
+by a browser that can (:class:`~ninsho.conformance.interfaces.ResetScreenWatcher`); an operator
+or a driver that cannot makes those checks NOT_APPLICABLE, with the reason.
 """
 
 from __future__ import annotations
@@ -17,10 +23,22 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import parse_qsl, urlsplit
 
-from ninsho.conformance.errors import NotSupported, expect
-from ninsho.conformance.interfaces import Account, Driver, LinkFollower, Mail, Outcome
+from ninsho.conformance.actions import quiet_seconds, read_mail
+from ninsho.conformance.errors import MailTimeout, NotApplicable, NotSupported, RequirementFailed, expect
+from ninsho.conformance.interfaces import (
+    Account,
+    Driver,
+    HelpdeskConfirmer,
+    LinkFollower,
+    Mail,
+    Mailbox,
+    Operator,
+    Outcome,
+    ResetScreenWatcher,
+)
 from ninsho.conformance.target import Target
 from ninsho.conformance.timing import Span, during
+from ninsho.spec.profile import Profile
 
 _URL = re.compile(r"https?://[^\s<>\"'」』）)]+")
 # Alphabets from the narrowest: a token's characters are counted as drawn from the narrowest
@@ -87,6 +105,74 @@ def reset_by_link(portal: Target, account: Account, driver: Driver) -> Driver:
         f"the link with the right password was refused: {opened.error}",
     )
     return driver
+
+
+# --- no address: the ICT Support Center (§19.5) -------------------------------------------
+_RUN_OF_DIGITS = re.compile(r"(?<![0-9])[0-9]{6,}(?![0-9])")  # §14: a code is a run of six or more
+
+
+def center(operator: Operator) -> HelpdeskConfirmer:
+    """The ICT Support Center of a link-mode portal, or NOT_APPLICABLE with the reason."""
+    if not callable(getattr(operator, "helpdesk_confirm", None)):
+        raise NotApplicable(
+            "the portal's operator has no helpdesk action that confirms a reset by link"
+            " (interfaces.HelpdeskConfirmer; for a portal without an operator API: [operator] confirm_command)"
+        )
+    return cast(HelpdeskConfirmer, operator)
+
+
+def watcher(driver: Driver) -> ResetScreenWatcher:
+    if not callable(getattr(driver, "watch_reset_screen", None)):
+        raise NotSupported(
+            f"the {driver.name} driver cannot watch a reset screen left open (interfaces.ResetScreenWatcher)"
+        )
+    return cast(ResetScreenWatcher, driver)
+
+
+def watch_seconds(margin_seconds: float) -> float:
+    """How long the screen left open is watched after the center's confirm has returned: the
+    confirm is done by then, so this is the margin of a round trip or two, not a wait for a person."""
+    return 2 * margin_seconds
+
+
+def center_notice(mailbox: Mailbox, profile: Profile, account: Account, since: float) -> Mail:
+    """FAQ 4 and ICT ①: the notice that "初期化" of an account with no address mailed the center
+    at ``helpdesk.email``. A notice to an address of the user's (the placeholder the screen
+    shows, or the inbox the account would have) or none at all is a FAIL of
+    RESET_LINK_HELPDESK_MAIL: the screen said the center was mailed."""
+    for address in dict.fromkeys(a for a in (profile.reset_placeholder_address, account.address) if a):
+        try:  # unjudged: a stray is judged for being sent at all, not against a mail's contract
+            stray = mailbox.wait_for(address, subject=None, since=since, timeout=quiet_seconds(mailbox))
+        except MailTimeout:
+            continue
+        raise RequirementFailed(
+            "RESET_LINK_HELPDESK_MAIL",
+            f"the account has no address, and the portal mailed {stray.to} ({stray.subject!r}),"
+            f" not the ICT Support Center at {profile.helpdesk_email}",
+        )
+    try:
+        return read_mail(mailbox, profile.helpdesk_email, profile.mail_subject_reset, since)
+    except MailTimeout:
+        raise RequirementFailed(
+            "RESET_LINK_HELPDESK_MAIL",
+            "the screen says an email has been sent to the ICT Support Center; no mail came to"
+            f" helpdesk.email ({profile.helpdesk_email})",
+        ) from None
+
+
+def notice_problems(mail: Mail, login_id: str) -> list[str]:
+    """What the center's notice lacks, or carries and must not (§19.5): the account's login ID
+    named; no link, and no run of digits a reader would take for a code (the login ID aside)."""
+    problems = []
+    if login_id not in mail.body:
+        problems.append(f"it does not name the account {login_id!r}")
+    if _URL.search(mail.body):
+        problems.append(
+            "it carries a link, with which whoever reads the center's mail could reset the account"
+        )
+    if _RUN_OF_DIGITS.search(mail.body.replace(login_id, " ")):
+        problems.append("it carries a run of six or more digits, which a reader takes for a code")
+    return problems
 
 
 def token_of(url: str) -> str:

@@ -4,9 +4,8 @@
 # the scenario is NOT_APPLICABLE (its RESET_LINK_* tags, protocol.md §19.1).
 # "If you are out of the office … try 'Click here if you cannot login'" and the export/import
 # between browsers out of scope: they happen outside the portal.
-# "In case you see the message 'An email has been sent to the ICT Support Center'" ①–②: the
-# helpdesk's path, which protocol.md §19.5 leaves to the operator and this version registers no
-# requirement for; tests/web/test_reset_link_pages.py checks the reference's.
+# "In case you see the message 'An email has been sent to the ICT Support Center'" ①–②: the path
+# of an account with no address (protocol.md §19.5), transcribed in faq_reset_helpdesk.feature.
 @manual_faq_totp_reset_2021
 Feature: Initializing the one-time password settings by the link in a mail (the 2021 portal)
   A user whose TOTPs no longer work logs in with SPS-ID and PW, clicks "初期化", opens the URL

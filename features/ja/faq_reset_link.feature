@@ -5,9 +5,8 @@
 # RESET_LINK_* のタグにより NOT_APPLICABLE となる（protocol.md §19.1）。
 # 「学外にいて TOTP を確認できない場合は『Click here if you cannot login』」と、ブラウザ間の
 # エクスポート／インポートは対象外: ポータルの外で行う操作のため。
-# 「An email has been sent to the ICT Support Center」と表示された場合の ①〜②: ヘルプデスクの
-# 手順で、protocol.md §19.5 が運用者に委ね、この版では要件を登録していない。リファレンスの
-# 動作は tests/web/test_reset_link_pages.py が確認する。
+# 「An email has been sent to the ICT Support Center」と表示された場合の ①〜②: アドレスのない
+# アカウントの手順（protocol.md §19.5）で、faq_reset_helpdesk.feature に記す。
 @manual_faq_totp_reset_2021
 機能: メールの URL によるワンタイムパスワード設定の初期化（2021年のポータル）
   TOTP が使えなくなった利用者は SPS-ID とパスワードでログインして『初期化』をクリックし、

@@ -112,6 +112,19 @@ class AccountLocked(NinshoError):
     status_hint = 429
 
 
+class RateLimited(NinshoError):
+    """Too many wrong passwords for a login ID from this client, or too many mails to one
+    address, for now [PASSWORD_THROTTLE] [MAIL_RATE_LIMIT]. ``retry_after``: the seconds left,
+    which the HTTP edge sends as ``Retry-After``."""
+
+    wire_code = "rate_limited"
+    status_hint = 429
+
+    def __init__(self, message_en: str, message_ja: str, *, requirement: str, retry_after: int) -> None:
+        super().__init__(message_en, message_ja, requirement=requirement)
+        self.retry_after = retry_after
+
+
 class NotPermitted(NinshoError):
     """The session's stage does not allow the action (e.g. settings before the second factor)."""
 

@@ -75,3 +75,30 @@ def compose_link(profile: Profile, to: str, link: str) -> OutgoingMail:
         body=body + FOOTER,
         purpose=Purpose.RESET.value,
     )
+
+
+HELPDESK_PURPOSE = "helpdesk"  # the notice to the ICT Support Center: no code, no link
+
+
+def compose_helpdesk_notice(profile: Profile, to: str, login_id: str) -> OutgoingMail:
+    """The 2021 portal's mail to the ICT Support Center when an account with no address clicks
+    "初期化" (faq-totp-reset-2021.en.txt "ICT Support Center" 1, spec/protocol.md §19.5): the
+    contract of :func:`compose`, naming the account, with no link, token or code, since whoever
+    reads the center's mail must not be able to reset the account by it
+    [RESET_LINK_HELPDESK_MAIL]."""
+    body = (
+        f"ログインID / Login ID: {login_id}\n\n"
+        "メール認証用アドレスが未設定のアカウントから、ワンタイムパスワード設定の初期化の依頼がありました。\n"
+        "利用者から電話があったら本人確認を行い、そのうえで初期化を確定してください。"
+        "利用者の画面はそのままQRコードの画面に進みます。\n\n"
+        "An account with no address for email-authentication asks to initialize its one-time password settings.\n"
+        "When the user calls, verify their identity, then confirm the initialization:"
+        " the screen the user left open goes on to the QR code by itself.\n"
+    )
+    return OutgoingMail(
+        to=to,
+        sender=profile.mail_sender,
+        subject=profile.mail_subject_reset,
+        body=body,
+        purpose=HELPDESK_PURPOSE,
+    )

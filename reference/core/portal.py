@@ -31,18 +31,23 @@ from .errors import (
     MailNotSent,
     NothingPending,
     NotPermitted,
+    RateLimited,
     SessionExpired,
     UnknownAccount,
 )
-from .mail import compose, compose_link
+from .mail import HELPDESK_PURPOSE, compose, compose_helpdesk_notice, compose_link
 from .passwords import MAX_PASSWORD_CHARS, PasswordHasher
 from .ports import Clock, Mailer, OutgoingMail, RandomSource, Store
 from .rules import Rules
 from .stages import TABLE, Action, destination
-from .state import AccountState, AppRegistration, IssuedCode, Purpose, Session, Stage, TrustedBrowser
+from .state import AccountState, AppRegistration, Guard, IssuedCode, Purpose, Session, Stage, TrustedBrowser
 
 T = TypeVar("T")
+# The keys of the limits' guards (state.Guard): by login ID, known or not, and by address.
+PASSWORD_GUARD, MAIL_GUARD = "password:", "mail:"
 LOGIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: "$" also matches before a final "\n"
+# The longest trust token looked up: the reference issues 32 characters (24 bytes of base64url).
+MAX_TRUST_TOKEN_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class CodeSent:
 class Verified:
     stage: Stage
     trust_token: str | None  # set when "Trust this browser" was ticked [TRUST_BROWSER]
+    session: str | None = None  # the session's new token; the one it had is dead [SESSION_TOKEN_RENEWED]
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class Portal:
         self.store.create(AccountState(login_id, self.hasher.hash(password, self.random)))
 
     def remove_user(self, login_id: str) -> None:
+        self._check_login_id(login_id)  # as every operator action: no account has such an ID
         if not self.store.delete(login_id):
             raise UnknownAccount(f"No account {login_id!r}.", f"アカウント {login_id!r} はありません。")
 
@@ -126,9 +133,13 @@ class Portal:
         return sorted(self.store.login_ids())
 
     # --- first factor [FIRST_FACTOR_PASSWORD] ---------------------------------------------
-    def login(self, login_id: str, password: str, *, trust_token: str | None = None) -> LoginResult:
-        """The login screen. A valid trusted-browser token skips the second factor."""
-        self._authenticate(login_id, password)
+    def login(
+        self, login_id: str, password: str, *, trust_token: str | None = None, client: str = ""
+    ) -> LoginResult:
+        """The login screen. A valid trusted-browser token skips the second factor. ``client``
+        is the network address the edge saw, which the password throttle counts by
+        [PASSWORD_THROTTLE]."""
+        self._authenticate(login_id, password, client=client, trust_token=trust_token)
         now = self.clock.now()
 
         def change(state: AccountState) -> LoginResult:
@@ -144,10 +155,10 @@ class Portal:
 
         return self.store.transact(login_id, change)
 
-    def login_for_reset(self, login_id: str, password: str) -> LoginResult:
+    def login_for_reset(self, login_id: str, password: str, *, client: str = "") -> LoginResult:
         """ "Click here For Initial Setup or Setup Again", then ID and password again
-        [RESET_REAUTHENTICATE]."""
-        self._authenticate(login_id, password)
+        [RESET_REAUTHENTICATE]; throttled with the login, in one count [PASSWORD_THROTTLE]."""
+        self._authenticate(login_id, password, client=client)
         now = self.clock.now()
 
         def change(state: AccountState) -> LoginResult:
@@ -159,17 +170,21 @@ class Portal:
     def send_login_code(self, session: str) -> CodeSent:
         """ "Click Here for Multi-Factor Authentication : Email Login" [EMAIL_OTP_TO_REGISTERED_ADDRESS]."""
 
-        def action(state: AccountState, _: Session, now: float) -> tuple[list[str], str]:
+        def action(state: AccountState, _: Session, now: float) -> tuple[list[str], str] | AccountLocked:
             if state.address is None:
                 raise NothingPending(
                     "No address for email-authentication is registered.",
                     "メール認証用アドレスが登録されていません。",
                     requirement="EMAIL_OTP_TO_REGISTERED_ADDRESS",
                 )
+            locked = self.rules.mail_refusal(state, now)  # [MAIL_RATE_LIMIT]
+            if locked:
+                return locked
             return list(state.addresses), self._issue(state, Purpose.LOGIN, now, state.address, resend=True)
 
         # Every registered address gets the code: one under a correct profile (max_addresses = 1).
-        addresses, code = self._act(session, Action.REQUEST_EMAIL_CODE, action)
+        with self._mail_slot(self._mail_address(session)):
+            addresses, code = self._act(session, Action.REQUEST_EMAIL_CODE, action)
         for address in addresses:
             self._mail(Purpose.LOGIN, address, code)
         return CodeSent(addresses[-1])
@@ -177,22 +192,22 @@ class Portal:
     def verify_app_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
         code = self.rules.clean_code(code, self.profile.totp_digits, "TOTP_DIGITS")
 
-        def action(state: AccountState, _: Session, now: float) -> Verified | CodeRejected | AccountLocked:
+        def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
             outcome = self.rules.verify_totp(state, code, now)
             if not isinstance(outcome, AppRegistration):
                 return outcome
-            return self._verified(Action.SUBMIT_APP_CODE, state, now, trust_browser)
+            return self._verified(Action.SUBMIT_APP_CODE, state, s, now, trust_browser)
 
         return self._act(session, Action.SUBMIT_APP_CODE, action)
 
     def verify_email_code(self, session: str, code: str, *, trust_browser: bool = False) -> Verified:
         code = self.rules.clean_code(code, self.profile.email_otp_digits, "EMAIL_OTP_DIGITS")
 
-        def action(state: AccountState, _: Session, now: float) -> Verified | CodeRejected | AccountLocked:
+        def action(state: AccountState, s: Session, now: float) -> Verified | CodeRejected | AccountLocked:
             outcome = self.rules.consume_code(state, Purpose.LOGIN, code, now)
             if not isinstance(outcome, IssuedCode):
                 return outcome
-            return self._verified(Action.SUBMIT_EMAIL_CODE, state, now, trust_browser)
+            return self._verified(Action.SUBMIT_EMAIL_CODE, state, s, now, trust_browser)
 
         return self._act(session, Action.SUBMIT_EMAIL_CODE, action)
 
@@ -207,22 +222,27 @@ class Portal:
         """ "Send One-Time Password" to the address to be registered [EMAIL_REGISTRATION_CONFIRM]."""
         normalized = self.rules.check_address(address)
 
-        def action(state: AccountState, _: Session, now: float) -> str:
+        def action(state: AccountState, _: Session, now: float) -> str | AccountLocked:
+            locked = self.rules.mail_refusal(state, now)  # [MAIL_RATE_LIMIT]
+            if locked:
+                return locked
             return self._issue(state, Purpose.REGISTER_EMAIL, now, normalized, resend=True)
 
-        code = self._act(session, Action.REGISTER_EMAIL, action)
+        with self._mail_slot(normalized):
+            code = self._act(session, Action.REGISTER_EMAIL, action)
         self._mail(Purpose.REGISTER_EMAIL, normalized, code)
         return CodeSent(normalized)
 
     def confirm_email_registration(self, session: str, code: str) -> CodeSent:
         code = self.rules.clean_code(code, self.profile.email_otp_digits, "EMAIL_OTP_DIGITS")
 
-        def action(state: AccountState, _: Session, now: float) -> CodeSent | CodeRejected | AccountLocked:
+        def action(state: AccountState, s: Session, now: float) -> CodeSent | CodeRejected | AccountLocked:
             outcome = self.rules.consume_code(state, Purpose.REGISTER_EMAIL, code, now)
             if not isinstance(outcome, IssuedCode):
                 return outcome
             assert outcome.address is not None  # registration codes always carry their address
             self.rules.register_address(state, outcome.address)
+            self.rules.factor_registered(state, s)  # [STALE_SESSIONS_END]
             return CodeSent(outcome.address)
 
         return self._act(session, Action.CONFIRM_EMAIL, action)
@@ -248,10 +268,11 @@ class Portal:
 
         app_id = self._new_id()
 
-        def action(state: AccountState, _: Session, now: float) -> str | CodeRejected | AccountLocked:
+        def action(state: AccountState, s: Session, now: float) -> str | CodeRejected | AccountLocked:
             outcome = self.rules.register_app(state, code, now, app_id)
             if not isinstance(outcome, AppRegistration):
                 return outcome
+            self.rules.factor_registered(state, s)  # [STALE_SESSIONS_END]
             return outcome.app_id
 
         return self._act(session, Action.REGISTER_APP, action)
@@ -298,13 +319,15 @@ class Portal:
         return self.store.transact(login_id, change)
 
     # --- the 2021 portal: reset by link (protocol.md §19) --------------------------------------
-    def open_reset_link(self, token: str, login_id: str, password: str) -> LoginResult:
+    def open_reset_link(self, token: str, login_id: str, password: str, *, client: str = "") -> LoginResult:
         """FAQ 5–6: the URL in the mail, then ID and password again: the settings are
         initialized and set-up opens anew [RESET_LINK_REQUIRES_PASSWORD] [RESET_THEN_SETUP]."""
         token = links.check_token(token)
+        self._check_login_id(login_id)  # every field's form before the portal's mode, as the binding's
+        self._check_password(password)  # request schema draws it (spec/openapi.yaml ResetLinkRequest)
         if not self._by_link:
             raise self._nothing_pending("RESET_LINK_MAIL")
-        self.reauthenticate_for_link(login_id, password)
+        self.reauthenticate_for_link(login_id, password, client=client)
         now = self.clock.now()
 
         def change(state: AccountState) -> LoginResult | CodeRejected:
@@ -320,30 +343,58 @@ class Portal:
         result = self.store.transact(self.link_owner(login_id, token), change)
         if isinstance(result, CodeRejected):
             raise result
+        state = self.store.load(login_id)
+        spent = [c for c in state.codes if c.used and c.address is not None] if state else []
+        for code in spent:  # the link was the mail's secret: its owner read it [MAIL_RATE_LIMIT]
+            assert code.address is not None
+            self._mail_used(code.address, now)
         return result
 
     def helpdesk_confirm_reset(self, login_id: str) -> None:
         """FAQ "ICT Support Center" ②: once the center has confirmed the caller, the pending
         reset of an account with no address is done, and the screen the user left open (a
-        ``reset`` session) moves on to set-up by itself, as its next poll finds."""
+        ``reset`` session) moves on to set-up by itself, as its next poll finds
+        [RESET_LINK_HELPDESK_CONFIRM]."""
         self._check_login_id(login_id)
         if not self._by_link:
-            raise self._nothing_pending("HELPDESK_PENDING_ONLY")
+            raise NothingPending(
+                "This portal initializes by a confirmation code: issue one for the caller to enter.",
+                "このポータルでは確認コードで初期化します。確認コードを発行して利用者に伝えてください。",
+                requirement="HELPDESK_ISSUES_CODE",
+            )
+        now = self.clock.now()
 
         def change(state: AccountState) -> None:
             if not state.reset_pending or state.address is not None:
-                raise self._nothing_pending("RESET_LINK_MAIL")
+                raise self._nothing_pending("RESET_LINK_HELPDESK_CONFIRM")
             self.rules.apply_reset(state)
-            for s in state.sessions.values():
-                if s.stage is Stage.RESET:
-                    s.stage = Stage.SETUP
+            self.open_screens_move_on(state, now)
 
         self.store.transact(login_id, change)
 
-    def reauthenticate_for_link(self, login_id: str, password: str) -> None:
-        """The ID and password the link's screen asks for again: a public seam, so that a
-        deliberately faulty portal can skip it [RESET_LINK_REQUIRES_PASSWORD]."""
-        self._authenticate(login_id, password)
+    def open_screens_move_on(self, state: AccountState, now: float) -> None:
+        """The reset screens left open go on to set-up, as their next poll finds; an expired one
+        is dropped, not revived (protocol.md §19.5). A public seam, for the faulty portal whose
+        screen never moves on [RESET_LINK_HELPDESK_CONFIRM]."""
+        for key, s in list(state.sessions.items()):
+            if s.stage is not Stage.RESET:
+                continue
+            if self._expired(s, now):
+                del state.sessions[key]
+            else:
+                s.stage, s.last_seen = Stage.SETUP, now
+
+    def helpdesk_recipient(self, login_id: str) -> str:
+        """Where "初期化" of an account with no address sends its notice: the ICT Support
+        Center, ``helpdesk.email``. A public seam, for the faulty portal that mails the user's
+        missing address instead [RESET_LINK_HELPDESK_MAIL]."""
+        return self.profile.helpdesk_email
+
+    def reauthenticate_for_link(self, login_id: str, password: str, *, client: str = "") -> None:
+        """The ID and password the link's screen asks for again, throttled with the login: a
+        public seam, so that a deliberately faulty portal can skip it
+        [RESET_LINK_REQUIRES_PASSWORD] [PASSWORD_THROTTLE]."""
+        self._authenticate(login_id, password, client=client)
 
     def link_owner(self, login_id: str, token: str) -> str:
         """The account a link acts on: the one that logged in on the link's screen, and no other
@@ -381,9 +432,14 @@ class Portal:
     def _send_reset_code(self, session: str, name: Action) -> ResetScreen:
         """A confirmation code, or in link mode a link's token, mailed to the address."""
 
-        def action(state: AccountState, _: Session, now: float) -> tuple[str | None, str | None]:
-            state.reset_pending = True
+        def action(
+            state: AccountState, _: Session, now: float
+        ) -> tuple[str | None, str | None] | AccountLocked:
             address = state.address
+            locked = self.rules.mail_refusal(state, now) if address is not None else None
+            if locked:  # nothing is mailed to a locked account, nor opened [MAIL_RATE_LIMIT]
+                return locked
+            state.reset_pending = True
             if address is None:  # [RESET_NO_ADDRESS_PLACEHOLDER]: the helpdesk issues the code
                 return None, None
             if not self._by_link:
@@ -393,8 +449,12 @@ class Portal:
             return address, token
 
         login_id = self._split(session)[0]
-        address, secret = self._act(session, name, action)
+        with self._mail_slot(self._mail_address(session)):
+            address, secret = self._act(session, name, action)
         if address is None or secret is None:
+            if self._by_link:  # "An email has been sent to the ICT Support Center."
+                to = self.helpdesk_recipient(login_id)  # [RESET_LINK_HELPDESK_MAIL]
+                self._deliver(compose_helpdesk_notice(self.profile, to, login_id))
             return ResetScreen(login_id, self.profile.reset_placeholder_address, mailed=False)
         if self._by_link:  # [RESET_LINK_MAIL]
             self._deliver(compose_link(self.profile, address, links.link_for(self.link_base, secret)))
@@ -425,31 +485,51 @@ class Portal:
                 requirement=self._mail_requirement(mail.purpose),
             ) from exc
 
-    def _verified(self, name: Action, state: AccountState, now: float, trust_browser: bool) -> Verified:
-        """A passed second factor, and the "Trust this browser" token if it was ticked."""
+    def _verified(
+        self, name: Action, state: AccountState, s: Session, now: float, trust_browser: bool
+    ) -> Verified:
+        """A passed second factor: the session's new token, and the "Trust this browser" token
+        if it was ticked."""
         token = None
         if trust_browser and self.profile.trust_browser_duration_seconds > 0:
             secret = self._new_id()
             expires = now + self.profile.trust_browser_duration_seconds
             state.trusted_browsers[self._digest(state.login_id, "trust", secret)] = TrustedBrowser(expires)
             token = secret
-        return Verified(destination(name), token)
+        return Verified(destination(name), token, self.renewed_token(state, s))
 
     def _trusted(self, state: AccountState, token: str | None, now: float) -> bool:
         state.trusted_browsers = {k: t for k, t in state.trusted_browsers.items() if now < t.expires_at}
-        if not isinstance(token, str) or not token or len(token) > 128:
+        if not isinstance(token, str) or not token or len(token) > MAX_TRUST_TOKEN_CHARS:
             return False
         return self._digest(state.login_id, "trust", token) in state.trusted_browsers
 
     def _open_session(self, state: AccountState, stage: Stage, now: float) -> str:
         state.sessions = {k: s for k, s in state.sessions.items() if not self._expired(s, now)}
+        return self._file_session(state, Session(stage, now, now))
+
+    def _file_session(self, state: AccountState, s: Session) -> str:
+        """Keep ``s`` under a new token from the injected random source; the token, as the
+        client sends it."""
         secret = self._new_id()
-        state.sessions[self._digest(state.login_id, "session", secret)] = Session(stage, now, now)
+        state.sessions[self._digest(state.login_id, "session", secret)] = s
         login = base64.urlsafe_b64encode(state.login_id.encode()).decode().rstrip("=")
         return f"{login}.{secret}"
 
+    def renewed_token(self, state: AccountState, s: Session) -> str | None:
+        """The second factor has passed: ``s`` goes on under a new token, and the token it had,
+        which the password step gave out, is dropped, so that a copy of it signs nobody in
+        (NIST SP 800-63B §7.1: a session secret is generated in direct response to the
+        authentication event) [SESSION_TOKEN_RENEWED]. Its times go with it: the absolute
+        lifetime still counts from the login. A public seam, for the faulty portal that keeps
+        the token; None means the token stays."""
+        state.sessions = {k: v for k, v in state.sessions.items() if v is not s}
+        return self._file_session(state, s)
+
     def _expired(self, s: Session, now: float) -> bool:
         p = self.profile
+        if now >= s.created_at + p.session_absolute_seconds:  # however active [SESSION_ABSOLUTE_LIFETIME]
+            return True
         if s.stage in (Stage.FIRST_FACTOR, Stage.RESET):
             return now >= s.created_at + p.session_first_factor_seconds
         return now >= s.last_seen + p.session_idle_seconds
@@ -466,6 +546,7 @@ class Portal:
         login_id, secret = self._split(session)
         now = self.clock.now()
         transition = TABLE[name]
+        used: list[str] = []  # the addresses whose mailed code this action used [MAIL_RATE_LIMIT]
 
         def change(state: AccountState) -> T | CodeRejected | AccountLocked | SessionExpired:
             key = self._digest(login_id, "session", secret)
@@ -482,7 +563,9 @@ class Portal:
                     else "SECOND_FACTOR_REQUIRED",
                 )
             s.last_seen = now
+            live = [c for c in state.codes if c.address is not None and not c.used]
             outcome = action(state, s, now)
+            used[:] = [c.address for c in live if c.used and c.address is not None]
             if not isinstance(outcome, (CodeRejected, AccountLocked)):
                 after = transition.after(s.stage)
                 if after is None:
@@ -497,7 +580,28 @@ class Portal:
             raise self._session_expired() from None
         if isinstance(result, (CodeRejected, AccountLocked, SessionExpired)):
             raise result
+        for address in used:
+            self._mail_used(address, now)
         return result
+
+    # --- the mail limit [MAIL_RATE_LIMIT] (protocol.md §12.4) --------------------------------
+    def _mail_address(self, session: str) -> str | None:
+        """Where an action of ``session`` would mail: the account's address as it is now (the
+        action reads it again in its own transaction)."""
+        try:
+            state = self.store.load(self._split(session)[0])
+        except SessionExpired:
+            return None
+        return state.address if state is not None else None
+
+    def _mail_slot(self, address: str | None) -> _MailSlot:
+        """A mail to ``address`` counted before the action that will send it, and refused,
+        changing nothing, when the address has had its most (the code mailed before stays
+        live); a refused action takes its count back (``with``)."""
+        return _MailSlot(self, address)
+
+    def _mail_used(self, address: str, now: float) -> None:
+        self.store.guard(MAIL_GUARD + address, now, self.rules.mail_used)
 
     def _split(self, session: str) -> tuple[str, str]:
         login, _, secret = session.partition(".") if isinstance(session, str) else ("", "", "")
@@ -509,10 +613,29 @@ class Portal:
             raise self._session_expired()
         return login_id, secret
 
-    def _authenticate(self, login_id: str, password: str) -> None:
+    def _authenticate(
+        self, login_id: str, password: str, *, client: str = "", trust_token: str | None = None
+    ) -> None:
+        """The password, throttled by login ID and client: a known and an unknown ID alike, so
+        that neither the answer, its time nor the throttle tells which IDs exist
+        [FIRST_FACTOR_NO_ENUMERATION] [PASSWORD_THROTTLE] (protocol.md §3.1)."""
         self._check_login_id(login_id)
         self._check_password(password)
+        now = self.clock.now()
         state = self.store.load(login_id)
+        trusted = self._trust_key(state, trust_token, now) if state is not None else None
+        lane = self.rules.password_lane(client, trusted)
+        key = PASSWORD_GUARD + login_id
+
+        def reserve(guard: Guard) -> float | None:
+            wait = self.rules.password_wait(guard, lane, now)
+            if wait is None:
+                self.rules.count_password_failure(guard, lane, now)
+            return wait
+
+        wait = self.store.guard(key, now, reserve)
+        if wait is not None:
+            raise _throttled(wait)
         # Hash even for an unknown ID, so timing does not tell which IDs exist.
         ok = self.hasher.verify_evenly(password, state.password_hash if state else None)
         if state is None or not ok:
@@ -520,6 +643,15 @@ class Portal:
                 "The ECS-ID/SPS-ID or password is incorrect.",
                 "ECS-ID/SPS-ID またはパスワードが正しくありません。",
             )
+        self.store.guard(key, now, lambda guard: self.rules.forgive_password(guard, lane, now))
+
+    def _trust_key(self, state: AccountState, token: str | None, now: float) -> str | None:
+        """The digest of ``token`` when it is a live trust token of the account (the browser is
+        a client of its own to the throttle), else None; ``state`` is a snapshot."""
+        if not self._trusted(state, token, now):
+            return None
+        assert token is not None  # _trusted holds it a token
+        return self._digest(state.login_id, "trust", token)
 
     def _digest(self, login_id: str, purpose: str, secret: str) -> str:
         return otp.code_digest(self.pepper, login_id, purpose, secret)
@@ -555,6 +687,8 @@ class Portal:
         )
 
     def _mail_requirement(self, purpose: str) -> str:
+        if purpose == HELPDESK_PURPOSE:
+            return "RESET_LINK_HELPDESK_MAIL"
         if purpose != Purpose.RESET.value:
             return "EMAIL_OTP_TO_REGISTERED_ADDRESS"
         return "RESET_LINK_MAIL" if self._by_link else "RESET_CONFIRMATION_MAIL"
@@ -574,6 +708,62 @@ class Portal:
             "このアカウントには初期化の手続き中のものがありません。",
             requirement=requirement,
         )
+
+
+class _MailSlot:
+    """``with portal._mail_slot(address):`` around the action that mails ``address``."""
+
+    def __init__(self, portal: Portal, address: str | None) -> None:
+        self.portal, self.address, self.now = portal, address, portal.clock.now()
+
+    def __enter__(self) -> None:
+        if self.address is None:
+            return
+        rules, now = self.portal.rules, self.now
+
+        def reserve(guard: Guard) -> float | None:
+            wait = rules.mail_wait(guard, now)
+            if wait is None:
+                rules.count_mail(guard, now)
+            return wait
+
+        wait = self.portal.store.guard(MAIL_GUARD + self.address, now, reserve)
+        if wait is not None:
+            raise _mail_limited(wait)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and self.address is not None:
+            rules, now = self.portal.rules, self.now
+            self.portal.store.guard(MAIL_GUARD + self.address, now, lambda g: rules.uncount_mail(g, now))
+
+
+def _seconds(wait: float) -> int:
+    """Whole seconds, rounded up: what Retry-After says."""
+    return max(1, int(-(-wait // 1)))
+
+
+def _throttled(wait: float) -> RateLimited:
+    """The same answer for a right password and a wrong one, for a known ID and an unknown one
+    [PASSWORD_THROTTLE] [FIRST_FACTOR_NO_ENUMERATION]."""
+    n = _seconds(wait)
+    return RateLimited(
+        f"Too many wrong passwords for this ECS-ID/SPS-ID. Try again in {n} seconds.",
+        f"パスワードの誤りが続いたため、このECS-ID/SPS-IDではしばらくログインできません。{n}秒後に再度お試しください。",
+        requirement="PASSWORD_THROTTLE",
+        retry_after=n,
+    )
+
+
+def _mail_limited(wait: float) -> RateLimited:
+    n = _seconds(wait)
+    return RateLimited(
+        f"Too many one-time passwords were sent to this address. Try again in {n} seconds,"
+        " or use the one already sent.",
+        f"このアドレスへのワンタイムパスワードの送信が続いたため、しばらく送信できません。{n}秒後に再度お試しいただくか、"
+        "送信済みのものをお使いください。",
+        requirement="MAIL_RATE_LIMIT",
+        retry_after=n,
+    )
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from .otp import RandomSource
-from .state import AccountState
+from .state import AccountState, Guard
 
 T = TypeVar("T")
 
@@ -43,6 +43,15 @@ class Store(Protocol):
         """Run ``change`` on the current record, atomically with respect to every other
         transaction on the same account. Its mutations are committed if it returns, and
         discarded if it raises. Raises :class:`~.errors.UnknownAccount` for an unknown ID.
+        """
+        ...
+
+    def guard(self, key: str, now: float, change: Callable[[Guard], T]) -> T:
+        """Run ``change`` on the guard ``key`` (a login ID's wrong passwords, an address's mails:
+        :class:`~.state.Guard`), atomically with respect to every other change of that guard,
+        starting from an empty one when there is none. Committed if it returns, discarded if it
+        raises. A guard left with no lane is dropped, and so may be any whose ``expires_at`` is
+        before ``now``. A guard is not an account: it exists for a login ID that has none.
         """
         ...
 

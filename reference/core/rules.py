@@ -19,7 +19,7 @@ from ninsho.spec.profile import Profile
 from . import addresses, links, otp
 from .errors import AccountLocked, CodeRejected, InvalidInput, NothingPending
 from .otp import RandomSource
-from .state import AccountState, AppRegistration, IssuedCode, Purpose
+from .state import AccountState, AppRegistration, Guard, IssuedCode, Purpose, Session, Stage
 
 # Which requirement a refusal speaks for, by purpose and reason.
 _REQUIREMENT = {
@@ -33,6 +33,37 @@ _REQUIREMENT = {
     (Purpose.RESET, "used"): "RESET_CODE_SINGLE_USE",
     (Purpose.RESET, "wrong"): "RESET_CONFIRMATION_MAIL",
 }
+
+# The lanes of a guard (state.Guard): a client's wrong passwords, a trusted browser's, the
+# account's hour of them from every untrusted client, an address's mails since the last use.
+CLIENT_LANE, TRUSTED_LANE, ACCOUNT_LANE, MAIL_LANE = "client:", "trusted:", "account", "mail"
+MAX_CLIENT_CHARS = 64  # an IPv6 address with its zone fits; a longer one is cut, never refused
+HOUR_SECONDS = 3600
+ACCOUNT_FAILURES_PER_HOUR = 100  # OWASP ASVS 4.0.3 2.2.1, for one account from every client
+
+
+def _recent(guard: Guard, lane: str, now: float, window: float) -> list[float]:
+    """The lane's events of the last ``window`` seconds, oldest first (the older ones dropped)."""
+    kept = [t for t in guard.lanes.get(lane, []) if now - t < window]
+    if kept:
+        guard.lanes[lane] = kept
+    else:
+        guard.lanes.pop(lane, None)
+    return kept
+
+
+def _add(guard: Guard, lane: str, now: float, window: float, most: int) -> None:
+    """One more event in ``lane``; only the newest ``most`` can ever decide, so no more are kept."""
+    guard.lanes[lane] = [*_recent(guard, lane, now, window), now][-most:]
+
+
+def _take_back(guard: Guard, lane: str, at: float) -> None:
+    events = guard.lanes.get(lane, [])
+    if at in events:
+        events.remove(at)
+    if not events:
+        guard.lanes.pop(lane, None)
+
 
 # One message whatever the reason, as for codes (protocol.md §16.3).
 LINK_REFUSED = (
@@ -95,6 +126,79 @@ class Rules:
 
     def record_success(self, state: AccountState) -> None:
         state.failures = 0
+
+    # --- the password throttle [PASSWORD_THROTTLE] (protocol.md §3.1) ---------------------
+    def password_lane(self, client: str, trusted_browser: str | None) -> str:
+        """Whose wrong passwords an attempt is counted with: a browser trusted for the account
+        apart from every other client, else the network address it came from. Per client, so
+        that a stranger who knows only the ID throttles the stranger, not the owner."""
+        if trusted_browser is not None:
+            return TRUSTED_LANE + trusted_browser
+        return CLIENT_LANE + client[:MAX_CLIENT_CHARS]
+
+    def password_wait(self, guard: Guard, lane: str, now: float) -> float | None:
+        """The seconds ``lane`` must still wait before its next password for the ID, or None.
+
+        A sliding window: throttled while ``max_failures`` failures lie within the last
+        window, so the wait ends when the oldest of them ages out, at most a window after the
+        newest. An untrusted client also waits while the account as a whole has had 100
+        failures in the hour (OWASP ASVS 4.0.3 2.2.1), from however many addresses."""
+        p = self.profile
+        waits = []
+        mine = _recent(guard, lane, now, p.password_throttle_window_seconds)
+        if len(mine) >= p.password_throttle_max_failures:
+            waits.append(mine[-p.password_throttle_max_failures] + p.password_throttle_window_seconds - now)
+        if not lane.startswith(TRUSTED_LANE):
+            hour = _recent(guard, ACCOUNT_LANE, now, HOUR_SECONDS)
+            if len(hour) >= ACCOUNT_FAILURES_PER_HOUR:
+                waits.append(hour[-ACCOUNT_FAILURES_PER_HOUR] + HOUR_SECONDS - now)
+        return max(waits) if waits else None
+
+    def count_password_failure(self, guard: Guard, lane: str, now: float) -> None:
+        """Count an attempt as a failure *before* its password is checked (the check runs outside
+        any transaction): concurrent guesses cannot all slip in before the first is counted. A
+        right password takes its own count back (:meth:`forgive_password`)."""
+        p = self.profile
+        _add(guard, lane, now, p.password_throttle_window_seconds, p.password_throttle_max_failures)
+        if not lane.startswith(TRUSTED_LANE):
+            _add(guard, ACCOUNT_LANE, now, HOUR_SECONDS, ACCOUNT_FAILURES_PER_HOUR)
+        guard.expires_at = max(guard.expires_at, now + HOUR_SECONDS)
+
+    def forgive_password(self, guard: Guard, lane: str, now: float) -> None:
+        """A right password: the attempt counted at ``now`` was no failure, and its client's own
+        count starts again (protocol.md §3.1 leaves this open). The account's hour keeps the
+        other clients' failures."""
+        guard.lanes.pop(lane, None)
+        _take_back(guard, ACCOUNT_LANE, now)
+
+    # --- the mail limit [MAIL_RATE_LIMIT] (protocol.md §12.4, §12.5) ----------------------
+    def mail_refusal(self, state: AccountState, now: float) -> AccountLocked | None:
+        """Why nothing may be mailed to the account now: a lock. A code mailed while it holds
+        could not be used, and would only fill the mailbox (Resend once mailed a locked one)."""
+        return self.lock_refusal(state, now)
+
+    def mail_wait(self, guard: Guard, now: float) -> float | None:
+        """The seconds until the address may be mailed again, or None: ``per_address`` mails
+        within the window since a code mailed there was last used are the most."""
+        p = self.profile
+        sent = _recent(guard, MAIL_LANE, now, p.mail_limit_window_seconds)
+        if len(sent) >= p.mail_limit_per_address:
+            return sent[-p.mail_limit_per_address] + p.mail_limit_window_seconds - now
+        return None
+
+    def count_mail(self, guard: Guard, now: float) -> None:
+        p = self.profile
+        _add(guard, MAIL_LANE, now, p.mail_limit_window_seconds, p.mail_limit_per_address)
+        guard.expires_at = max(guard.expires_at, now + p.mail_limit_window_seconds)
+
+    def uncount_mail(self, guard: Guard, now: float) -> None:
+        """The request counted at ``now`` was refused after all: it mailed nothing."""
+        _take_back(guard, MAIL_LANE, now)
+
+    def mail_used(self, guard: Guard) -> None:
+        """A code mailed to the address was used: its owner reads that mail, and the count
+        starts again, so a user who logs in six times in ten minutes is not refused."""
+        guard.lanes.pop(MAIL_LANE, None)
 
     # --- mailed codes -------------------------------------------------------------------
     def digits_for(self, purpose: Purpose) -> int:
@@ -265,6 +369,14 @@ class Rules:
         kept = [a for a in state.addresses if a != address]
         state.addresses = ([*kept, address])[-self.profile.email_max_addresses :]
 
+    # --- sessions [STALE_SESSIONS_END] ---------------------------------------------------
+    def factor_registered(self, state: AccountState, by: Session) -> None:
+        """A factor was registered in the session ``by``: every other session still in set-up
+        ends. Left alone, a second password login made while the account had no factor went on
+        registering an app and an address of its own after the owner had set theirs up (NIST SP
+        800-63B §6.1.2.1: binding to an account that has a factor takes that factor first)."""
+        state.sessions = {k: s for k, s in state.sessions.items() if s is by or s.stage is not Stage.SETUP}
+
     # --- reset [RESET_VOIDS_APPS] [RESET_CLEARS_EMAIL] -----------------------------------
     def apply_reset(self, state: AccountState) -> None:
         if self.profile.reset_voids_apps:
@@ -274,4 +386,7 @@ class Rules:
         state.pending_app_secret_hex = None
         state.trusted_browsers = {}
         state.reset_pending = False
+        # Only the reset sessions outlive it (the one that confirms, or in link mode the screens
+        # that move on): a session from before would set up the emptied account [STALE_SESSIONS_END].
+        state.sessions = {k: s for k, s in state.sessions.items() if s.stage is Stage.RESET}
         state.codes = []  # every pending code, not only the reset ones (protocol.md §9.5)

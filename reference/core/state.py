@@ -61,6 +61,29 @@ class TrustedBrowser:
 
 
 @dataclass
+class Guard:
+    """What a limit remembers under one key: the times of recent events, by lane.
+
+    The password throttle keeps one per login ID (its lanes are the clients, and the account
+    as a whole), the mail limit one per address (protocol.md §3.1, §12.4). Guards are kept
+    apart from the accounts, by key, because a limit must hold for a login ID that does not
+    exist as for one that does, so that it tells nobody which IDs exist, and for an address no
+    account has yet. ``expires_at``: from then on nothing it remembers counts, so a store may
+    drop it.
+    """
+
+    lanes: dict[str, list[float]] = field(default_factory=dict)
+    expires_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lanes": {k: list(v) for k, v in self.lanes.items()}, "expires_at": self.expires_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Guard:
+        return cls({k: [float(t) for t in v] for k, v in data["lanes"].items()}, float(data["expires_at"]))
+
+
+@dataclass
 class AccountState:
     login_id: str
     password_hash: str

@@ -11,15 +11,18 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ninsho.reference.core.errors import Conflict, UnknownAccount
-from ninsho.reference.core.state import AccountState
+from ninsho.reference.core.state import AccountState, Guard
 
 T = TypeVar("T")
+SWEEP_EVERY = 256  # guard writes between two sweeps of the expired guards
 
 
 class MemoryStore:
     def __init__(self) -> None:
         self._records: dict[str, dict[str, Any]] = {}
+        self._guards: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
+        self._guard_writes = 0
 
     def create(self, state: AccountState) -> None:
         with self._lock:
@@ -52,4 +55,19 @@ class MemoryStore:
             state = AccountState.from_json(record)
             result = change(state)
             self._records[login_id] = state.to_json()
+            return result
+
+    def guard(self, key: str, now: float, change: Callable[[Guard], T]) -> T:
+        with self._lock:
+            record = self._guards.get(key)
+            guard = Guard.from_json(record) if record is not None else Guard()
+            result = change(guard)
+            if guard.lanes:
+                self._guards[key] = guard.to_json()
+            else:
+                self._guards.pop(key, None)
+            self._guard_writes += 1
+            if self._guard_writes % SWEEP_EVERY == 0:  # guessed IDs must not pile up for ever
+                for stale in [k for k, g in self._guards.items() if g["expires_at"] <= now]:
+                    del self._guards[stale]
             return result

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ninsho.reference.core.errors import Conflict, UnknownAccount
-from ninsho.reference.core.state import AccountState
+from ninsho.reference.core.state import AccountState, Guard
 from ninsho.reference.stores.sealing import PREFIX, Sealer
 
 T = TypeVar("T")
@@ -61,6 +61,13 @@ CREATE TABLE IF NOT EXISTS accounts (
     record   TEXT NOT NULL
 ) WITHOUT ROWID
 """
+# The limits' guards (core/state.py Guard), by key: a login ID's wrong passwords whether or not
+# the ID exists, an address's mails. expires_at lets a write drop the ones that count no more.
+_GUARD_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS guards (key TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL,"
+    " expires_at REAL NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS guards_expiry ON guards (expires_at)",
+)
 
 
 class _Pending(Generic[T]):
@@ -94,6 +101,8 @@ class SQLiteStore:
             if str(mode).lower() != "wal":
                 raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
             db.execute(_SCHEMA)
+            for statement in _GUARD_SCHEMA:
+                db.execute(statement)
             if sealer is not None:  # a wrong pepper is refused now, not as every code refused later
                 row = db.execute(
                     "SELECT login_id, record FROM accounts WHERE instr(record, ?) LIMIT 1", (PREFIX,)
@@ -171,6 +180,31 @@ class SQLiteStore:
         if pending.error is not None:
             raise pending.error
         result: T = pending.result
+        return result
+
+    def guard(self, key: str, now: float, change: Callable[[Guard], T]) -> T:
+        """One guard's change in its own transaction (a login makes two, around the password
+        hash, which never runs inside one), and the guards expired by ``now`` dropped with it."""
+        with self._connection() as db, self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT record FROM guards WHERE key = ?", (key,)).fetchone()
+                guard = Guard.from_json(json.loads(row[0])) if row else Guard()
+                result = change(guard)
+                if guard.lanes:
+                    db.execute(
+                        "INSERT INTO guards (key, record, expires_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                        " DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at",
+                        (key, _ENCODER.encode(guard.to_json()), guard.expires_at),
+                    )
+                else:
+                    db.execute("DELETE FROM guards WHERE key = ?", (key,))
+                db.execute("DELETE FROM guards WHERE expires_at <= ?", (now,))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
         return result
 
     def _commit(self, db: sqlite3.Connection, batch: list[_Pending[Any]]) -> None:

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from ninsho.reference.clocks import ShiftedClock
 from ninsho.reference.core.errors import InvalidInput, SessionExpired
-from ninsho.reference.core.portal import LoginResult, Portal, ResetScreen, Verified
+from ninsho.reference.core.portal import MAX_TRUST_TOKEN_CHARS, LoginResult, Portal, ResetScreen, Verified
 from ninsho.reference.web import messages
 from ninsho.reference.web.config import Runtime
 from ninsho.reference.web.errors import AdminRefused, MalformedBody, TestClockDisabled, UnsupportedMediaType
@@ -35,6 +35,13 @@ MAX_CLOCK_ADVANCE_SECONDS = 10 * 366 * 24 * 3600
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+def client_address(request: Request) -> str:
+    """The client the password throttle counts by (protocol.md §3.1): the address the request
+    came from, or the one a proxy forwards when uvicorn trusts that proxy (its
+    ``--forwarded-allow-ips``, loopback by default), never a header any client may set."""
+    return request.client.host if request.client is not None else ""
 
 
 async def call(request: Request, action: Callable[[Portal], T]) -> T:
@@ -115,13 +122,10 @@ def _typed(data: dict[str, Any], fields: Mapping[str, tuple[type, bool]]) -> dic
 
 
 def _is(value: object, kind: type) -> bool:
+    """JSON's types. A 400-digit integer and ``1e400`` (read as infinity) are numbers too: their
+    refusal is the field's range's, invalid input, as spec/openapi.yaml's bounds draw it."""
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        try:  # a 400-digit integer is valid JSON, and too large for a float
-            return math.isfinite(float(value))
-        except OverflowError:
-            return False
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, kind)
 
 
@@ -172,7 +176,8 @@ def _login(result: LoginResult) -> dict[str, Any]:
 
 
 def _verified(result: Verified) -> dict[str, Any]:
-    return {"stage": result.stage.value, "trust_token": result.trust_token}
+    renewed = {"session": result.session} if result.session else {}  # [SESSION_TOKEN_RENEWED]
+    return {"stage": result.stage.value, "trust_token": result.trust_token, **renewed}
 
 
 def _link_mode(request: Request) -> bool:
@@ -196,15 +201,30 @@ def _sent(address: str) -> dict[str, Any]:
 # --- first factor ------------------------------------------------------------------------
 async def login(request: Request) -> Response:
     data = await read_json(request, {"login_id": STR, "password": STR, "trust_token": OPT_STR})
+    trust = data.get("trust_token")
+    if trust is not None and len(trust) > MAX_TRUST_TOKEN_CHARS:  # no token issued is longer
+        raise InvalidInput(
+            f"The trust token is longer than {MAX_TRUST_TOKEN_CHARS} characters: send the one the portal gave.",
+            f"信頼トークンが{MAX_TRUST_TOKEN_CHARS}文字を超えています。ポータルが発行したものを送信してください。",
+            requirement="TRUST_BROWSER",
+            field="trust_token",
+        )
+    client = client_address(request)
     result = await call(
-        request, lambda p: p.login(data["login_id"], data["password"], trust_token=data.get("trust_token"))
+        request,
+        lambda p: p.login(
+            data["login_id"], data["password"], trust_token=data.get("trust_token"), client=client
+        ),
     )
     return JSONResponse(_login(result))
 
 
 async def login_for_setup(request: Request) -> Response:
     data = await read_json(request, {"login_id": STR, "password": STR})
-    result = await call(request, lambda p: p.login_for_reset(data["login_id"], data["password"]))
+    client = client_address(request)
+    result = await call(
+        request, lambda p: p.login_for_reset(data["login_id"], data["password"], client=client)
+    )
     return JSONResponse(_login(result))
 
 
@@ -301,8 +321,9 @@ async def reset_confirm(request: Request) -> Response:
 async def reset_link(request: Request) -> Response:
     """The URL in the 2021 portal's mail, then ID and password again (protocol.md §19.4)."""
     data = await read_json(request, {"token": STR, "login_id": STR, "password": STR})
+    client = client_address(request)
     result = await call(
-        request, lambda p: p.open_reset_link(data["token"], data["login_id"], data["password"])
+        request, lambda p: p.open_reset_link(data["token"], data["login_id"], data["password"], client=client)
     )
     return JSONResponse({**_login(result), "message": messages.LINK_RESET_DONE})
 
@@ -347,7 +368,7 @@ async def admin_helpdesk_code(request: Request) -> Response:
 
 async def admin_helpdesk_confirm(request: Request) -> Response:
     """The ICT Support Center confirms the pending reset of an account with no address (§19.5)."""
-    check_admin(request, "RESET_LINK_MAIL")
+    check_admin(request, "RESET_LINK_HELPDESK_CONFIRM")
     await read_json(request, {})
     login_id = request.path_params["login_id"]
     await call(request, lambda p: p.helpdesk_confirm_reset(login_id))
@@ -373,15 +394,16 @@ async def test_clock_get(request: Request) -> Response:
 async def test_clock_advance(request: Request) -> Response:
     clock = _test_clock(request)
     data = await read_json(request, {"advance_seconds": NUMBER})
-    seconds = float(data["advance_seconds"])
-    if abs(seconds) > MAX_CLOCK_ADVANCE_SECONDS:
-        raise MalformedBody(
+    value = data["advance_seconds"]
+    if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > MAX_CLOCK_ADVANCE_SECONDS:
+        raise InvalidInput(  # an int is compared exactly: float() of a 400-digit one overflows
             f"advance_seconds must be within ±{MAX_CLOCK_ADVANCE_SECONDS}.",
             f"advance_seconds は ±{MAX_CLOCK_ADVANCE_SECONDS} 以内にしてください。",
             field="advance_seconds",
         )
+    seconds = float(value)
     if abs(clock.offset + seconds) > MAX_CLOCK_ADVANCE_SECONDS:  # many small steps add up too
-        raise MalformedBody(
+        raise InvalidInput(
             f"The test clock's offset must stay within ±{MAX_CLOCK_ADVANCE_SECONDS} s; it is {clock.offset:g} s.",
             f"テストクロックのずれは ±{MAX_CLOCK_ADVANCE_SECONDS} 秒以内にしてください（現在 {clock.offset:g} 秒）。",
             field="advance_seconds",

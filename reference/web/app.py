@@ -55,9 +55,13 @@ def error_response(request: Request, exc: NinshoError) -> Response:
     """The one mapping from the exception tree to HTTP."""
     # scope["path"], not request.url.path: the same prefix (URL only percent-escapes "?", "#" and
     # backslashes), without building and re-parsing the whole URL on every refusal.
+    retry_after = getattr(exc, "retry_after", None)  # a throttle's or the mail limit's wait
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     if request.scope["path"].startswith("/api/"):
-        return JSONResponse(exc.as_dict(), status_code=exc.status_hint)
-    return pages.error_page(request, exc)
+        return JSONResponse(exc.as_dict(), status_code=exc.status_hint, headers=headers)
+    response = pages.error_page(request, exc)
+    response.headers.update(headers or {})
+    return response
 
 
 async def _on_ninsho_error(request: Request, exc: Exception) -> Response:

@@ -29,6 +29,7 @@ from ninsho.reference.core.errors import NinshoError, NotPermitted, SessionExpir
 from ninsho.reference.core.portal import Portal
 from ninsho.reference.core.state import Stage
 from ninsho.reference.web import messages
+from ninsho.reference.web.api import client_address
 from ninsho.reference.web.config import Runtime
 from ninsho.reference.web.errors import MalformedBody, UnsupportedMediaType, csrf_rejected
 from ninsho.reference.web.workers import run_blocking
@@ -209,9 +210,11 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     form = await read_form(request, "login_id", "password", "remember")
     trust = request.cookies.get(TRUST_COOKIE)
+    client = client_address(request)
     try:
         result = await _call(
-            request, lambda p: p.login(form["login_id"], form["password"], trust_token=trust)
+            request,
+            lambda p: p.login(form["login_id"], form["password"], trust_token=trust, client=client),
         )
     except NinshoError as exc:
         return render(
@@ -247,7 +250,10 @@ async def setup_login_page(request: Request) -> Response:
 async def setup_login_submit(request: Request) -> Response:
     form = await read_form(request, "login_id", "password")
     try:
-        result = await _call(request, lambda p: p.login_for_reset(form["login_id"], form["password"]))
+        client = client_address(request)
+        result = await _call(
+            request, lambda p: p.login_for_reset(form["login_id"], form["password"], client=client)
+        )
     except NinshoError as exc:
         return render(
             request,
@@ -315,6 +321,8 @@ def _second_factor(template: str, verify: Callable[[Portal, str, str, bool], Any
         except NinshoError as exc:
             return _mfa(request, template, status=exc.status_hint, error=exc.as_dict())
         request.session["stage"] = result.stage.value
+        if result.session:  # the password step's token is dead now [SESSION_TOKEN_RENEWED]
+            request.session["token"] = result.session
         response = _redirect("/settings")
         if result.trust_token:
             max_age = _runtime(request).config.profile.trust_browser_duration_seconds
@@ -438,6 +446,9 @@ async def _reset_action(request: Request, action: Callable[[Portal, str], Any]) 
     except SessionExpired:
         raise
     except NinshoError as exc:
+        if not isinstance(request.session.get("reset"), dict):  # refused before any reset screen:
+            # the Initialize page says why (a lock, the mail limit), not a bare redirect to itself
+            return render(request, "initialize.html", status=exc.status_hint, error=exc.as_dict())
         return _reset_screen(request, status=exc.status_hint, error=exc.as_dict())
     request.session["reset"] = {
         "login_id": screen_.login_id,
@@ -498,9 +509,11 @@ async def reset_link_page(request: Request) -> Response:
 
 async def reset_link_submit(request: Request) -> Response:
     form = await read_form(request, "token", "login_id", "password")
+    client = client_address(request)
     try:
         result = await _call(
-            request, lambda p: p.open_reset_link(form["token"], form["login_id"], form["password"])
+            request,
+            lambda p: p.open_reset_link(form["token"], form["login_id"], form["password"], client=client),
         )
     except NinshoError as exc:
         return render(

@@ -46,6 +46,7 @@ class Request:
     params: dict[str, str]
     body: dict[str, Any]
     bearer: str | None
+    client: str = ""  # the peer's address: what the password throttle counts by (§3.1)
 
 
 @dataclass
@@ -186,13 +187,13 @@ def build_router(portal: Portal, test_clock: OffsetClock | None) -> Router:
         "POST",
         "/login",
         LOGIN,
-        lambda q: Reply(200, p.login(b(q, "login_id"), b(q, "password"), b(q, "trust_token"))),
+        lambda q: Reply(200, p.login(b(q, "login_id"), b(q, "password"), b(q, "trust_token"), q.client)),
     )
     r.add(
         "POST",
         "/login-for-setup",
         SETUP_LOGIN,
-        lambda q: Reply(200, p.login_for_setup(b(q, "login_id"), b(q, "password"))),
+        lambda q: Reply(200, p.login_for_setup(b(q, "login_id"), b(q, "password"), q.client)),
     )
     r.add("POST", "/second-factor/email-code", EMPTY, lambda q: Reply(200, p.request_email_code(q.bearer)))
     r.add(
@@ -386,11 +387,13 @@ class PortalRequestHandler(BaseHTTPRequestHandler):
             if path == PREFIX + "/test-clock" and self.server.test_clock is None:
                 raise PortalError(404, "test_clock_disabled", "TEST_CLOCK_DISABLED_BY_DEFAULT")
             body = self._parse(raw, schema)
-            reply = handler(Request(params, body, self._bearer()))
+            reply = handler(Request(params, body, self._bearer(), self.client_address[0]))
             self._write(reply.status, reply.body)
         except PortalError as exc:
             if exc.status == 401:
                 headers["WWW-Authenticate"] = "Bearer"
+            if exc.retry_after is not None:
+                headers["Retry-After"] = str(exc.retry_after)
             if exc.reason:
                 log.info("%s %s -> %d %s (%s)", self.command, path, exc.status, exc.error, exc.reason)
             self._write(exc.status, exc.body(), headers)

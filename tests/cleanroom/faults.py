@@ -10,6 +10,7 @@ given. Never serve these but to prove the harness.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .portal import Portal
 from .store import Account, Code, Tx
@@ -21,8 +22,8 @@ def count_reset_at_login(portal: Portal) -> None:
     """A right password resets the code-failure count (a lock already set stays)."""
     check_password = portal._check_password
 
-    def resetting(login_id: str, password: str) -> int:
-        account_id = check_password(login_id, password)
+    def resetting(login_id: str, password: str, **how: Any) -> int:
+        account_id = check_password(login_id, password, **how)
         with portal.store.tx() as tx:
             account = tx.account(account_id)
             if account is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import unicodedata
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
@@ -59,10 +60,13 @@ class PortalError(Exception):
         commit: bool = False,
         reason: str = "",
         text: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{status} {error} {requirement} {reason}".strip())
         self.status, self.error, self.requirement, self.field = status, error, requirement, field
         self.commit, self.reason, self.text = commit, reason, text or error
+        # seconds, for the Retry-After header of a 429 (§3.1, §12.4)
+        self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
 
     def body(self) -> dict[str, Any]:
         return {
@@ -130,11 +134,13 @@ class Portal:
         self._dummy_salt = random.token_bytes(16)
 
     # --- helpers ------------------------------------------------------------------------------
-    def _move(self, tx: Tx, ctx: _Ctx, stage: str, now: float) -> dict[str, str]:
-        """The session's next stage; with ``rotate_tokens``, a new token at a change of stage
-        (§4.1, the answer's ``session`` field), so that a token fixed before it is worth nothing."""
+    def _move(self, tx: Tx, ctx: _Ctx, stage: str, now: float, *, renew: bool = False) -> dict[str, str]:
+        """The session's next stage, and a new token (the answer's ``session`` field) where it
+        must have one, at the second factor (``renew``, §4.1 SESSION_TOKEN_RENEWED), or at
+        every change of stage with ``rotate_tokens``: a token copied or fixed before it is then
+        worth nothing. The session row stays, so its created_at still counts (§11)."""
         tx.set_stage(ctx.session.id, stage, now)
-        if not self.rotate_tokens or ctx.session.stage == stage:
+        if not (renew or self.rotate_tokens) or ctx.session.stage == stage:
             return {}
         token = self._token()
         tx.set_token(ctx.session.id, self._token_hash(token))
@@ -160,7 +166,10 @@ class Portal:
         return salt, digest
 
     def _expired(self, session: Session, now: float) -> bool:
-        """§11: password-only stages expire from the password, the others after idleness."""
+        """§11: password-only stages expire from the password, the others after idleness, and
+        every one at session.absolute_seconds after its login, however busy."""
+        if now - session.created_at >= self._p("session.absolute_seconds"):
+            return True
         if session.stage in (FIRST_FACTOR, RESET):
             return bool(now - session.stage_at >= self._p("session.first_factor_seconds"))
         return bool(now - session.last_seen >= self._p("session.idle_seconds"))
@@ -180,6 +189,14 @@ class Portal:
             raise PortalError(401, "session_expired", "SESSION_EXPIRY", reason="account gone")
         tx.touch_session(session.id, now)
         return _Ctx(session, account)
+
+    def _delete_expired_sessions(self, tx: Tx, now: float) -> None:
+        tx.delete_expired_sessions(
+            now,
+            self._p("session.first_factor_seconds"),
+            self._p("session.idle_seconds"),
+            self._p("session.absolute_seconds"),
+        )
 
     def _check_lock(self, tx: Tx, account: Account, now: float) -> None:
         """§12.5: refuse every attempt while locked; a lapsed lock lifts with the count at 0."""
@@ -277,12 +294,16 @@ class Portal:
         return methods
 
     # --- first factor -------------------------------------------------------------------------
-    def _check_password(self, login_id: str, password: str) -> int:
-        """The account id when the pair is right; the hash runs for unknown IDs too (§3)."""
+    def _check_password(
+        self, login_id: str, password: str, *, client: str = "", trust_token: str | None = None
+    ) -> int:
+        """The account id when the pair is right; the hash runs for unknown IDs too (§3), and
+        only when the throttle lets this client try the ID (§3.1)."""
         if len(password) > 1024 or has_control(password):
             raise bad_input("password", reason="control character or too long")
         with self.store.tx() as tx:
             account = tx.account_by_login(login_id)
+            lane = self._throttle(tx, login_id, account, client, trust_token)
         salt = account.password_salt if account else self._dummy_salt
         _, digest = self.hash_password(password, salt)
         if (
@@ -291,7 +312,65 @@ class Portal:
             or not hmac.compare_digest(digest, account.password_hash)
         ):
             raise PortalError(401, "authentication_failed", "FIRST_FACTOR_PASSWORD", reason="wrong pair")
+        with self.store.tx() as tx:
+            tx.forgive_failures(login_id, lane)  # the pair was right: this client starts again
         return account.id
+
+    def _throttle(
+        self, tx: Tx, login_id: str, account: Account | None, client: str, trust_token: str | None
+    ) -> str:
+        """§3.1: count the attempt as a wrong password before the hash runs (the right one is
+        forgiven after it), unless the client's wrong passwords for the ID fill the window, or
+        the account's hour has 100 from untrusted clients. A browser with a live trust token of
+        the account is a client of its own. Known and unknown IDs alike. The lane counted in."""
+        now = self.clock.now()  # once the write lock is held (Store.tx)
+        window, most = self._p("password_throttle.window_seconds"), self._p("password_throttle.max_failures")
+        trusted = (
+            account is not None
+            and bool(trust_token)
+            and self._p("trust_browser.duration_seconds") > 0
+            and tx.trust_valid(account.id, self._token_hash(trust_token or ""), now)
+        )
+        lane = "trusted:" + self._token_hash(trust_token or "").hex() if trusted else "client:" + client[:64]
+        tx.prune_failures(now - max(window, 3600))
+        waits = []
+        mine = tx.failures_since(login_id, now - window, lane)
+        if len(mine) >= most:
+            waits.append(mine[-most] + window - now)
+        hour = [] if trusted else tx.failures_since(login_id, now - 3600, None)
+        if len(hour) >= 100:  # OWASP ASVS 4.0.3 2.2.1: an hour's bound from every address together
+            waits.append(hour[-100] + 3600 - now)
+        if waits:
+            raise PortalError(
+                429,
+                "rate_limited",
+                "PASSWORD_THROTTLE",
+                commit=True,
+                text="throttled",
+                retry_after=max(waits),
+            )
+        tx.add_failure(login_id, lane, now)
+        return lane
+
+    def _may_mail(self, tx: Tx, account: Account, address: str | None, now: float) -> None:
+        """§12.5: nothing is mailed to a locked account; §12.4: nor more than
+        mail_limit.per_address mails to one address within the window since a code mailed there
+        was used. The mail is counted here, in the transaction that issues its code."""
+        if address is None:
+            return
+        self._check_lock(tx, account, now)
+        window, most = self._p("mail_limit.window_seconds"), self._p("mail_limit.per_address")
+        tx.prune_mails(now - window)
+        sent = tx.mails_since(address, now - window)
+        if len(sent) >= most:
+            raise PortalError(
+                429,
+                "rate_limited",
+                "MAIL_RATE_LIMIT",
+                text="mail_limited",
+                retry_after=sent[-most] + window - now,
+            )
+        tx.add_mail(address, now)
 
     def _clean_login_id(self, login_id: str) -> str:
         login_id = strip_white_space(login_id)
@@ -299,17 +378,19 @@ class Portal:
             raise bad_input("login_id", reason="control character")
         return login_id
 
-    def login(self, login_id: str, password: str, trust_token: str | None) -> dict[str, Any]:
+    def login(
+        self, login_id: str, password: str, trust_token: str | None, client: str = ""
+    ) -> dict[str, Any]:
         """「ログイン / Login」: the stage follows §2.2's transition table."""
-        account_id = self._check_password(self._clean_login_id(login_id), password)
+        account_id = self._check_password(
+            self._clean_login_id(login_id), password, client=client, trust_token=trust_token
+        )
         with self.store.tx() as tx:
             now = self.clock.now()  # once the write lock is held (Store.tx)
             account = tx.account(account_id)
             if account is None:
                 raise PortalError(401, "authentication_failed", "FIRST_FACTOR_PASSWORD", reason="gone")
-            tx.delete_expired_sessions(
-                now, self._p("session.first_factor_seconds"), self._p("session.idle_seconds")
-            )
+            self._delete_expired_sessions(tx, now)
             tx.prune_trusts(now)
             methods = self._methods(tx, account)
             trusted = bool(trust_token) and tx.trust_valid(
@@ -325,17 +406,15 @@ class Portal:
             tx.insert_session(account.id, self._token_hash(token), stage, now)
         return {"session": token, "stage": stage, "methods": methods}
 
-    def login_for_setup(self, login_id: str, password: str) -> dict[str, Any]:
+    def login_for_setup(self, login_id: str, password: str, client: str = "") -> dict[str, Any]:
         """「初回設定・再設定はこちら」 then ID and password again: always a reset session (§9.1)."""
-        account_id = self._check_password(self._clean_login_id(login_id), password)
+        account_id = self._check_password(self._clean_login_id(login_id), password, client=client)
         with self.store.tx() as tx:
             now = self.clock.now()  # once the write lock is held (Store.tx)
             account = tx.account(account_id)
             if account is None:
                 raise PortalError(401, "authentication_failed", "FIRST_FACTOR_PASSWORD", reason="gone")
-            tx.delete_expired_sessions(
-                now, self._p("session.first_factor_seconds"), self._p("session.idle_seconds")
-            )
+            self._delete_expired_sessions(tx, now)
             token = self._token()
             tx.insert_session(account.id, self._token_hash(token), RESET, now)
             methods = self._methods(tx, account)
@@ -359,6 +438,7 @@ class Portal:
                 raise PortalError(
                     409, "nothing_pending", "EMAIL_OTP_TO_REGISTERED_ADDRESS", commit=True, text="no_address"
                 )
+            self._may_mail(tx, ctx.account, address, now)
             code = self._issue(tx, ctx.account, "login", address, "mail", now)
             account_id = ctx.account.id
         self._mail(_Mail("login", address, code, "EMAIL_OTP_TO_REGISTERED_ADDRESS", account_id))
@@ -396,7 +476,7 @@ class Portal:
                 requirement = "TOTP_REPLAY" if replayed else "TOTP_WINDOW"
                 raise self._fail(tx, ctx.account.id, now, requirement, "replayed" if replayed else "no match")
             tx.set_failures(ctx.account.id, 0, None)
-            renewed = self._move(tx, ctx, AUTHENTICATED, now)
+            renewed = self._move(tx, ctx, AUTHENTICATED, now, renew=True)
             trust_token = self._grant_trust(tx, ctx.account.id, trust, now)
         return {"stage": AUTHENTICATED, "trust_token": trust_token, **renewed}
 
@@ -421,7 +501,8 @@ class Portal:
                 }.get(reason, "EMAIL_OTP_SINGLE_USE")
                 raise self._fail(tx, ctx.account.id, now, requirement, reason)
             tx.set_failures(ctx.account.id, 0, None)
-            renewed = self._move(tx, ctx, AUTHENTICATED, now)
+            tx.clear_mails(ctx.account.address)  # its owner reads the mail: the count starts again
+            renewed = self._move(tx, ctx, AUTHENTICATED, now, renew=True)
             trust_token = self._grant_trust(tx, ctx.account.id, trust, now)
         return {"stage": AUTHENTICATED, "trust_token": trust_token, **renewed}
 
@@ -455,6 +536,7 @@ class Portal:
         with self.store.tx() as tx:
             now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, SETTINGS_STAGES, now)
+            self._may_mail(tx, ctx.account, address, now)
             code = self._issue(tx, ctx.account, "register", address, "mail", now)
             account_id = ctx.account.id
         self._mail(_Mail("register", address, code, "EMAIL_OTP_TO_REGISTERED_ADDRESS", account_id))
@@ -478,8 +560,10 @@ class Portal:
                 }.get(reason, "EMAIL_REGISTRATION_CONFIRM")
                 raise self._fail(tx, ctx.account.id, now, requirement, reason)
             tx.set_address(ctx.account.id, row.target_address)
+            tx.clear_mails(row.target_address)
             tx.void_codes(ctx.account.id, "login")
             tx.set_failures(ctx.account.id, 0, None)
+            tx.delete_other_sessions(ctx.account.id, ctx.session.id, SETUP)  # STALE_SESSIONS_END
             renewed = self._move(tx, ctx, AUTHENTICATED, now)
             address = row.target_address
         return {
@@ -534,6 +618,7 @@ class Portal:
             tx.insert_app(ctx.account.id, app_id, pending.secret, max(matches), now)
             tx.delete_pending_secret(ctx.account.id)
             tx.set_failures(ctx.account.id, 0, None)
+            tx.delete_other_sessions(ctx.account.id, ctx.session.id, SETUP)  # STALE_SESSIONS_END
             renewed = self._move(tx, ctx, AUTHENTICATED, now)
             has_address = bool(ctx.account.address)
         return {
@@ -574,6 +659,7 @@ class Portal:
         with self.store.tx() as tx:
             now = self.clock.now()  # once the write lock is held (Store.tx)
             ctx = self._session(tx, token, (RESET,), now)
+            self._may_mail(tx, ctx.account, ctx.account.address, now)  # before anything opens
             tx.open_reset(ctx.account.id, ctx.session.id, now)
             screen = self._reset_screen(tx, ctx, now, "RESET_CONFIRMATION_MAIL")
         return self._show_reset(screen)
@@ -586,6 +672,7 @@ class Portal:
             pending = tx.pending_reset(ctx.account.id)
             if pending is None:
                 raise PortalError(409, "nothing_pending", "RESET_CONFIRMATION_MAIL", commit=True)
+            self._may_mail(tx, ctx.account, ctx.account.address, now)
             tx.open_reset(ctx.account.id, ctx.session.id, now)
             screen = self._reset_screen(tx, ctx, now, "RESET_CONFIRMATION_MAIL")
         return self._show_reset(screen)
@@ -614,6 +701,8 @@ class Portal:
                     "void": "RESEND_VOIDS_PREVIOUS",
                 }.get(reason, "RESET_CODE_SINGLE_USE")
                 raise self._fail(tx, account_id, now, requirement, reason)
+            if row.target_address:
+                tx.clear_mails(row.target_address)
             if self._p("reset.voids_apps"):
                 tx.delete_apps(account_id)
             if self._p("reset.clears_email"):

@@ -35,14 +35,20 @@ PARAMETERS: dict[str, str] = {
     "resend.keeps_failure_count": "bool",
     "lockout.threshold": "int",
     "lockout.duration_seconds": "int",
+    "password_throttle.max_failures": "int",
+    "password_throttle.window_seconds": "int",
+    "mail_limit.per_address": "int",
+    "mail_limit.window_seconds": "int",
     "trust_browser.duration_seconds": "int",
     "session.idle_seconds": "int",
     "session.first_factor_seconds": "int",
+    "session.absolute_seconds": "int",
     "mail.sender": "str",
     "mail.subject_otp": "str",
     "mail.subject_reset": "str",
     "helpdesk.hours": "str",
     "helpdesk.phone": "str",
+    "helpdesk.email": "str",
 }
 
 _POSITIVE = (
@@ -50,8 +56,11 @@ _POSITIVE = (
     "email_otp.lifetime_seconds",
     "confirmation_code.lifetime_seconds",
     "lockout.duration_seconds",
+    "password_throttle.window_seconds",
+    "mail_limit.window_seconds",
     "session.idle_seconds",
     "session.first_factor_seconds",
+    "session.absolute_seconds",
 )
 _DIGITS = ("totp.digits", "email_otp.digits", "confirmation_code.digits")
 _TEXTS = ("totp.issuer", "reset.placeholder_address", "mail.sender", "mail.subject_otp")
@@ -157,6 +166,10 @@ def _check_constraints(values: dict[str, Any]) -> None:
         raise ProfileError("totp.secret_bytes: must be >= 16")
     if not 1 <= values["lockout.threshold"] <= 100:
         raise ProfileError("lockout.threshold: must be 1 to 100")
+    if not 1 <= values["password_throttle.max_failures"] <= 100:
+        raise ProfileError("password_throttle.max_failures: must be 1 to 100")
+    if not 2 <= values["mail_limit.per_address"] <= 100:
+        raise ProfileError("mail_limit.per_address: must be 2 to 100")
     if values["totp.algorithm"] not in ("SHA1", "SHA256", "SHA512"):
         raise ProfileError("totp.algorithm: must be SHA1, SHA256 or SHA512")
     if values["reset.mode"] not in ("code", "link"):

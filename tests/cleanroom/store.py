@@ -76,6 +76,21 @@ CREATE TABLE IF NOT EXISTS server_keys (
     name TEXT PRIMARY KEY,
     key BLOB NOT NULL
 );
+-- §3.1: wrong passwords by login ID (known or not: no account row) and client; §12.4: mails
+-- with a code by address, since a code mailed there was last used.
+CREATE TABLE IF NOT EXISTS password_failures (
+    id INTEGER PRIMARY KEY,
+    login_id TEXT NOT NULL,
+    client TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS password_failures_by_login ON password_failures (login_id, client, at);
+CREATE TABLE IF NOT EXISTS mails_sent (
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mails_sent_by_address ON mails_sent (address, at);
 """
 
 
@@ -226,14 +241,20 @@ class Tx:
     def delete_session(self, session_id: int) -> None:
         self._c.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
-    def delete_other_sessions(self, account_id: int, keep: int) -> None:
-        self._c.execute("DELETE FROM sessions WHERE account_id = ? AND id != ?", (account_id, keep))
+    def delete_other_sessions(self, account_id: int, keep: int, stage: str | None = None) -> None:
+        """Every other session of the account, or only those in ``stage``."""
+        self._c.execute(
+            "DELETE FROM sessions WHERE account_id = ? AND id != ? AND (? IS NULL OR stage = ?)",
+            (account_id, keep, stage, stage),
+        )
 
-    def delete_expired_sessions(self, now: float, first_factor_seconds: float, idle_seconds: float) -> None:
+    def delete_expired_sessions(
+        self, now: float, first_factor_seconds: float, idle_seconds: float, absolute_seconds: float
+    ) -> None:
         self._c.execute(
             "DELETE FROM sessions WHERE (stage IN ('first_factor', 'reset') AND stage_at + ? <= ?)"
-            " OR (stage IN ('setup', 'authenticated') AND last_seen + ? <= ?)",
-            (first_factor_seconds, now, idle_seconds, now),
+            " OR (stage IN ('setup', 'authenticated') AND last_seen + ? <= ?) OR created_at + ? <= ?",
+            (first_factor_seconds, now, idle_seconds, now, absolute_seconds, now),
         )
 
     # --- app registrations ------------------------------------------------------------------
@@ -377,6 +398,50 @@ class Tx:
         self._c.execute("DELETE FROM trusted_browsers WHERE expires_at <= ?", (now,))
 
     # --- server keys ------------------------------------------------------------------------
+    def failures_since(self, login_id: str, since: float, client: str | None) -> list[float]:
+        """The wrong passwords for ``login_id`` after ``since``, oldest first: from
+        ``client``, or (None) from every client but the trusted browsers."""
+        if client is None:
+            query = "SELECT at FROM password_failures WHERE login_id = ? AND at > ? AND client NOT LIKE 'trusted:%'"
+            rows = self._c.execute(query + " ORDER BY at", (login_id, since))
+        else:
+            query = (
+                "SELECT at FROM password_failures WHERE login_id = ? AND at > ? AND client = ? ORDER BY at"
+            )
+            rows = self._c.execute(query, (login_id, since, client))
+        return [float(row[0]) for row in rows]
+
+    def add_failure(self, login_id: str, client: str, at: float) -> int:
+        cur = self._c.execute(
+            "INSERT INTO password_failures (login_id, client, at) VALUES (?, ?, ?)", (login_id, client, at)
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def forgive_failures(self, login_id: str, client: str) -> None:
+        self._c.execute("DELETE FROM password_failures WHERE login_id = ? AND client = ?", (login_id, client))
+
+    def drop_failure(self, failure_id: int) -> None:
+        self._c.execute("DELETE FROM password_failures WHERE id = ?", (failure_id,))
+
+    def prune_failures(self, before: float) -> None:
+        self._c.execute("DELETE FROM password_failures WHERE at < ?", (before,))
+
+    def mails_since(self, address: str, since: float) -> list[float]:
+        rows = self._c.execute(
+            "SELECT at FROM mails_sent WHERE address = ? AND at > ? ORDER BY at", (address, since)
+        )
+        return [float(row[0]) for row in rows]
+
+    def add_mail(self, address: str, at: float) -> None:
+        self._c.execute("INSERT INTO mails_sent (address, at) VALUES (?, ?)", (address, at))
+
+    def clear_mails(self, address: str) -> None:
+        self._c.execute("DELETE FROM mails_sent WHERE address = ?", (address,))
+
+    def prune_mails(self, before: float) -> None:
+        self._c.execute("DELETE FROM mails_sent WHERE at < ?", (before,))
+
     def server_key(self, name: str) -> bytes | None:
         row = self._c.execute("SELECT key FROM server_keys WHERE name = ?", (name,)).fetchone()
         return bytes(row[0]) if row else None

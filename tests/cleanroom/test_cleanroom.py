@@ -330,7 +330,8 @@ def test_walk(tmp_path: Path) -> None:
         )
         assert status == 200 and body["trust_token"]
         trust = body["trust_token"]
-        authenticated = login["session"]
+        authenticated = body["session"]  # a new token at the second factor, always (§4.1)
+        assert call("GET", "/settings", token=login["session"])[0] == 401
         assert call("GET", "/settings", token=authenticated)[0] == 200
         other = env.login("taro", "correct horse battery staple")["session"]
         status, body = call("POST", "/second-factor/app", {"code": fresh}, other)
@@ -437,6 +438,30 @@ def test_new_token_at_each_change_of_stage(tmp_path: Path) -> None:
         )
         assert status == 200 and "session" not in body
         assert env.call("GET", "/settings", token=authenticated)[0] == 200
+
+
+def test_sessions_end_as_issue_14_asks(tmp_path: Path) -> None:
+    """§4.1, §6, §11: without rotation too, the second factor renews the token; a factor
+    registered in one set-up session ends the others; and a busy session ends at
+    session.absolute_seconds after its login."""
+    with portal_env(tmp_path) as env:
+        env.add_user("sora", "sora's password")
+        stale, owner = (env.login("sora", "sora's password")["session"] for _ in range(2))
+        env.register_address(owner, "sora@example.net")
+        assert env.call("GET", "/settings", token=stale)[0] == 401  # STALE_SESSIONS_END
+        assert env.call("POST", "/settings/email", {"address": "eve@example.net"}, stale)[0] == 401
+        assert env.call("GET", "/settings", token=owner)[0] == 200
+        copy = env.login("sora", "sora's password")["session"]
+        assert env.call("POST", "/second-factor/email-code", token=copy)[0] == 200
+        status, body = env.call("POST", "/second-factor/email", {"code": env.sink.last_code()}, copy)
+        assert status == 200 and body["session"] != copy  # SESSION_TOKEN_RENEWED
+        assert env.call("GET", "/settings", token=copy)[0] == 401
+        signed_in = body["session"]
+        for _ in range(24):  # iimc: idle 1800 s, absolute 43200 s
+            env.advance(1790)
+            assert env.call("GET", "/settings", token=signed_in)[0] == 200
+        env.advance(43200 - 24 * 1790)
+        assert env.call("GET", "/settings", token=signed_in)[0] == 401  # SESSION_ABSOLUTE_LIFETIME
 
 
 def test_refused_relay_withdraws_the_code(tmp_path: Path) -> None:

@@ -49,6 +49,14 @@ ERRORS: dict[str, Message] = {
         "ja": "認証の失敗が続いたため、アカウントは一時的にロックされています。しばらくしてから再度お試しください。",
         "en": "Too many failed attempts: the account is locked for a while. Please try again later.",
     },
+    "throttled": {
+        "ja": "パスワードの誤りが続いたため、しばらくこのIDではログインできません。時間をおいて再度お試しください。",
+        "en": "Too many wrong passwords for this ID: please wait a while before you try again.",
+    },
+    "mail_limited": {
+        "ja": "このアドレスへの送信が続いたため、しばらく送信できません。送信済みのワンタイムパスワードをお使いください。",
+        "en": "Too many mails were sent to this address: please use the one-time password already sent, or wait.",
+    },
     "mail_not_sent": {
         "ja": "メールを送信できませんでした。しばらくしてから再度お試しください。",
         "en": "The email could not be sent. Please try again later.",
@@ -80,7 +88,15 @@ ERRORS: dict[str, Message] = {
 
 # The machine names the binding emits as Error.error (spec/openapi.yaml x-error-codes); the other
 # keys of ERRORS are message variants of one of them.
-ERROR_NAMES = frozenset(ERRORS) - {"no_address", "admin_disabled", "admin_unauthorized", "helpdesk_refused"}
+# The texts that are not error names: the two 429 texts share the binding's one name, rate_limited.
+ERROR_NAMES = frozenset(ERRORS) - {
+    "no_address",
+    "admin_disabled",
+    "admin_unauthorized",
+    "helpdesk_refused",
+    "throttled",
+    "mail_limited",
+}
 
 
 def email_sent(address: str) -> Message:

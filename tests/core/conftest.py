@@ -18,7 +18,7 @@ import pytest
 from ninsho.reference.clocks import VirtualClock
 from ninsho.reference.core import otp
 from ninsho.reference.core.errors import NinshoError
-from ninsho.reference.core.portal import LoginResult, Portal
+from ninsho.reference.core.portal import LoginResult, Portal, Verified
 from ninsho.reference.core.state import AccountState
 from ninsho.reference.embedded import Embedded, embedded_portal
 from ninsho.reference.outbox import Outbox
@@ -150,6 +150,13 @@ class Harness:
         secret = self.register_app(self.login(login_id).session)
         self.past_totp_steps(self.profile.totp_window_past_steps + self.profile.totp_window_future_steps + 1)
         return secret
+
+
+def renewed(verified: Verified) -> str:
+    """The token a passed second factor gave the session: the one it had before is dead
+    [SESSION_TOKEN_RENEWED], so a test that goes on in the session goes on with this one."""
+    assert verified.session is not None, "the second factor gave the session no new token"
+    return verified.session
 
 
 def base32_decode(key: str) -> bytes:

@@ -10,7 +10,7 @@ from ninsho.reference.core.errors import AccountLocked, CodeRejected, NothingPen
 from ninsho.reference.core.state import Stage
 from ninsho.spec.profile import Profile
 
-from .conftest import Harness, base32_decode, make_harness, refused
+from .conftest import Harness, base32_decode, make_harness, refused, renewed
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
@@ -90,7 +90,9 @@ def test_a_pending_secret_cannot_log_in(h: Harness) -> None:
     """[APP_REGISTER_REQUIRES_CODE] a scanned but unregistered secret never passes."""
     h.user_with_address()
     session = h.login().session
-    h.portal.verify_email_code(session, h.last_code(h.portal.send_login_code(session).address))
+    session = renewed(
+        h.portal.verify_email_code(session, h.last_code(h.portal.send_login_code(session).address))
+    )
     pending = base32_decode(h.portal.start_app_registration(session).manual_key)
     first_factor = h.login().session
     for offset in range(-h.profile.totp_window_past_steps, h.profile.totp_window_future_steps + 1):
@@ -183,7 +185,7 @@ def test_a_used_code_stays_used_as_time_moves_on(h: Harness) -> None:
 def test_each_app_keeps_its_own_last_step(h: Harness) -> None:
     first = h.user_with_app()
     session = h.login().session
-    h.portal.verify_app_code(session, h.totp(first))
+    session = renewed(h.portal.verify_app_code(session, h.totp(first)))
     second = h.register_app(session)
     assert len(h.state("taro").apps) == 2
     h.past_totp_steps(1)

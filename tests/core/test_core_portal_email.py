@@ -21,7 +21,7 @@ from ninsho.reference.core.state import Purpose, Stage
 from ninsho.reference.outbox import Outbox
 from ninsho.spec.profile import Profile
 
-from .conftest import ADDRESS_CASES, Harness, code_in, make_harness, refused
+from .conftest import ADDRESS_CASES, Harness, code_in, make_harness, refused, renewed
 
 BLOCKED_CASES = [c for c in ADDRESS_CASES if c["verdict"] == "blocked"]
 ACCEPTED_CASES = [c for c in ADDRESS_CASES if c["verdict"] == "accepted"]
@@ -125,7 +125,9 @@ def test_one_address_a_new_one_replaces_the_old(h: Harness) -> None:
     """[EMAIL_SINGLE_ADDRESS] the old address gets no further codes."""
     h.user_with_address(address="old@gmail.com")
     session = h.login().session
-    h.portal.verify_email_code(session, h.last_code(h.portal.send_login_code(session).address))
+    session = renewed(
+        h.portal.verify_email_code(session, h.last_code(h.portal.send_login_code(session).address))
+    )
     assert h.register_address(session, "new@yahoo.co.jp") == "new@yahoo.co.jp"
     assert h.state("taro").addresses == ["new@yahoo.co.jp"][-h.profile.email_max_addresses :]
     old_mails = len([m for m in h.outbox.messages if m.to == "old@gmail.com"])
@@ -167,13 +169,13 @@ def test_login_code_goes_to_the_registered_address(h: Harness) -> None:
     assert mail.to == "taro@gmail.com" and mail.purpose == Purpose.LOGIN.value
     verified = h.portal.verify_email_code(session, code)
     assert verified.stage is Stage.AUTHENTICATED
-    assert h.portal.settings(session).stage is Stage.AUTHENTICATED
+    assert h.portal.settings(renewed(verified)).stage is Stage.AUTHENTICATED
 
 
 def test_login_code_is_single_use(h: Harness) -> None:
     """[EMAIL_OTP_SINGLE_USE]"""
     session, code = _first_factor(h)
-    h.portal.verify_email_code(session, code)
+    session = renewed(h.portal.verify_email_code(session, code))
     second = h.login().session
     with refused(CodeRejected, "EMAIL_OTP_SINGLE_USE") as error:
         h.portal.verify_email_code(second, code)
@@ -184,7 +186,7 @@ def test_login_code_is_single_use(h: Harness) -> None:
 def test_a_used_code_sent_again_locks_no_one_out(h: Harness) -> None:
     """[REPLAY_NOT_COUNTED] A double click, threshold times over: the owner still gets in."""
     session, code = _first_factor(h)
-    h.portal.verify_email_code(session, code)
+    session = renewed(h.portal.verify_email_code(session, code))
     for _ in range(h.profile.lockout_threshold):
         with refused(CodeRejected, "EMAIL_OTP_SINGLE_USE"):
             h.portal.verify_email_code(h.login().session, code)
@@ -244,7 +246,7 @@ def test_registration_code_lifetime_boundary(h: Harness) -> None:
 def test_codes_are_stored_hashed(h: Harness) -> None:
     """[CODE_STORED_HASHED] no mailed code appears anywhere in the stored record."""
     session, code = _first_factor(h)
-    h.portal.verify_email_code(session, code)
+    session = renewed(h.portal.verify_email_code(session, code))
     h.portal.start_email_registration(session, "second@gmail.com")
     h.portal.initialize(h.login_for_reset())
     codes = {code_in(m.body) for m in h.outbox.messages}
@@ -271,7 +273,7 @@ def test_resend_voids_the_previous_code_and_keeps_the_failure_count(h: Harness) 
         h.portal.verify_email_code(session, first)
     assert error[0].reason == "wrong"  # voided codes are forgotten, not merely marked
     assert h.state("taro").failures == 2
-    h.portal.verify_email_code(session, second)
+    session = renewed(h.portal.verify_email_code(session, second))
     assert h.state("taro").failures == 0  # success resets the count
 
 
@@ -336,7 +338,7 @@ def test_success_resets_the_failure_count(h: Harness) -> None:
     threshold = h.profile.lockout_threshold
     session, code = _first_factor(h)
     _fail(h, session, code, threshold - 1)
-    h.portal.verify_email_code(session, code)
+    session = renewed(h.portal.verify_email_code(session, code))
     session = h.login().session
     code = h.last_code(h.portal.send_login_code(session).address)
     _fail(h, session, code, threshold - 1)

@@ -17,7 +17,7 @@ from ninsho.reference.core.state import Stage
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import load_profile
 
-from .conftest import PASSWORD, Harness, make_harness, refused
+from .conftest import PASSWORD, Harness, make_harness, refused, renewed
 
 HUGE = "1" * 100_000
 BAD_LOGIN_IDS: list[Any] = [
@@ -68,7 +68,7 @@ def _entry_points(h: Harness, profile: Profile) -> dict[str, tuple[Callable[[Any
     first = h.login().session
     h.portal.send_login_code(first)
     settings_session = h.login().session
-    h.portal.verify_email_code(settings_session, h.last_code("taro@gmail.com"))
+    settings_session = renewed(h.portal.verify_email_code(settings_session, h.last_code("taro@gmail.com")))
     h.portal.start_app_registration(settings_session)
     reset = h.login_for_reset()
     h.portal.initialize(reset)

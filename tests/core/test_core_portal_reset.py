@@ -16,7 +16,7 @@ from ninsho.reference.core.errors import (
 from ninsho.reference.core.state import Stage
 from ninsho.spec.profile import Profile
 
-from .conftest import Harness, make_harness, refused
+from .conftest import Harness, make_harness, refused, renewed
 
 
 def _wrong(code: str) -> str:
@@ -34,7 +34,8 @@ def _full_account(h: Harness) -> tuple[bytes, str, str]:
     h.user_with_address()
     session = h.login().session
     code = h.last_code(h.portal.send_login_code(session).address)
-    token = h.portal.verify_email_code(session, code, trust_browser=True).trust_token
+    verified = h.portal.verify_email_code(session, code, trust_browser=True)
+    token, session = verified.trust_token, renewed(verified)
     assert token is not None
     secret = h.register_app(session)
     h.past_totp_steps(h.profile.totp_window_past_steps + h.profile.totp_window_future_steps + 1)
@@ -235,7 +236,11 @@ def test_confirmed_reset_voids_every_pending_code(iimc: Profile) -> None:
     h = make_harness(iimc.replace(reset_clears_email=False))
     h.user_with_address()
     authenticated = h.login().session
-    h.portal.verify_email_code(authenticated, h.last_code(h.portal.send_login_code(authenticated).address))
+    authenticated = renewed(
+        h.portal.verify_email_code(
+            authenticated, h.last_code(h.portal.send_login_code(authenticated).address)
+        )
+    )
     h.portal.start_email_registration(authenticated, "other@gmail.com")
     register_code = h.last_code("other@gmail.com")
     login_code = h.last_code(h.portal.send_login_code(h.login().session).address)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ninsho.reference.core.errors import AuthenticationFailed, NotPermitted, SessionExpired
+from ninsho.reference.core.errors import AuthenticationFailed, CodeRejected, NotPermitted, SessionExpired
 from ninsho.reference.core.state import Stage
 from ninsho.spec.profile import Profile
 
-from .conftest import PASSWORD, Harness, make_harness, refused
+from .conftest import PASSWORD, Harness, base32_decode, make_harness, refused, renewed
 
 
 def test_new_account_logs_in_to_setup(h: Harness) -> None:
@@ -49,8 +49,8 @@ def test_methods_follow_the_registered_factors(h: Harness) -> None:
     h.user_with_address()
     first = h.login()
     assert first.stage is Stage.FIRST_FACTOR and first.methods == ("email",)
-    h.portal.verify_email_code(first.session, h.last_code(h.portal.send_login_code(first.session).address))
-    h.register_app(first.session)
+    code = h.last_code(h.portal.send_login_code(first.session).address)
+    h.register_app(renewed(h.portal.verify_email_code(first.session, code)))
     assert h.login().methods == ("app", "email")
 
 
@@ -115,7 +115,8 @@ def test_authenticated_session_expires_when_idle(h: Harness) -> None:
     h.add_user()
     session = h.login().session
     idle = h.profile.session_idle_seconds
-    for _ in range(3):  # each request restarts the idle time, beyond any first-factor limit
+    touches = min(3, (h.profile.session_absolute_seconds - 1) // (idle - 1))  # within the absolute lifetime
+    for _ in range(touches):  # each request restarts the idle time, beyond any first-factor limit
         h.clock.advance(idle - 1)
         h.portal.settings(session)
     h.clock.advance(idle)
@@ -159,6 +160,136 @@ def test_session_token_is_not_stored(h: Harness) -> None:
     session = h.login().session
     secret = session.partition(".")[2]
     assert secret not in str(h.state("taro").to_json())
+
+
+# --- the absolute lifetime, the token at the second factor, stale sessions ------------------
+
+
+@pytest.mark.SESSION_ABSOLUTE_LIFETIME
+def test_an_active_session_ends_at_its_absolute_lifetime(h: Harness) -> None:
+    """A request every idle_seconds - 1 kept a session alive for 48 hours: now it ends
+    session.absolute_seconds after the login however often it is used, in every stage."""
+    h.user_with_address()
+    first = h.login().session
+    authenticated = renewed(
+        h.portal.verify_email_code(first, h.last_code(h.portal.send_login_code(first).address))
+    )
+    h.add_user("hanako")
+    setup = h.login("hanako").session
+    absolute, idle = h.profile.session_absolute_seconds, h.profile.session_idle_seconds
+    ends = h.clock.now() + absolute
+    while h.clock.now() + idle - 1 < ends:
+        h.clock.advance(idle - 1)
+        assert h.portal.settings(authenticated).stage is Stage.AUTHENTICATED
+        assert h.portal.settings(setup).stage is Stage.SETUP
+    h.clock.advance(ends - h.clock.now())
+    for session in (authenticated, setup):
+        with refused(SessionExpired, "SESSION_EXPIRY"):
+            h.portal.settings(session)
+
+
+@pytest.mark.SESSION_TOKEN_RENEWED
+@pytest.mark.parametrize("by", ["email", "app"])
+def test_the_second_factor_renews_the_token(h: Harness, by: str) -> None:
+    """A copy of the token taken after the password is dead once the second factor passes; the
+    session goes on under its new token, its times kept (the absolute lifetime still counts
+    from the login)."""
+    secret = h.user_with_app() if by == "app" else None
+    if secret is None:
+        h.user_with_address()
+    before = set(h.state("taro").sessions)
+    login = h.login()
+    copy = login.session
+    (old_key,) = set(h.state("taro").sessions) - before
+    opened = h.state("taro").sessions[old_key].created_at
+    h.clock.advance(1)
+    if secret is not None:
+        verified = h.portal.verify_app_code(login.session, h.totp(secret))
+    else:
+        verified = h.portal.verify_email_code(
+            login.session, h.last_code(h.portal.send_login_code(copy).address)
+        )
+    new = renewed(verified)
+    assert new != copy
+    for action in (h.portal.settings, h.portal.logout, h.portal.send_login_code):
+        with refused(SessionExpired, "SESSION_EXPIRY"):
+            action(copy)
+    assert h.portal.settings(new).stage is Stage.AUTHENTICATED
+    after = h.state("taro").sessions
+    (new_key,) = set(after) - before
+    assert new_key != old_key and (after[new_key].created_at, after[new_key].stage) == (
+        opened,
+        Stage.AUTHENTICATED,
+    )
+    assert new.partition(".")[2] not in str(h.state("taro").to_json())
+
+
+@pytest.mark.SESSION_TOKEN_RENEWED
+def test_a_refused_second_factor_keeps_the_token(h: Harness) -> None:
+    h.user_with_address()
+    session = h.login().session
+    code = h.last_code(h.portal.send_login_code(session).address)
+    with pytest.raises(CodeRejected):
+        h.portal.verify_email_code(session, code[:-1] + str((int(code[-1]) + 1) % 10))
+    assert renewed(h.portal.verify_email_code(session, code)) != session
+
+
+@pytest.mark.STALE_SESSIONS_END
+@pytest.mark.parametrize("factor", ["address", "app"])
+def test_a_registered_factor_ends_the_other_setup_sessions(h: Harness, factor: str) -> None:
+    """Two password logins while the account has no factor: once one registers a factor, the
+    other can neither reach the settings nor register one of its own."""
+    h.add_user()
+    stale, owner = h.login().session, h.login().session
+    stale_secret = h.portal.start_app_registration(stale).manual_key
+    if factor == "app":
+        h.register_app(owner)
+    else:
+        h.register_address(owner, "taro@gmail.com")
+    for action in (
+        lambda: h.portal.settings(stale),
+        lambda: h.portal.start_email_registration(stale, "evil@gmail.com"),
+        lambda: h.portal.confirm_app_registration(stale, h.totp(base32_decode(stale_secret))),
+    ):
+        with refused(SessionExpired, "SESSION_EXPIRY"):
+            action()
+    assert h.portal.settings(owner).stage is Stage.AUTHENTICATED
+    assert len(h.state("taro").sessions) == 1
+
+
+@pytest.mark.STALE_SESSIONS_END
+def test_a_factor_ends_no_session_beyond_set_up(h: Harness) -> None:
+    """Only set-up sessions end: an address changed in a signed-in session leaves the other
+    signed-in and first-factor sessions of the account alone."""
+    h.user_with_address()
+    first, waiting = h.login().session, h.login().session
+    signed_in = renewed(
+        h.portal.verify_email_code(first, h.last_code(h.portal.send_login_code(first).address))
+    )
+    other = h.login().session
+    other = renewed(h.portal.verify_email_code(other, h.last_code(h.portal.send_login_code(other).address)))
+    h.register_address(signed_in, "new@gmail.com")
+    assert h.portal.settings(other).stage is Stage.AUTHENTICATED
+    h.portal.send_login_code(waiting)
+
+
+@pytest.mark.STALE_SESSIONS_END
+def test_a_confirmed_reset_ends_every_other_session(h: Harness) -> None:
+    """A session opened before the reset, signed in or in set-up, would set up the emptied
+    account: it ends, and only the reset session goes on."""
+    h.user_with_address()
+    first = h.login().session
+    signed_in = renewed(
+        h.portal.verify_email_code(first, h.last_code(h.portal.send_login_code(first).address))
+    )
+    waiting = h.login().session
+    reset = h.login_for_reset()
+    h.portal.initialize(reset)
+    h.portal.confirm_reset(reset, h.last_code("taro@gmail.com"))
+    for session in (signed_in, waiting):
+        with refused(SessionExpired, "SESSION_EXPIRY"):
+            h.portal.settings(session)
+    assert h.portal.settings(reset).stage is Stage.SETUP
 
 
 # --- "Trust this browser" [TRUST_BROWSER] [TRUST_BROWSER_EXPIRY] -----------------------------

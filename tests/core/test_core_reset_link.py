@@ -12,12 +12,19 @@ from collections import Counter
 import pytest
 
 from ninsho.reference.core import links
-from ninsho.reference.core.errors import AuthenticationFailed, CodeRejected, InvalidInput, NothingPending
+from ninsho.reference.core.errors import (
+    AuthenticationFailed,
+    CodeRejected,
+    InvalidInput,
+    NothingPending,
+    SessionExpired,
+    UnknownAccount,
+)
 from ninsho.reference.core.state import AccountState, Purpose, Stage
 from ninsho.spec.profile import Profile
 from ninsho.spec.registry import load_profile, requirements
 
-from .conftest import LINK_PROFILE_NAMES, Harness, make_harness, refused
+from .conftest import LINK_PROFILE_NAMES, Harness, make_harness, refused, renewed
 
 ADDRESS = "taro.yamada@gmail.com"
 _URL = re.compile(r"https?://\S+")
@@ -46,7 +53,7 @@ def _with_app_and_address(h: Harness, login_id: str = "taro", address: str = ADD
     h.user_with_address(login_id, address)
     session = h.login(login_id).session
     code = h.last_code(h.portal.send_login_code(session).address)
-    h.portal.verify_email_code(session, code)
+    session = renewed(h.portal.verify_email_code(session, code))
     secret = h.register_app(session)
     h.past_totp_steps(h.profile.totp_window_past_steps + h.profile.totp_window_future_steps + 1)
     return secret
@@ -167,8 +174,10 @@ def test_link_needs_the_password(lh: Harness) -> None:
     assert lh.portal.open_reset_link(token, "taro", lh.users["taro"]).stage is Stage.SETUP
 
 
-def test_token_strength_and_storage(lh: Harness) -> None:
-    """[RESET_LINK_TOKEN_STRENGTH] 256 bits from the injected source; [CODE_STORED_HASHED]."""
+def test_token_strength_and_storage(link_profile: Profile) -> None:
+    """[RESET_LINK_TOKEN_STRENGTH] 256 bits from the injected source; [CODE_STORED_HASHED]. Fifty
+    links to one address: the mail limit, not the subject here, is lifted."""
+    lh = make_harness(link_profile.replace(mail_limit_per_address=100))
     _with_app_and_address(lh)
     tokens = []
     session = lh.login_for_reset()
@@ -264,36 +273,56 @@ def test_link_refused_in_code_mode(iimc: Profile) -> None:
 
 
 def test_no_address_goes_to_the_helpdesk_and_the_open_screen_moves_on(lh: Harness) -> None:
-    """FAQ "ICT Support Center" 1–2: no mail; the center confirms; the open reset session is
-    now in set-up, where the QR code is shown."""
+    """FAQ "ICT Support Center" 1–2: the one mail goes to the center, naming the account and
+    carrying no link or code; the center confirms; the open reset session is now in set-up,
+    where the QR code is shown [RESET_LINK_HELPDESK_MAIL] [RESET_LINK_HELPDESK_CONFIRM]."""
     lh.user_with_app()
     session = lh.login_for_reset()
     sent = len(lh.outbox.messages)
     screen = lh.portal.initialize(session)
     assert not screen.mailed and screen.shown_address == lh.profile.reset_placeholder_address
-    assert len(lh.outbox.messages) == sent
+    [notice] = lh.outbox.messages[sent:]
+    assert notice.to == lh.profile.helpdesk_email and notice.sender == lh.profile.mail_sender
+    assert notice.subject == lh.profile.mail_subject_reset and "taro" in notice.body
+    assert not _URL.search(notice.body) and not re.search(r"\d{6,}", notice.body)
+    assert not _snapshot(lh).codes, "no token, no code: the center confirms by its own action"
     lh.portal.helpdesk_confirm_reset("taro")
     assert _snapshot(lh).apps == []
     assert lh.portal.settings(session).stage is Stage.SETUP
     assert lh.portal.start_app_registration(session).uri.startswith("otpauth://totp/")
-    with refused(NothingPending, "RESET_LINK_MAIL"):
+    with refused(NothingPending, "RESET_LINK_HELPDESK_CONFIRM"):
         lh.portal.helpdesk_confirm_reset("taro")
+
+
+def test_the_center_does_not_revive_an_expired_screen(lh: Harness) -> None:
+    """A reset screen left open past its session's lifetime stays ended after the confirm: the
+    user logs in again, to the set-up of an account with no factor (protocol.md §19.5)."""
+    lh.user_with_app()
+    session = lh.login_for_reset()
+    lh.portal.initialize(session)
+    lh.clock.advance(lh.profile.session_first_factor_seconds)
+    lh.portal.helpdesk_confirm_reset("taro")
+    with refused(SessionExpired, "SESSION_EXPIRY"):
+        lh.portal.settings(session)
+    assert lh.login().stage is Stage.SETUP
 
 
 def test_helpdesk_confirms_only_a_pending_reset_without_address(lh: Harness) -> None:
     _with_app_and_address(lh)
-    with refused(NothingPending, "RESET_LINK_MAIL"):
+    with refused(NothingPending, "RESET_LINK_HELPDESK_CONFIRM"):
         lh.portal.helpdesk_confirm_reset("taro")
     _initialize(lh)
     before = _snapshot(lh)
-    with refused(NothingPending, "RESET_LINK_MAIL"):
+    with refused(NothingPending, "RESET_LINK_HELPDESK_CONFIRM"):
         lh.portal.helpdesk_confirm_reset("taro")
     assert _snapshot(lh) == before
+    with pytest.raises(UnknownAccount):
+        lh.portal.helpdesk_confirm_reset("nobody")
 
 
 def test_helpdesk_confirm_is_refused_in_code_mode(iimc: Profile) -> None:
     h = make_harness(iimc)
     h.user_with_app()
     h.portal.initialize(h.login_for_reset())
-    with refused(NothingPending, "HELPDESK_PENDING_ONLY"):
+    with refused(NothingPending, "HELPDESK_ISSUES_CODE"):
         h.portal.helpdesk_confirm_reset("taro")

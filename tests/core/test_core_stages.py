@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ninsho.reference.core import otp
 from ninsho.reference.core.errors import NinshoError, NotPermitted, SessionExpired
+from ninsho.reference.core.portal import Verified
 from ninsho.reference.core.stages import TABLE, Action, destination, matrix
 from ninsho.reference.core.state import Purpose, Stage
 from ninsho.spec.registry import load_profile, spec_root
@@ -159,9 +160,11 @@ class Account:
             Action.LOGOUT: lambda: portal.logout(s),
         }
         try:
-            calls[action]()
+            result = calls[action]()
         finally:
             self.read_mail()
+        if isinstance(result, Verified) and result.session:  # the old token is dead [SESSION_TOKEN_RENEWED]
+            self.session = result.session
 
     def check(self, action: Action, valid: bool) -> None:
         """Run ``action`` and hold the portal to the table: refused where the table does not
@@ -188,10 +191,12 @@ class Account:
 def with_factors(factors: tuple[str, ...]) -> Account:
     """An account with ``factors`` registered, its one session just opened by a login.
 
-    Its profile never locks the account: lockout is not the subject here, and with it a few
-    wrong codes would end a random sequence's chances to pass a factor.
+    Its profile never locks the account and never stops mailing it: neither lockout nor the
+    mail limit is the subject here, and with them a few wrong codes or mails would end a random
+    sequence's chances to pass a factor.
     """
-    account = Account(make_harness(PROFILE.replace(lockout_threshold=10**6), seed=5))
+    unlimited = PROFILE.replace(lockout_threshold=10**6, mail_limit_per_address=10**6)
+    account = Account(make_harness(unlimited, seed=5))
     h = account.h
     h.add_user("taro")
     session = h.login("taro").session

@@ -3,13 +3,14 @@ no operator API (issue "Staging-ready runs", item 2)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
 
 import pytest
 
-from ninsho.conformance.errors import ConfigError, DriverError
+from ninsho.conformance.errors import ConfigError, DriverError, NotApplicable
 from ninsho.conformance.helpdesk import CommandHelpdesk
 from tests.harness.test_http_harness import (
     ADMIN_TOKEN,
@@ -93,3 +94,53 @@ def test_the_helpdesk_checks_run_through_the_command(tmp_path: Path) -> None:
     verdicts = run.verdicts()
     assert verdicts["HELPDESK_ISSUES_CODE"] == verdicts["HELPDESK_PENDING_ONLY"] == "PASS", run.output
     assert run.status == 0, run.output
+
+
+def test_the_confirm_command_exits_0_to_confirm() -> None:
+    """Link mode's center (``[operator] confirm_command``, protocol.md §19.5): exit 0 is the
+    confirm done; another status is the center's refusal, with its reason."""
+    script = "import sys; sys.exit(0 if sys.argv[1] == 'qa1' else 'no pending reset')"
+    confirm = f"{PYTHON} -c {shlex.quote(script)} {{login_id}}"
+    center = CommandHelpdesk(None, 8, timeout=20, confirm=confirm)
+    assert center.helpdesk_confirm("qa1").ok
+    refused = center.helpdesk_confirm("qa2")
+    assert (refused.ok, refused.error, refused.message_en) == (False, "helpdesk_refused", "no pending reset")
+    with pytest.raises(NotApplicable, match=r"no \[operator\] command"):
+        center.helpdesk_code("qa1")  # this helpdesk confirms; it issues no codes
+    with pytest.raises(NotApplicable, match=r"no \[operator\] confirm_command"):
+        helpdesk("print('12345678')").helpdesk_confirm("qa1")
+    with pytest.raises(ConfigError, match=r"\[operator\.confirm_command\]"):
+        CommandHelpdesk(None, 8, confirm="portalctl helpdesk confirm")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("configured", [True, False], ids=["confirm_command", "no_helpdesk_action"])
+def test_the_link_modes_center_runs_through_its_command(tmp_path: Path, configured: bool) -> None:
+    """The 2021 portal (iimc-2021), a pool and no operator API: with ``[operator]
+    confirm_command`` (the reference's ``ninsho helpdesk confirm``) the center's checks are
+    judged, and the pool puts its accounts back by link or by the center; without it they are
+    NOT_APPLICABLE, saying which key is missing, and never ERROR."""
+    server = harness_server(tmp_path / "server", profile="iimc-2021").start()
+    try:
+        pool = [f"pool{n:04d}" for n in range(1, 7)]
+        add_accounts(server, pool, POOL_PASSWORD)
+        config = portal_toml(
+            tmp_path / "portal.toml", server, "json", provision="pool", pool=pool, profile="iimc-2021"
+        )
+        if configured:
+            command = f"{NINSHO} helpdesk confirm {{login_id}} --db {server.db} --profile iimc-2021"
+            with config.open("a", encoding="utf-8") as out:
+                out.write(f"[operator]\nconfirm_command = {json.dumps(command)}\n")
+        env = cli_env(**{TOKEN_ENV: ADMIN_TOKEN, "NINSHO_TEST_PASSWORD": POOL_PASSWORD})
+        run = ninsho_check(tmp_path, str(config), "-m", "RESET_LINK_HELPDESK_CONFIRM", env=env)
+    finally:
+        server.stop()
+    row = run.rows()["RESET_LINK_HELPDESK_CONFIRM"]
+    if configured:
+        assert row["verdict"] == "PASS", run.output
+        assert run.status == 0, run.output
+    else:
+        assert row["verdict"] == "NOT_APPLICABLE", run.output
+        reasons = [str(check.get("reason") or "") for check in row["checks"]]
+        assert all("confirm_command" in why for why in reasons), reasons
+        assert "ERROR" not in run.verdicts().values(), run.output

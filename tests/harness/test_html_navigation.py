@@ -187,3 +187,69 @@ def test_not_applicable_only_where_the_site_map_says_so(tmp_path: object) -> Non
     with pytest.raises(DriverError) as raised:
         other.start_app_registration()
     assert not isinstance(raised.value, NotSupported) and "links.app_tab" in str(raised.value)
+
+
+@dataclass
+class Redirecting(Outsider):
+    """The outsider's portal with its login screen at an address of its own, to which the
+    portal's address redirects (``/signin``, or ``/signin?state=…`` when ``stateful``). Once
+    ``moved`` it is at ``/login2``, and ``/signin`` redirects there; once ``gone``, ``/signin``
+    is a page that is not found."""
+
+    stateful: bool = False
+    moved: bool = False
+    gone: bool = False
+    requests: list[str] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        signed_in = "s=1" in request.headers.get("cookie", "")
+        here = "/login2" if self.moved else "/signin"
+        if request.method == "GET" and request.url.path == "/signin" and self.gone:
+            return self.page("<h2>Not Found</h2>", status=404)
+        if request.method == "GET" and request.url.path == here and not signed_in:
+            return self.login()
+        if request.method == "GET" and request.url.path in ("/", "/signin") and not signed_in:
+            return httpx.Response(302, headers={"location": here + ("?state=1" if self.stateful else "")})
+        return super().__call__(request)
+
+
+def test_the_login_screen_is_opened_at_the_address_the_portal_led_to() -> None:
+    """Once the portal's address has led to the login screen, later logins (of any browser of
+    the run) open that address and save the redirect; an address with a query is never reused,
+    and one that stops showing the login screen sends the driver back to the portal's address
+    for good."""
+    portal = Redirecting()
+    first = driver_for(portal)
+    assert first.login(ACCOUNT).ok
+    assert portal.requests[:2] == ["GET /", "GET /signin"]
+    assert first.book.login_page == "http://outsider.test/signin"
+    portal.requests.clear()
+    second = first.fresh()  # another browser of the same run
+    assert second.login(ACCOUNT).ok
+    assert portal.requests[:2] == ["GET /signin", "POST /login"]
+
+    portal.moved = True  # the learned address now redirects: where it leads is learned instead
+    portal.requests.clear()
+    assert first.fresh().login(ACCOUNT).ok
+    assert portal.requests[:3] == ["GET /signin", "GET /login2", "POST /login"]
+    assert first.book.login_page == "http://outsider.test/login2"
+
+    gone = Redirecting(moved=True, gone=True)  # learned, then not found: the portal's address for good
+    driver = driver_for(gone)
+    driver.book.login_page = "http://outsider.test/signin"
+    assert driver.login(ACCOUNT).ok
+    assert gone.requests[0] == "GET /signin" and gone.requests[-4:-2] == ["GET /", "GET /login2"]
+    assert (driver.book.login_page, driver.book.login_page_failed) == (None, True)
+    gone.gone = False
+    gone.requests.clear()
+    assert driver.fresh().login(ACCOUNT).ok
+    assert gone.requests[:3] == ["GET /", "GET /login2", "POST /login"], "nothing learned again"
+    assert driver.book.login_page is None
+
+    stateful = Redirecting(stateful=True)
+    driver = driver_for(stateful)
+    assert driver.login(ACCOUNT).ok and driver.book.login_page is None
+    stateful.requests.clear()
+    assert driver.fresh().login(ACCOUNT).ok
+    assert stateful.requests[:2] == ["GET /", "GET /signin"]

@@ -62,6 +62,33 @@ def test_a_reset_mail_is_judged_by_the_reset_contract() -> None:
     assert [rid for rid, _ in judged(mail(), PROFILE.mail_subject_reset)] == ["MAIL_SUBJECT_RESET"]
 
 
+def test_the_centers_notice_is_judged_by_its_own_contract() -> None:
+    """Link mode (§19.5): a mail to helpdesk.email is the ICT Support Center's notice, with the
+    reset subject, no link and no code; as the reference composes it, it keeps that contract."""
+    from ninsho.conformance.probes.reset_link import notice_problems
+    from ninsho.reference.core.mail import compose_helpdesk_notice
+
+    link_mode = load_profile("iimc-2021")
+    outgoing = compose_helpdesk_notice(link_mode, link_mode.helpdesk_email, "a0123456")
+    raw = bytes(build_message(outgoing, now=1_700_000_000.0))
+    notice = Mail(outgoing.to, outgoing.sender, outgoing.subject, outgoing.body, 0.0, raw=raw)
+    failures: list[tuple[str, str]] = []
+    judge_mail(notice, link_mode.mail_subject_reset, link_mode, lambda rid, why: failures.append((rid, why)))
+    assert failures == [] and notice_problems(notice, "a0123456") == []
+    with_link = Mail(
+        notice.to, notice.sender, notice.subject, "a0123456 https://portal.test/reset/link?token=x", 0
+    )
+    judge_mail(
+        with_link, link_mode.mail_subject_reset, link_mode, lambda rid, why: failures.append((rid, why))
+    )
+    assert [rid for rid, _ in failures] == ["RESET_LINK_HELPDESK_MAIL"]
+    assert len(notice_problems(with_link, "a0123456")) == 1
+    assert notice_problems(Mail(notice.to, "", "", "code 87654321 for someone", 0), "a0123456") == [
+        "it does not name the account 'a0123456'",
+        "it carries a run of six or more digits, which a reader takes for a code",
+    ]
+
+
 def test_a_six_digit_code_is_read_and_fails_only_its_digit_count() -> None:
     six = mail(code="123456")
     assert code_in_body(six.body, PROFILE.email_otp_digits) == "123456"

@@ -150,6 +150,7 @@ def test_the_lifetime_checks_declare_their_waits() -> None:
         "test_lockout_duration",
         "test_idle_session_expires",
         "test_first_factor_session_expires",
+        "test_a_busy_session_ends_at_its_absolute_lifetime",
     } <= names
 
 

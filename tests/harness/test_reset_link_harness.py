@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from ninsho.conformance.errors import NotApplicable, NotSupported
+from ninsho.conformance.probes.reset_link import center, watcher
 from ninsho.reference.faults import FAULTS
 from tests.harness.report_rows import broken, ruled_out_by, status_when_broken
 from tests.harness.test_faulty_portals import run_checks
+from tests.harness.test_html_faults import SITE_MAP
 from tests.harness.test_http_harness import harness_server, run_harness
 
 PROFILE = "iimc-2021"
@@ -34,6 +37,19 @@ def test_the_profile_rules_out_the_code_screen_and_nothing_else() -> None:
         "HELPDESK_PENDING_ONLY",
     }
     assert {rid for rid in ruled_out_by("iimc") if not rid.startswith("RESET_LINK_")} == set()
+
+
+def test_without_the_centers_operator_or_watcher_the_path_is_not_applicable() -> None:
+    """A vendor's operator with no ``helpdesk_confirm``, or a driver with no
+    ``watch_reset_screen``: the checks of the center's path are NOT_APPLICABLE, saying why."""
+
+    class Bare:
+        name = "bare"
+
+    with pytest.raises(NotApplicable, match="HelpdeskConfirmer"):
+        center(Bare())  # type: ignore[arg-type]
+    with pytest.raises(NotSupported, match="ResetScreenWatcher"):
+        watcher(Bare())  # type: ignore[arg-type]
 
 
 def test_correct_reference_passes_everything_under_iimc_2021(pytester: pytest.Pytester) -> None:
@@ -78,3 +94,33 @@ def test_json_driver_follows_the_link_over_http(tmp_path: Path, fault: str | Non
     failed = broken(run.verdicts)
     assert failed == (set(FAULTS[fault].breaks) if fault else set()), run.output
     assert {rid: v for rid, v in run.verdicts.items() if rid not in failed and v != "PASS"} == {}, run.output
+
+
+# The ICT Support Center's path over HTTP (faq-totp-reset-2021 "ICT Support Center" ①–②), its
+# checks and its feature scenarios in both languages: the JSON driver polls the open session's
+# settings; the html driver leaves the reset screen open after "初期化", and after the center's
+# confirm sees the QR code appear on it, as the page's refresh shows it. The faults of this path
+# are run over the JSON binding above and through the pages by tests/harness/test_html_faults.py.
+HELPDESK_PATH = ("RESET_LINK_HELPDESK_MAIL", "RESET_LINK_HELPDESK_CONFIRM")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("driver", ["json", "html"])
+def test_the_centers_path_passes_over_http(tmp_path: Path, driver: str) -> None:
+    server = harness_server(tmp_path / "server", profile=PROFILE).start()
+    site_map = tmp_path / "site.toml"
+    site_map.write_text(SITE_MAP, encoding="utf-8")
+    try:
+        select = ("-m", " or ".join(HELPDESK_PATH))
+        run = run_harness(
+            tmp_path,
+            server,
+            driver,
+            select=(*select, f"--ninsho-site-map={site_map}") if driver == "html" else select,
+        )
+    finally:
+        server.stop()
+    assert {rid: run.verdicts.get(rid) for rid in HELPDESK_PATH} == dict.fromkeys(HELPDESK_PATH, "PASS"), (
+        run.output
+    )
+    assert run.not_passed() == {}, run.output

@@ -27,6 +27,9 @@ from ninsho.conformance.checks.test_codes import (
 from ninsho.conformance.checks.test_codes import test_lockout_duration as lockout_duration
 from ninsho.conformance.checks.test_codes import test_lockout_threshold as lockout_threshold
 from ninsho.conformance.checks.test_flows import test_trust_this_browser as trust_this_browser
+from ninsho.conformance.checks.test_sessions import (
+    test_a_busy_session_ends_at_its_absolute_lifetime as busy_session_ends,
+)
 from ninsho.conformance.checks.test_sessions import test_first_factor_session_expires as first_factor_expires
 from ninsho.conformance.checks.test_sessions import test_idle_session_expires as idle_session_expires
 from ninsho.conformance.checks.test_totp import test_totp_window as totp_window
@@ -35,6 +38,7 @@ from ninsho.conformance.errors import Inconclusive, RequirementFailed
 from ninsho.conformance.interfaces import Clock, Driver
 from ninsho.conformance.target import Target
 from ninsho.conformance.timing import (
+    ABSOLUTE,
     FIRST_FACTOR,
     IDLE,
     LIFETIME,
@@ -281,7 +285,73 @@ def test_past_the_limit_a_limit_too_long_still_fails_through_a_slow_transport() 
         trust_this_browser(slow_portal(2.0, trust_browser_duration_seconds=2 * month))
 
 
-@pytest.mark.parametrize("boundary", [LIFETIME, LOCKOUT, TRUST, IDLE, FIRST_FACTOR], ids=lambda b: b.name)
+# The absolute lifetime: iimc ends a session 43,200 s after its login, however busy; the check
+# keeps it busy with a request every idle time (1800 s) less the margin, 25 of them.
+@dataclass
+class BusyNearTheEnd(Latency):
+    """Quick until the portal's clock is within a minute of the absolute lifetime, then slow:
+    the request "just before" it reaches the portal after it."""
+
+    now: Callable[[], float] | None = None
+    slow_from: float = 0.0
+
+    def next(self) -> float:
+        late = self.now is not None and self.now() >= self.slow_from and self.later is not None
+        return self.later if late and self.later is not None else self.delay
+
+
+def busy_near_the_end(seconds_before: float) -> Target:
+    latency = BusyNearTheEnd(0.05, later=2.0)
+    target = slow_portal(latency)
+    latency.now = target.clock.now
+    latency.slow_from = target.clock.now() + load_profile("iimc").session_absolute_seconds - seconds_before
+    return target
+
+
+def test_the_absolute_lifetime_is_judged_through_quick_and_steadily_slow_transports() -> None:
+    quick = slow_portal(0.0)
+    busy_session_ends(quick)
+    assert quick.measured["requests"] == 27  # after the second factor, 24 to keep it busy, 2 judged
+    busy_session_ends(slow_portal(2.0))
+
+
+def test_a_machine_busy_near_the_absolute_lifetime_makes_a_correct_portal_inconclusive() -> None:
+    """Slow from 20 s before the end: the request "just before" it reaches the portal after it."""
+    with pytest.raises(
+        Inconclusive, match=r"the session ended, but .* past its 43200 s session.absolute_seconds"
+    ) as raised:
+        busy_session_ends(busy_near_the_end(20))
+    assert raised.value.requirement == "SESSION_ABSOLUTE_LIFETIME"
+
+
+def test_a_request_the_machine_delays_past_the_idle_time_is_no_failure() -> None:
+    """Slow from a minute before the end: the last request that keeps the session busy reaches
+    the portal after session.idle_seconds, which correctly ends the session first."""
+    with pytest.raises(Inconclusive, match=r"past its 1800 s session.idle_seconds.*which limit ended it"):
+        busy_session_ends(busy_near_the_end(60))
+
+
+def test_an_absolute_lifetime_too_short_or_too_long_still_fails_through_a_slow_transport() -> None:
+    with pytest.raises(
+        RequirementFailed, match=r"the session ended at age .* before its 43200 s session.absolute_seconds"
+    ):
+        busy_session_ends(slow_portal(0.05, session_absolute_seconds=21600))
+    with pytest.raises(
+        RequirementFailed,
+        match=r"the session still open at age .* after its 43200 s session.absolute_seconds",
+    ):
+        busy_session_ends(slow_portal(2.0, session_absolute_seconds=2 * 43200))
+
+
+def test_a_session_only_the_idle_time_ends_fails_however_it_is_kept_busy() -> None:
+    """The review's portal: a request every 29 minutes kept a session open for 48 hours."""
+    with pytest.raises(RequirementFailed, match=r"still open at age .* after its 43200 s"):
+        busy_session_ends(slow_portal(0.05, session_absolute_seconds=48 * 3600))
+
+
+@pytest.mark.parametrize(
+    "boundary", [LIFETIME, LOCKOUT, TRUST, IDLE, FIRST_FACTOR, ABSOLUTE], ids=lambda b: b.name
+)
 @pytest.mark.parametrize(
     ("held", "seen", "expect_held", "outcome"),
     [

@@ -507,3 +507,47 @@ def test_success_does_not_reset_password_count(sink: MailSink) -> None:
             ]
     finally:
         allauth_server.stop(server)
+
+
+def test_a_strangers_wrong_passwords_keep_the_trusted_browser_out(
+    short_allauth: allauth_server.Server,
+) -> None:
+    """login_failed counts by account ("key") for every client: after a stranger's 5 wrong
+    passwords, the owner's browser trusted for the account ("Trust for 2 weeks") is refused
+    like any other until the window passes (PASSWORD_THROTTLE in baseline.toml)."""
+    account, secret = _with_app(short_allauth, "trustlock")
+    with Browser(short_allauth.base_url) as owner:
+        page = flows.mfa_page(owner, account.username, PASSWORD)
+        flows.answer_trust(owner, flows.submit_totp(owner, page, flows.totp_code(secret)), trust=True)
+        flows.sign_out(owner)
+        assert flows.sign_in(owner, account.username, PASSWORD).path == flows.MFA_INDEX  # trusted
+        flows.sign_out(owner)
+        with Browser(short_allauth.base_url) as stranger:
+            for _ in range(5):
+                flows.sign_in(stranger, account.username, "not-" + PASSWORD)
+        held = flows.sign_in(owner, account.username, PASSWORD)
+        assert held.path == flows.LOGIN, held.path
+        assert held.errors() == ["Too many failed login attempts. Try again later."]
+
+
+def test_sign_in_codes_are_limited_per_address(allauth: allauth_server.Server, sink: MailSink) -> None:
+    """request_login_code "3/m/key": three sign-in codes a minute to one address, and a code
+    used in between gives no request back (MAIL_RATE_LIMIT in baseline.toml)."""
+    account = _account(allauth, "codelimit")
+    with Browser(allauth.base_url) as browser:
+        since = time.time()
+        page = flows.request_login_code(browser, account.email)
+        code = flows.code_in(sink.wait_for(account.email, since).body)
+        assert flows.confirm_login_code(browser, page, code).path == flows.MFA_INDEX
+    for _ in range(2):  # each from a browser of its own: one with a pending code is sent to it
+        with Browser(allauth.base_url) as browser:
+            since = time.time()
+            flows.request_login_code(browser, account.email)
+            sink.wait_for(account.email, since)
+    with Browser(allauth.base_url) as browser:
+        since = time.time()
+        fourth = flows.request_login_code(browser, account.email)
+        assert fourth.path == flows.LOGIN_CODE
+        assert fourth.errors() == ["Too many failed login attempts. Try again later."]
+    time.sleep(1.0)  # a mail would have arrived by now: allauth relays before it answers
+    assert not [m for m in sink.mails if account.email in m.to and m.received >= since]

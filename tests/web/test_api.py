@@ -48,8 +48,12 @@ async def test_initial_email_setup_then_email_login(portal: WebPortal, profile: 
     assert (await portal.api("POST", "/second-factor/email-code", token=session)).status_code == 200
     code = portal.last_code("Alice@example.org", profile.email_otp_digits)
     ok = await portal.api("POST", "/second-factor/email", {"code": code}, token=session)
-    assert ok.json() == {"stage": "authenticated", "trust_token": None}
-    assert (await portal.api("GET", "/settings", token=session)).json()["stage"] == "authenticated"
+    body = ok.json()
+    renewed = body["session"]  # the password step's token is dead [SESSION_TOKEN_RENEWED]
+    assert body == {"stage": "authenticated", "trust_token": None, "session": renewed}
+    assert isinstance(renewed, str) and renewed != session
+    assert (await portal.api("GET", "/settings", token=session)).status_code == 401
+    assert (await portal.api("GET", "/settings", token=renewed)).json()["stage"] == "authenticated"
 
 
 async def test_app_registration_login_and_replay(portal: WebPortal, profile: Profile) -> None:

@@ -138,6 +138,29 @@ def test_helpdesk_issue_code(capsys: pytest.CaptureFixture[str], tmp_path: Path,
         runtime.close()
 
 
+def test_helpdesk_confirm(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The 2021 portal's center: ``helpdesk confirm`` moves the caller's open reset screen on to
+    the set-up (faq-totp-reset-2021.en.txt "ICT Support Center" 2) [RESET_LINK_HELPDESK_CONFIRM]."""
+    from ninsho.spec.registry import load_profile
+
+    profile = load_profile("iimc-2021")
+    db = tmp_path / "center.sqlite"
+    runtime = build_runtime(ServerConfig(profile=profile, db_path=db, pepper=resolve_pepper(db), hash_cost=4))
+    argv = ("helpdesk", "confirm", "dora", "--db", str(db), "--profile", "iimc-2021")
+    try:
+        runtime.portal.add_user("dora", "pw")
+        status, _, err = run(capsys, *argv)
+        assert status == 1 and "初期化" in err and "initialization" in err and "Traceback" not in err
+        session = runtime.portal.login_for_reset("dora", "pw").session
+        assert runtime.portal.initialize(session).mailed is False
+        status, out, _ = run(capsys, *argv)
+        assert status == 0 and "dora" in out
+        assert runtime.portal.settings(session).stage.value == "setup"  # the open screen moved on
+        assert run(capsys, *argv)[0] == 1  # done: nothing pending any more
+    finally:
+        runtime.close()
+
+
 def test_check_is_delegated_to_the_harness(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -194,9 +194,9 @@ async def test_app_page_links_to_email_login_when_an_address_is_registered(
     session = (await portal.login("owen"))["session"]
     assert (await portal.api("POST", "/second-factor/email-code", {}, token=session)).status_code == 200
     code = portal.last_code("owen@example.org", profile.email_otp_digits)
-    assert (
-        await portal.api("POST", "/second-factor/email", {"code": code}, token=session)
-    ).status_code == 200
+    verified = await portal.api("POST", "/second-factor/email", {"code": code}, token=session)
+    assert verified.status_code == 200
+    session = verified.json()["session"]  # the new token [SESSION_TOKEN_RENEWED]
     uri = (await portal.api("POST", "/settings/app", {}, token=session)).json()["uri"]
     now_code = pyotp.parse_uri(uri).at(portal.runtime.clock.now())
     registered = await portal.api("POST", "/settings/app/register", {"code": now_code}, token=session)

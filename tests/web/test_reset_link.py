@@ -153,6 +153,9 @@ async def test_no_address_path_through_the_ict_support_center(make_portal: MakeP
     screen = (await portal.api("POST", "/reset/initialize", token=waiting)).json()
     assert screen["mailed"] is False
     assert screen["message"]["en"].startswith("An email has been sent to the ICT Support Center.")
+    assert portal.runtime.outbox is not None
+    notice = portal.runtime.outbox.latest(PROFILE.helpdesk_email)  # [RESET_LINK_HELPDESK_MAIL]
+    assert notice is not None and "frank" in notice.body and not _URL.search(notice.body)
     poll = await portal.api("GET", "/settings", token=waiting)
     assert poll.status_code == 403, "before the center confirms, the screen waits"
     confirmed = await portal.api("POST", "/admin/helpdesk/frank/confirm", admin=True)

@@ -109,8 +109,8 @@ def test_app_registration_and_app_login(api: ApiClient, smtp_sink: SmtpSink, pro
     login = api.login("ben")
     assert sorted(login["methods"]) == ["app", "email"]
     api.advance(profile.totp_period_seconds)  # the step used to register is spent
-    api.ok("POST", "/second-factor/app", {"code": totp.at(api.now())}, token=login["session"])
-    assert api.ok("GET", "/settings", token=login["session"])["app_count"] == 1
+    verified = api.ok("POST", "/second-factor/app", {"code": totp.at(api.now())}, token=login["session"])
+    assert api.ok("GET", "/settings", token=verified["session"])["app_count"] == 1  # [SESSION_TOKEN_RENEWED]
 
 
 def test_trust_browser(api: ApiClient, smtp_sink: SmtpSink, profile: Profile) -> None:

@@ -58,7 +58,7 @@ from ninsho.spec.registry import load_profile
 
 EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_ERROR = 0, 2, 4, 6
 INVALID_ADDRESS = "discover.not-an-address"  # no "@": invalid by any reading (spec §13 step 4)
-NOT_PROVOKED = ("account_locked", "csrf_rejected", "invalid_input")
+NOT_PROVOKED = ("account_locked", "csrf_rejected", "invalid_input", "rate_limited")
 _ADDRESS = re.compile(r"\S*@\S+")
 
 

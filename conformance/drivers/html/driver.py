@@ -20,6 +20,8 @@ the site map's refusal texts. Three rules keep the driver's limits out of the po
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 from urllib.parse import urljoin, urlsplit
@@ -42,6 +44,12 @@ P = ParamSpec("P")
 NEEDS_SIGN_IN = frozenset(
     ("settings", "register_email", "confirm_email", "start_app_registration", "register_app")
 )
+# How often the driver looks again at a reset screen left open, waiting for it to go on (§19.5):
+# sooner than the page's own refresh, which only sets how long a person's browser waits.
+WATCH_POLL_SECONDS = 0.5
+_REFRESH_URL = re.compile(
+    r"^\s*\d*(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?['\"]?([^'\"]*)['\"]?\s*$", re.IGNORECASE
+)
 RESET_REENTRY_REASON = (
     "the pages show the Confirm Code field only right after Initialize or Resend (which mail a new code);"
     " a reset login leads to Initialize, so an earlier code cannot be entered"
@@ -51,13 +59,18 @@ RESET_REENTRY_REASON = (
 
 class AddressBook:
     """The addresses entered for each account, shared by all its browsers: what a masked
-    display ("a0***@example.test") is matched against."""
+    display ("a0***@example.test") is matched against. And the login screen's own address,
+    once the portal's address has led there: typed directly from then on, as a person's
+    browser offers it, which saves every later login the portal's redirect."""
 
     def __init__(self) -> None:
         self._entered: dict[str, list[str]] = {}
         self.sent: dict[str, str] = {}  # the address a code was last mailed to, by account
         self.confirmed: dict[str, str] = {}  # the address last confirmed, by account
         self.label_seen = False  # the portal has shown a registered address after address.settings_label
+        self.login_page: str | None = None  # the login screen's URL, learned (see _login_screen)
+        self.login_page_failed = False  # it once showed no login screen: not learned again
+        self.settings_page: str | None = None  # the settings screen's URL, as a browser last showed it
 
     def add(self, login_id: str | None, address: str | None) -> None:
         if login_id and address and address not in self._entered.setdefault(login_id, []):
@@ -118,10 +131,23 @@ class HtmlDriver(Navigation):
         # with no factor does), None when unknown. And whether the portal trusts this browser.
         self.session: str | None = None
         self.trusted = False
+        self.types_settings_address = False  # a copied session's browser (copy_session)
         self._web: WebPages | None = None  # pages(), made at the first call
 
     def fresh(self) -> HtmlDriver:
         return HtmlDriver(self._new_client, self.site, self.book, no_address=self.no_address)
+
+    def copy_session(self) -> HtmlDriver:
+        """Another browser with this one's cookies as they are now, as someone who copied them
+        does (interfaces.SessionCopier). It starts on no screen and, for the settings, types the
+        settings' address that a browser of the run has shown: a page that routes a cookie by
+        the stage it remembers (the second factor's, at the copy) would otherwise keep it from
+        the settings whether or not its token still works."""
+        copy = self.fresh()
+        copy.browser.client.cookies = httpx.Cookies(self.client.cookies)
+        copy.login_id, copy.password, copy.session = self.login_id, self.password, self.session
+        copy.types_settings_address = True
+        return copy
 
     @property
     def page(self) -> Page | None:
@@ -229,6 +255,8 @@ class HtmlDriver(Navigation):
         data: Mapping[str, object] | None = None,
     ) -> Outcome:
         details: dict[str, object] = dict(data or {}) if ok else {"field": field, "status": page.status}
+        if ok and self._is(page, "settings"):
+            self.book.settings_page = page.url  # where a copied session types its way (copy_session)
         return Outcome(
             ok=ok,
             stage=stage if ok else None,
@@ -365,8 +393,35 @@ class HtmlDriver(Navigation):
     # --- first factor ----------------------------------------------------------------------
     def _login_screen(self, action: str) -> Page:
         """The login screen, from the portal's address; a browser still in a session is closed
-        and opened again (session cookies go, "Trust this browser" stays), then logged out."""
-        address = self.site.screens["login"].path or self.site.start
+        and opened again (session cookies go, "Trust this browser" stays), then logged out.
+
+        Where the portal's address led to the login screen at a plain address of its own (same
+        origin, no query), later logins type that address (:class:`AddressBook`): the screen
+        is the same, without the redirect. Should it ever show no login screen, the portal's
+        address is used again, and nothing is learned from then on."""
+        configured = self.site.screens["login"].path or self.site.start
+        own_path = self.site.screens["login"].path
+        learned = None if own_path or self.book.login_page_failed else self.book.login_page
+        if learned is not None:
+            page = self._login_at(action, learned)
+            if page is None:
+                self.book.login_page, self.book.login_page_failed = None, True
+        if learned is None or page is None:
+            page = self._login_at(action, configured)
+        if page is not None:
+            if not self.book.login_page_failed and _plain_address(page.url, str(self.client.base_url)):
+                self.book.login_page = page.url
+            return page
+        raise self._missing(
+            action,
+            self._current(),
+            "login screen with a password field",
+            ("screens.login", "fields.password", "site.start"),
+        )
+
+    def _login_at(self, action: str, address: str) -> Page | None:
+        """The login screen with a password field at ``address``, after closing the browser and
+        then logging out if a session is in the way; None when it is not there."""
         page = self.browser.open(action, address)
         for attempt in ("restart", "logout", None):
             if self._is(page, "login") and page.field(self.site["fields.password"]) is not None:
@@ -378,12 +433,7 @@ class HtmlDriver(Navigation):
             elif attempt is None:
                 break
             page = self.browser.open(action, address)
-        raise self._missing(
-            action,
-            page,
-            "login screen with a password field",
-            ("screens.login", "fields.password", "site.start"),
-        )
+        return None
 
     def _credentials(self, action: str, page: Page, account: Account, remember: bool | None = None) -> Page:
         """ID and password typed, then Login; ``remember`` ticks (or unticks) "Remember
@@ -579,11 +629,19 @@ class HtmlDriver(Navigation):
         from there; so does the driver."""
         came_from = self.browser.page
         try:
+            if self.types_settings_address and self.book.settings_page:
+                return self._typed_settings("settings", self.book.settings_page)
             return self._open_settings("settings")
         except _Refused as refused:
             self._back("settings", came_from)
             refused.outcome.evidence += self.browser.take_evidence()
             return refused.outcome
+
+    def _typed_settings(self, action: str, address: str) -> Outcome:
+        page = self.browser.open(action, address)
+        if not self._is(page, "settings"):
+            raise self._not_reached(action, page, "settings screen", ("screens.settings",))
+        return self._result(action, page, None, with_address=True)
 
     def _open_settings(self, action: str) -> Outcome:
         if not self._via(action, "menu.settings"):
@@ -712,6 +770,9 @@ class HtmlDriver(Navigation):
         }
         if shown is not None and self.no_address:
             data["mailed"] = shown != self.no_address
+        notices = self._messages(page, "notice")
+        if notices:  # what the screen says was sent, as the JSON binding's ``message`` has it
+            data["message"] = {"ja": notices[0][0], "en": notices[0][1]}
         return data
 
     def _reset_button(self, action: str, key: str) -> Outcome:
@@ -758,6 +819,38 @@ class HtmlDriver(Navigation):
             self.trusted = False  # a reset revokes every trusted browser (spec §9.5)
         return outcome
 
+    @_answers
+    def watch_reset_screen(self, timeout_seconds: float) -> Outcome:
+        """The reset screen left open after "初期化" of an account with no address, watched as
+        the page itself polls (faq-totp-reset-2021.en.txt "ICT Support Center" ②): it is loaded
+        again, where its ``<meta http-equiv="refresh">`` points or else at its own address, until
+        it shows the App tab's QR code (ok, stage setup, this browser left there) or
+        ``timeout_seconds`` have passed on the reset screen (``error="still_waiting"``). The
+        driver runs no script: a page that polls by script must also answer its own address
+        with the screen its state has reached, as a page opened again does."""
+        action = "watch_reset_screen"
+        left = self._current()
+        again = _refresh_target(left) or left.url
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            page = self.browser.open(action, again)
+            if self._field_and_button("fields.otp", "buttons.register")(page) is not None:
+                uri, _ = self._qr_uri(action, page)
+                self.session, self.qr_uri = "setup", uri
+                return self._done(True, page, stage="setup", data={"uri": uri or ""})
+            if not self._is(page, "reset"):
+                said = self._refusal(action, page) or self._signed_out(page)
+                if said is not None:
+                    return said
+                raise self._missing(
+                    action, page, "QR code of the App tab, nor the reset screen still waiting",
+                    ("fields.otp", "buttons.register", "screens.reset"),
+                )  # fmt: skip
+            if time.monotonic() >= deadline:
+                waited = f"still on {page.where()} after {timeout_seconds:g} s"
+                return self._done(False, page, error="still_waiting", message=("", waited))
+            time.sleep(WATCH_POLL_SECONDS)
+
     # --- logout ----------------------------------------------------------------------------
     @_answers
     def logout(self) -> Outcome:
@@ -801,6 +894,25 @@ class HtmlDriver(Navigation):
             )
         self.session = None
         return self._done(True, answer)
+
+
+def _refresh_target(page: Page) -> str | None:
+    """Where the page's ``<meta http-equiv="refresh" content="5; url=…">`` sends the browser:
+    the URL it names, or the page's own address when it names none; None without one."""
+    for element in page.root.iter():
+        if element.tag == "meta" and element.get("http-equiv").strip().lower() == "refresh":
+            found = _REFRESH_URL.match(element.get("content"))
+            target = found.group(1).strip() if found else ""
+            return urljoin(page.url, target) if target else page.url
+    return None
+
+
+def _plain_address(url: str, base: str) -> bool:
+    """An address that can be typed again: on the portal's origin, with no query or fragment
+    (which may hold a one-time state)."""
+    parts, root = urlsplit(url), urlsplit(base)
+    same_origin = (parts.scheme, parts.netloc) == (root.scheme, root.netloc)
+    return same_origin and not parts.query and not parts.fragment
 
 
 def _split(line: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ of its ``<dd>``; and the text right before it (with no other control in between)
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 
 from ninsho.conformance.drivers.html.tree import BLOCKS, Element, Text
 
@@ -29,22 +30,33 @@ LOOK_BACK = 200  # how many nodes back "the text right before" may be
 class Index:
     """The lookups names need: elements by id, labels by ``for``, and document order."""
 
-    def __init__(self, root: Element) -> None:
+    def __init__(self, root: Element, order: Sequence[Element | Text] | None = None) -> None:
+        """``order``: every node under ``root`` in document order, when the caller has it."""
         self.ids: dict[str, Element] = {}
         self.labels_for: dict[str, list[Element]] = {}
-        self.order: list[Element | Text] = []
-        self.position: dict[Element, int] = {}
-        stack: list[Element | Text] = [root]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, Element):
-                self.position[node] = len(self.order)
-                if node.get("id"):
-                    self.ids.setdefault(node.get("id"), node)
-                if node.tag == "label" and node.get("for"):
-                    self.labels_for.setdefault(node.get("for"), []).append(node)
-                stack.extend(reversed(node.children))
-            self.order.append(node)
+        self.order: Sequence[Element | Text] = order if order is not None else _document_order(root)
+        for node in self.order:
+            if type(node) is Element and node.attrs:
+                if name := node.attrs.get("id"):
+                    self.ids.setdefault(name, node)
+                if node.tag == "label" and (target := node.attrs.get("for")):
+                    self.labels_for.setdefault(target, []).append(node)
+
+    @cached_property
+    def position(self) -> dict[Element, int]:
+        """Each element's place in :attr:`order`: only "the text right before" needs it."""
+        return {node: at for at, node in enumerate(self.order) if type(node) is Element}
+
+
+def _document_order(root: Element) -> list[Element | Text]:
+    order: list[Element | Text] = []
+    stack: list[Element | Text] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Element):
+            stack.extend(reversed(node.children))
+        order.append(node)
+    return order
 
 
 def _labelledby(element: Element, index: Index) -> str:

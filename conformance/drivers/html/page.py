@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from ninsho.conformance.drivers.html import charset, names
 from ninsho.conformance.drivers.html.text import japanese
-from ninsho.conformance.drivers.html.tree import Element, build, render
+from ninsho.conformance.drivers.html.tree import Element, Text, build_ordered, render
 from ninsho.conformance.interfaces import DriverError
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024
 Match = Callable[[str], bool]
 BUTTON_TYPES = frozenset(("submit", "image"))
 NOT_FILLED = frozenset(("submit", "image", "button", "reset", "file"))
+FORM_TAGS = frozenset(("input", "select", "textarea", "button"))
+HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
 
 class PageError(DriverError):
@@ -67,8 +70,14 @@ class Control:
     kind: str  # the input's type, or select / textarea
     name: str  # the name it is sent under
     label: str  # its accessible name
-    context: tuple[str, ...]  # the names its layout gives it (row or column header, <dt>, text before)
     form: Form | None
+    index: names.Index | None = field(default=None, repr=False)  # the page's, for :attr:`context`
+
+    @cached_property
+    def context(self) -> tuple[str, ...]:
+        """The names its layout gives it (row or column header, ``<dt>``, text before), worked
+        out when first asked for: only a search that no control's own name answers needs them."""
+        return names.context_names(self.element, self.index) if self.index is not None else ()
 
 
 @dataclass(eq=False)
@@ -104,6 +113,9 @@ class Page:
     root: Element
     parser: LexborHTMLParser | None = None
     nodes: Mapping[int, Element] | None = None
+    # What :meth:`select` found, by selector: the evidence and the driver ask the same page
+    # for its error and notice boxes several times, and a page does not change.
+    _selected: dict[str, list[Element]] = field(default_factory=dict, repr=False)
 
     @property
     def text(self) -> str:
@@ -123,12 +135,15 @@ class Page:
         """The elements a CSS selector matches (the parser's own selector engine)."""
         if self.parser is None or self.nodes is None:
             return []
-        try:
-            found = self.parser.css(selector)
-        except (SelectolaxError, ValueError) as exc:
-            raise PageError(f"the CSS selector {selector!r} is not valid: {exc}") from None
-        elements = [self.nodes[n.mem_id] for n in found if n.mem_id in self.nodes]
-        return list(dict.fromkeys(elements))  # an element matched by two selectors of a list, once
+        if selector not in self._selected:
+            try:
+                found = self.parser.css(selector)
+            except (SelectolaxError, ValueError) as exc:
+                raise PageError(f"the CSS selector {selector!r} is not valid: {exc}") from None
+            elements = [self.nodes[n.mem_id] for n in found if n.mem_id in self.nodes]
+            # an element matched by two selectors of a list, once
+            self._selected[selector] = list(dict.fromkeys(elements))
+        return list(self._selected[selector])
 
     def fields(self, match: Match) -> list[Control]:
         """The controls whose own name matches, then those whose context name does."""
@@ -185,10 +200,10 @@ def parse_page(
     if media not in ("text/html", "application/xhtml+xml"):
         return plain_page(url, status, decoded.text, decoded.codec)
     try:
-        root, parser, nodes = build(decoded.text.replace("\x00", "\ufffd"))
+        root, parser, nodes, order = build_ordered(decoded.text.replace("\x00", "\ufffd"))
     except (SelectolaxError, ValueError, MemoryError) as exc:
         raise PageError(f"the page {url} could not be parsed as HTML: {exc}") from None
-    return _model(url, status, decoded.codec, root, parser, nodes)
+    return _model(url, status, decoded.codec, root, parser, nodes, order)
 
 
 def plain_page(url: str, status: int, text: str, codec: str = "utf-8") -> Page:
@@ -199,55 +214,62 @@ def plain_page(url: str, status: int, text: str, codec: str = "utf-8") -> Page:
 
 
 def _model(
-    url: str, status: int, codec: str, root: Element, parser: LexborHTMLParser, nodes: Mapping[int, Element]
+    url: str,
+    status: int,
+    codec: str,
+    root: Element,
+    parser: LexborHTMLParser,
+    nodes: Mapping[int, Element],
+    order: list[Element | Text],
 ) -> Page:
-    index = names.Index(root)
-    title_element = next((e for e in root.iter() if e.tag == "title"), None)
-    title = " ".join(render(title_element, hidden=True)) if title_element is not None else ""
-    headings = tuple(
-        text
-        for e in root.iter()
-        if (e.tag in ("h1", "h2", "h3", "h4", "h5", "h6") or e.get("role") == "heading")
-        and not _hidden(e)
-        and (text := e.text(alt=True))
-    )
-    body = next((e for e in root.iter() if e.tag == "body"), root)
-    forms = _forms(root, index)
+    """The page's model, in one pass over its elements in document order."""
+    index = names.Index(root, order)
+    elements = [n for n in order if type(n) is Element]
+    forms = _forms(elements, index)
     owner = {element: form for form in forms for element in form.elements}
+    title_element: Element | None = None
+    body: Element | None = None
+    headings: list[str] = []
     controls: list[Control] = []
     buttons: list[Button] = []
     links: list[Link] = []
     images: list[Element] = []
-    for e in root.iter():
-        kind = e.get("type").lower() or ("submit" if e.tag == "button" else "text")
-        if (e.tag == "button" and kind in ("submit", "button")) or (
-            e.tag == "input" and kind in BUTTON_TYPES
+    for e in elements:
+        tag = e.tag
+        if tag == "title":
+            title_element = title_element or e
+        elif tag == "body":
+            body = body or e
+        if (
+            (tag in HEADINGS or e.attrs.get("role") == "heading")
+            and not _hidden(e)
+            and (text := e.text(alt=True))
         ):
+            headings.append(text)
+        if tag not in FORM_TAGS and tag not in ("a", "area", "img"):
+            continue
+        kind = e.get("type").lower() or ("submit" if tag == "button" else "text")
+        if (tag == "button" and kind in ("submit", "button")) or (tag == "input" and kind in BUTTON_TYPES):
             buttons.append(Button(e, names.button_name(e, index), owner.get(e)))
-        elif e.tag in ("input", "select", "textarea") and not (e.tag == "input" and kind in NOT_FILLED):
-            if e.tag == "input" and kind == "hidden":
+        elif tag in ("input", "select", "textarea") and not (tag == "input" and kind in NOT_FILLED):
+            if tag == "input" and kind == "hidden":
                 continue
+            kind = tag if tag != "input" else kind
             controls.append(
-                Control(
-                    e,
-                    e.tag if e.tag != "input" else kind,
-                    e.get("name"),
-                    names.control_name(e, index),
-                    names.context_names(e, index),
-                    owner.get(e),
-                )
+                Control(e, kind, e.get("name"), names.control_name(e, index), owner.get(e), index)
             )
-        elif e.tag in ("a", "area") and e.has("href"):
+        elif tag in ("a", "area") and e.has("href"):
             links.append(Link(e, names.link_name(e, index), e.get("href").strip()))
-        elif e.tag == "img" and e.get("src"):
+        elif tag == "img" and e.get("src"):
             images.append(e)
+    title = " ".join(render(title_element, hidden=True)) if title_element is not None else ""
     return Page(
         url,
         status,
         codec,
         title,
-        headings,
-        tuple(body.lines()),
+        tuple(headings),
+        tuple((body or root).lines()),
         tuple(forms),
         tuple(controls),
         tuple(buttons),
@@ -263,13 +285,13 @@ def _hidden(element: Element) -> bool:
     return element.hidden or any(a.hidden for a in element.ancestors())
 
 
-def _forms(root: Element, index: names.Index) -> list[Form]:
+def _forms(elements: Sequence[Element], index: names.Index) -> list[Form]:
     """Each form with the elements it owns: its descendants, and any element elsewhere whose
-    ``form`` attribute names it (HTML's form owner)."""
-    forms = [e for e in root.iter() if e.tag == "form"]
+    ``form`` attribute names it (HTML's form owner). ``elements``: the page's, in document order."""
+    forms = [e for e in elements if e.tag == "form"]
     owned: dict[Element, list[Element]] = {f: [] for f in forms}
-    for e in root.iter():
-        if e.tag not in ("input", "select", "textarea", "button"):
+    for e in elements if forms else ():
+        if e.tag not in FORM_TAGS:
             continue
         named = index.ids.get(e.get("form")) if e.get("form") else None
         form = named if named is not None and named.tag == "form" else e.ancestor("form")

@@ -39,6 +39,7 @@ ERRORS: dict[str, str | None] = {
     "invalid_address": "address",
     "blocked_address": "address",
     "account_locked": None,
+    "rate_limited": None,
     "not_permitted": None,
     "session_expired": None,
     "nothing_pending": None,

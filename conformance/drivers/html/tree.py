@@ -30,11 +30,12 @@ BLOCKS = frozenset(
 )  # fmt: skip
 NEVER_RENDERED = frozenset(("script", "style", "template", "head", "noembed", "noframes", "datalist"))
 CELLS = frozenset(("td", "th"))
+PRE = frozenset(("pre", "textarea", "listing"))  # their white space is kept
 _SPACES = re.compile(r"\s+")
 _HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\b", re.IGNORECASE)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Text:
     """A text node."""
 
@@ -42,14 +43,16 @@ class Text:
     parent: Element
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Element:
-    """An element: its tag (lower case), attributes, parent and children (elements and texts)."""
+    """An element: its tag (lower case), attributes, parent and children (elements and texts).
+    A page's tree is not changed once built, so :attr:`hidden` is worked out once."""
 
     tag: str
     attrs: dict[str, str]
     parent: Element | None = None
     children: list[Element | Text] = field(default_factory=list)
+    _hidden: bool | None = field(default=None, repr=False)
 
     def get(self, name: str) -> str:
         return self.attrs.get(name, "")
@@ -63,7 +66,7 @@ class Element:
         while stack:
             node = stack.pop()
             yield node
-            stack.extend(c for c in reversed(node.children) if isinstance(c, Element))
+            stack.extend([c for c in reversed(node.children) if type(c) is Element])
 
     def ancestor(self, *tags: str) -> Element | None:
         node = self.parent
@@ -81,12 +84,14 @@ class Element:
     def hidden(self) -> bool:
         """Not rendered whatever the style sheet says: ``hidden``, an inline ``display:none``,
         a hidden input, or an element that is never rendered."""
-        return (
-            self.tag in NEVER_RENDERED
-            or self.has("hidden")
-            or bool(_HIDDEN_STYLE.search(self.get("style")))
-            or (self.tag == "input" and self.get("type").lower() == "hidden")
-        )
+        if self._hidden is None:
+            self._hidden = (
+                self.tag in NEVER_RENDERED
+                or "hidden" in self.attrs
+                or bool(_HIDDEN_STYLE.search(self.attrs.get("style", "")))
+                or (self.tag == "input" and self.attrs.get("type", "").lower() == "hidden")
+            )
+        return self._hidden
 
     def own_text(self) -> str:
         return " ".join(c.value for c in self.children if isinstance(c, Text)).strip()
@@ -101,36 +106,53 @@ class Element:
         return "\n".join(self.lines(alt=alt, hidden=hidden))
 
 
+_LEAVE = object()  # on the stack after an element's children: its end
+
+
 def render(root: Element, *, alt: bool = False, hidden: bool = False) -> list[str]:
+    children = root.children
+    if len(children) == 1 and type(children[0]) is Text and root.tag not in PRE:
+        # One text and nothing else (most links, buttons, headings and titles): one line.
+        squashed = " ".join(children[0].value.split())
+        return [squashed] if squashed else []
     out: list[str] = []
-    # (node, entering): an element is visited on the way in and on the way out.
-    stack: list[tuple[Element | Text, bool, bool]] = [(root, True, False)]
+    emit = out.append
+    space = _SPACES.sub
+    # Entries: a node to enter, or (_LEAVE, element) for the end of one; ``pre`` holds inside
+    # <pre>, <textarea> and <listing> (their white space is kept), until the end that set it.
+    stack: list[object] = [root]
+    pre_until: Element | None = None
     while stack:
-        node, entering, pre = stack.pop()
-        if isinstance(node, Text):
-            out.append(node.value if pre else _SPACES.sub(" ", node.value))
+        node = stack.pop()
+        if type(node) is tuple:
+            element = node[1]
+            if element is pre_until:
+                pre_until = None
+            if element.tag in BLOCKS:
+                emit("\n")
+            elif element.tag in CELLS:
+                emit(" ")
             continue
-        if not entering:
-            if node.tag in BLOCKS:
-                out.append("\n")
-            elif node.tag in CELLS:
-                out.append(" ")
+        if type(node) is Text:
+            emit(node.value if pre_until is not None else space(" ", node.value))
             continue
-        if node is not root and node.tag in NEVER_RENDERED:
+        assert isinstance(node, Element)
+        tag = node.tag
+        if node is not root and (tag in NEVER_RENDERED or (not hidden and node.hidden)):
             continue
-        if node is not root and node.hidden and not hidden:
-            continue
-        if node.tag == "br":
-            out.append("\n")
-        elif node.tag == "img" and alt:
-            out.append(node.get("alt"))
-        elif _shows_value(node):
-            out.append(f" {node.get('value')} ")
-        if node.tag in BLOCKS:
-            out.append("\n")
-        in_pre = pre or node.tag in ("pre", "textarea", "listing")
-        stack.append((node, False, pre))
-        stack.extend((child, True, in_pre) for child in reversed(node.children))
+        if tag == "br":
+            emit("\n")
+        elif tag == "img" and alt:
+            emit(node.attrs.get("alt", ""))
+        elif tag == "input" and _shows_value(node):
+            emit(f" {node.get('value')} ")
+        if tag in BLOCKS:
+            emit("\n")
+        if pre_until is None and tag in PRE:
+            pre_until = node
+        stack.append((_LEAVE, node))
+        if node.children:
+            stack.extend(reversed(node.children))
     lines = ("".join(out)).split("\n")
     return [squashed for line in lines if (squashed := " ".join(line.split()))]
 
@@ -150,29 +172,42 @@ def _shows_value(node: Element) -> bool:
 def build(html: str) -> tuple[Element, LexborHTMLParser, dict[int, Element]]:
     """Parse ``html`` as a browser does; the root element, the parser (for CSS selectors) and
     the map from the parser's nodes to ours."""
+    root, parser, by_node, _ = build_ordered(html)
+    return root, parser, by_node
+
+
+def build_ordered(html: str) -> tuple[Element, LexborHTMLParser, dict[int, Element], list[Element | Text]]:
+    """:func:`build`, with every node of the tree in document order (elements and texts), so
+    that the page model reads the tree in one pass instead of walking it again per question."""
     parser = LexborHTMLParser(html)
     top = parser.root
     root = Element("html", {})
     by_node: dict[int, Element] = {}
+    order: list[Element | Text] = [root]
     if top is None:
-        return root, parser, by_node
+        return root, parser, by_node, order
     root.attrs = _attrs(top)
     by_node[top.mem_id] = root
-    stack: list[tuple[LexborNode, Element]] = [(top, root)]
-    while stack:
-        node, into = stack.pop()
-        child = node.child
-        while child is not None:
-            if child.is_element_node:
-                element = Element((child.tag or "").lower(), _attrs(child), into)
-                into.children.append(element)
-                by_node[child.mem_id] = element
-                stack.append((child, element))
-            elif child.is_text_node:
-                into.children.append(Text(child.text_content or "", into))
-            child = child.next
-    return root, parser, by_node
+    # The parser's own walk, in document order: each node's parent is already built.
+    walk = top.traverse(include_text=True)
+    next(walk)  # the root itself
+    for node in walk:
+        parent = node.parent
+        into = by_node[parent.mem_id] if parent is not None else root
+        if node.is_element_node:
+            element = Element((node.tag or "").lower(), _attrs(node), into)
+            into.children.append(element)
+            by_node[node.mem_id] = element
+            order.append(element)
+        elif node.is_text_node:
+            text = Text(node.text_content or "", into)
+            into.children.append(text)
+            order.append(text)
+    return root, parser, by_node, order
 
 
 def _attrs(node: LexborNode) -> dict[str, str]:
-    return {name.lower(): value if value is not None else "" for name, value in node.attributes.items()}
+    attributes = node.attributes
+    if not attributes:
+        return {}
+    return {name.lower(): value if value is not None else "" for name, value in attributes.items()}

@@ -68,6 +68,8 @@ class Portal(Engine):
         with self.store.write() as db:
             row = db.execute("SELECT address FROM account WHERE id = ?", (account_id,)).fetchone()
             address = row["address"]
+            if address:
+                self.may_mail(db, account_id, address)
             code = self.issue(db, account_id, "login") if address else ""
         if not address:
             raise Refusal("nothing_pending", "EMAIL_OTP_TO_REGISTERED_ADDRESS", "address")
@@ -82,7 +84,11 @@ class Portal(Engine):
             spent = self.spend(db, account_id, "login", code, now)
             return None if spent is None else bool(spent)
 
-        self.attempt(account_id, "EMAIL_OTP_SINGLE_USE", check, lambda db, now: None)
+        def success(db: sqlite3.Connection, now: float) -> None:
+            row = db.execute("SELECT address FROM account WHERE id = ?", (account_id,)).fetchone()
+            self.mail_read(db, row["address"])
+
+        self.attempt(account_id, "EMAIL_OTP_SINGLE_USE", check, success)
 
     # --- settings: the address ----------------------------------------------------------------
     def start_registration(self, account_id: int, raw: str, field: str) -> str:
@@ -95,6 +101,7 @@ class Portal(Engine):
             exact = domain in self.profile.domains()
             raise Refusal("blocked", "EMAIL_BLOCKED_DOMAIN" if exact else "EMAIL_BLOCKED_SUBDOMAIN", field)
         with self.store.write() as db:
+            self.may_mail(db, account_id, checked.address)
             code = self.issue(db, account_id, "register", checked.address)
         self._send(account_id, "register", checked.address, code)
         return checked.address
@@ -113,6 +120,7 @@ class Portal(Engine):
 
         def success(db: sqlite3.Connection, now: float) -> None:
             db.execute("UPDATE account SET address = ? WHERE id = ?", (confirmed[0], account_id))
+            self.mail_read(db, confirmed[0])
             db.execute("DELETE FROM code WHERE account_id = ? AND purpose = 'login'", (account_id,))
 
         self.attempt(account_id, "EMAIL_REGISTRATION_CONFIRM", check, success)
@@ -184,13 +192,15 @@ class Portal(Engine):
                 ).fetchone()
             ):
                 raise Refusal("nothing_pending", "RESET_CONFIRMATION_MAIL", None)
+            address = db.execute("SELECT address FROM account WHERE id = ?", (account_id,)).fetchone()[
+                "address"
+            ]
+            if address:  # before the reset opens: a refusal leaves it as it was
+                self.may_mail(db, account_id, address)
             db.execute(
                 "INSERT OR REPLACE INTO pending_reset (account_id, session_hash, opened) VALUES (?, ?, ?)",
                 (account_id, session_hash, self.clock.now()),
             )
-            address = db.execute("SELECT address FROM account WHERE id = ?", (account_id,)).fetchone()[
-                "address"
-            ]
             code = self.issue(db, account_id, "reset") if address else ""
         if address:
             self._send(account_id, "reset", address, code)
@@ -211,6 +221,8 @@ class Portal(Engine):
             return None if spent is None else bool(spent)
 
         def success(db: sqlite3.Connection, now: float) -> None:
+            row = db.execute("SELECT address FROM account WHERE id = ?", (account_id,)).fetchone()
+            self.mail_read(db, row["address"])
             if p.flag("reset.voids_apps"):
                 db.execute("DELETE FROM app WHERE account_id = ?", (account_id,))
             if p.flag("reset.clears_email"):

@@ -66,14 +66,68 @@ class Engine:
                 raise ValueError(f"account {login_id!r} already exists")
             db.execute("INSERT INTO account (login_id, pw_hash) VALUES (?, ?)", (login_id, pw_hash))
 
-    def authenticate(self, login_id: str, password: str) -> int | None:
-        """The account ID when the password is right; the hash runs for unknown IDs too."""
+    def authenticate(
+        self, login_id: str, password: str, client: str = "", trust_token: str | None = None
+    ) -> int | None:
+        """The account ID when the password is right; the hash runs for unknown IDs too, and
+        only once the throttle lets this client try this ID (spec §3.1)."""
         with self.store.read() as db:
             row = db.execute("SELECT id, pw_hash FROM account WHERE login_id = ?", (login_id,)).fetchone()
+        trusted = row is not None and trust_token is not None and self.trusted(trust_token, int(row["id"]))
+        lane = "trust:" + codes.token_hash(trust_token or "") if trusted else "addr:" + client
+        self._count_attempt(login_id, lane)
         if row is None:
             codes.verify_password(password, self._dummy_hash)
             return None
-        return int(row["id"]) if codes.verify_password(password, row["pw_hash"]) else None
+        if not codes.verify_password(password, row["pw_hash"]):
+            return None
+        with self.store.write() as db:  # right: the attempt counted was none, and the lane starts again
+            db.execute("DELETE FROM pw_failure WHERE login_id = ? AND lane = ?", (login_id, lane))
+        return int(row["id"])
+
+    def _count_attempt(self, login_id: str, lane: str) -> None:
+        """Count the attempt as a wrong password before the hash runs, or refuse it: this lane's
+        failures for the ID fill the window, or the ID has had 100 in the hour from addresses."""
+        now, p = self.clock.now(), self.profile
+        window, most = p.num("password_throttle.window_seconds"), p.num("password_throttle.max_failures")
+        with self.store.write() as db:
+            db.execute("DELETE FROM pw_failure WHERE at <= ?", (now - max(window, 3600),))
+            mine = db.execute(
+                "SELECT COUNT(*) FROM pw_failure WHERE login_id = ? AND lane = ? AND at > ?",
+                (login_id, lane, now - window),
+            ).fetchone()[0]
+            hour = 0
+            if not lane.startswith("trust:"):
+                hour = db.execute(
+                    "SELECT COUNT(*) FROM pw_failure WHERE login_id = ? AND lane LIKE 'addr:%' AND at > ?",
+                    (login_id, now - 3600),
+                ).fetchone()[0]
+            if mine >= most or hour >= 100:
+                raise Refusal("throttled", "PASSWORD_THROTTLE")
+            db.execute("INSERT INTO pw_failure (login_id, lane, at) VALUES (?, ?, ?)", (login_id, lane, now))
+
+    def may_mail(self, db: sqlite3.Connection, account_id: int, address: str) -> None:
+        """In the transaction that issues a code: nothing for a locked account (spec §12.5), nor
+        more than mail_limit.per_address mails to one address within the window since a code
+        mailed there was used (§12.4). Counts the mail."""
+        now, p = self.clock.now(), self.profile
+        locked = db.execute("SELECT locked_until FROM account WHERE id = ?", (account_id,)).fetchone()[0]
+        if locked is not None and now < locked:
+            raise Refusal("locked", "LOCKOUT_THRESHOLD")
+        window = p.num("mail_limit.window_seconds")
+        db.execute("DELETE FROM mail_log WHERE at <= ?", (now - window,))
+        sent = db.execute(
+            "SELECT COUNT(*) FROM mail_log WHERE address = ? AND at > ?", (address, now - window)
+        ).fetchone()[0]
+        if sent >= p.num("mail_limit.per_address"):
+            raise Refusal("mail_limited", "MAIL_RATE_LIMIT")
+        db.execute("INSERT INTO mail_log (address, at) VALUES (?, ?)", (address, now))
+
+    @staticmethod
+    def mail_read(db: sqlite3.Connection, address: str | None) -> None:
+        """A code mailed to ``address`` was used: its owner reads the mail, the count starts again."""
+        if address:
+            db.execute("DELETE FROM mail_log WHERE address = ?", (address,))
 
     def account(self, account_id: int) -> Account:
         """The account's current state."""
@@ -84,19 +138,38 @@ class Engine:
         return Account(int(row["id"]), row["login_id"], row["address"], int(apps), locked)
 
     # --- sessions -----------------------------------------------------------------------------
-    def open_session(self, account_id: int, stage: str, replaces: str | None = None) -> Session:
-        """A new session token (also used at every change of stage, against fixation)."""
+    def open_session(
+        self, account_id: int, stage: str, replaces: str | None = None, *, same_login: bool = False
+    ) -> Session:
+        """A new session token (also used at every change of stage, against fixation). With
+        ``same_login`` the new token carries on the session it replaces, whose login time the
+        absolute lifetime still counts from."""
         token = secrets.token_urlsafe(32)
         digest = codes.token_hash(token)
         now = self.clock.now()
         with self.store.write() as db:
+            created = now
             if replaces:
+                if same_login:
+                    row = db.execute(
+                        "SELECT created FROM session WHERE token_hash = ?", (replaces,)
+                    ).fetchone()
+                    created = row["created"] if row is not None else now
                 db.execute("DELETE FROM session WHERE token_hash = ?", (replaces,))
             db.execute(
                 "INSERT INTO session (token_hash, account_id, stage, created, last_seen) VALUES (?, ?, ?, ?, ?)",
-                (digest, account_id, stage, now, now),
+                (digest, account_id, stage, created, now),
             )
         return Session(token, digest, account_id, stage)
+
+    def end_other_setup_sessions(self, account_id: int, keep: str) -> None:
+        """The account has a factor now: its other set-up sessions, opened by a password alone,
+        must not register one of their own."""
+        with self.store.write() as db:
+            db.execute(
+                "DELETE FROM session WHERE account_id = ? AND stage = 'setup' AND token_hash != ?",
+                (account_id, keep),
+            )
 
     def session(self, token: str | None) -> Session:
         """The live session of a cookie; unknown or expired ones are the "session expired" error."""
@@ -108,7 +181,9 @@ class Engine:
             row = db.execute("SELECT * FROM session WHERE token_hash = ?", (digest,)).fetchone()
             if row is None:
                 raise Refusal("session_expired", "SESSION_EXPIRY")
-            if row["stage"] in ("first_factor", "reset"):
+            if now - row["created"] >= self.profile.num("session.absolute_seconds"):
+                expired = True  # however busy it has been
+            elif row["stage"] in ("first_factor", "reset"):
                 expired = now - row["created"] >= self.profile.num("session.first_factor_seconds")
             else:
                 expired = now - row["last_seen"] >= self.profile.num("session.idle_seconds")

@@ -64,6 +64,7 @@ class Visit:
     session_token: str | None = None
     trust_token: str | None = None
     remembered: str | None = None
+    client: str = ""  # the peer's address, which the password throttle counts by (spec §3.1)
 
 
 @dataclass
@@ -184,13 +185,13 @@ class Flows:
     def _password(self, visit: Visit) -> int:
         login_id = _text(visit.form["login_id"], "login_id").strip()
         password = _text(visit.form["password"], "password")
-        account_id = self.portal.authenticate(login_id, password)
+        account_id = self.portal.authenticate(login_id, password, visit.client, visit.trust_token)
         if account_id is None:
             raise Refusal("bad_credentials", "FIRST_FACTOR_PASSWORD")
         return account_id
 
     def _promote(self, sess: Session, stage: str, target: str, notice: str | None = None) -> Outcome:
-        new = self.portal.open_session(sess.account_id, stage, sess.token_hash)
+        new = self.portal.open_session(sess.account_id, stage, sess.token_hash, same_login=True)
         out = self.show(target, new, Visit("GET", target, None)) if notice else Outcome(redirect=target)
         if notice:
             out.data["notice"] = notice
@@ -249,11 +250,13 @@ class Flows:
     def do_mail_confirm(self, visit: Visit, sess: Session) -> Outcome:
         """ "Confirm" on the Mail tab: the address becomes the registered one."""
         self.portal.confirm_registration(sess.account_id, visit.form["code"], "code")
+        self.portal.end_other_setup_sessions(sess.account_id, sess.token_hash)
         return self._promote(sess, "authenticated", "mail", "mail_done")
 
     def do_app_register(self, visit: Visit, sess: Session) -> Outcome:
         """ "Register" on the App tab."""
         self.portal.register_app(sess.account_id, visit.form["code"], "code")
+        self.portal.end_other_setup_sessions(sess.account_id, sess.token_hash)
         out = self._promote(sess, "authenticated", "app", "app_done")
         if not self.portal.account(sess.account_id).address:
             out.data["no_address_warning"] = True

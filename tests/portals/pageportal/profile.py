@@ -32,14 +32,20 @@ _KEYS = (
     "resend.keeps_failure_count",
     "lockout.threshold",
     "lockout.duration_seconds",
+    "password_throttle.max_failures",
+    "password_throttle.window_seconds",
+    "mail_limit.per_address",
+    "mail_limit.window_seconds",
     "trust_browser.duration_seconds",
     "session.idle_seconds",
     "session.first_factor_seconds",
+    "session.absolute_seconds",
     "mail.sender",
     "mail.subject_otp",
     "mail.subject_reset",
     "helpdesk.hours",
     "helpdesk.phone",
+    "helpdesk.email",
 )
 
 

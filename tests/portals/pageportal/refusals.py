@@ -20,6 +20,8 @@ STATUS = {
     "media_type": 415,
     "blocked": 422,
     "locked": 429,
+    "throttled": 429,
+    "mail_limited": 429,
     "internal": 500,
     "mail_failed": 503,
 }

@@ -67,6 +67,14 @@ MESSAGES: dict[str, Text] = {
         "失敗回数が上限を超えたため、一時的に利用を停止しています。",
         "Use is suspended for a while: too many failed attempts.",
     ),
+    "throttled": (
+        "パスワードの誤りが続いたため、しばらくログインできません。",
+        "Too many wrong password attempts. Please wait before trying again.",
+    ),
+    "mail_limited": (
+        "送信が続いたため、しばらく送信できません。",
+        "Too many codes were sent to this address. Please wait.",
+    ),
     "mail_failed": ("メールサーバーに接続できませんでした。", "The mail server could not be reached."),
     "not_found": ("指定された画面はありません。", "No such screen."),
     "method": ("この方法ではアクセスできません。", "This kind of request is not accepted here."),

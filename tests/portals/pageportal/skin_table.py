@@ -83,6 +83,14 @@ MESSAGES: dict[str, Text] = {
         "認証の失敗が続いたため、一時的にロックされています。しばらくしてから再度お試しください。",
         "Authentication is temporarily locked after repeated failures. Please try again later.",
     ),
+    "throttled": (
+        "パスワードの誤りが続いたため、しばらくログインできません。時間をおいて再度お試しください。",
+        "Too many wrong passwords: signing in is paused for a while. Please try again later.",
+    ),
+    "mail_limited": (
+        "メールの送信が続いたため、しばらく送信できません。届いたメールのコードをお使いください。",
+        "Too many mails were sent to this address. Please use the code already sent, or wait a while.",
+    ),
     "mail_failed": (
         "メールを送信できませんでした。しばらくしてから再度お試しください。",
         "The email could not be sent. Please try again later.",

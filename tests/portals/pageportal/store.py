@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS trust (
     account_id INTEGER NOT NULL REFERENCES account(id),
     expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pw_failure (
+    login_id TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mail_log (
+    address TEXT NOT NULL,
+    at REAL NOT NULL
+);
 """
 
 

@@ -161,6 +161,7 @@ class Web:
                 session_token=request.cookies.get(skin.cookies["session"]),
                 trust_token=request.cookies.get(skin.cookies["trust"]),
                 remembered=unquote(request.cookies.get(skin.cookies["remember"], "")),
+                client=request.client.host if request.client else "",
             )  # fmt: skip
             outcome = await run_in_threadpool(self.flows.handle, visit)
         except Refusal as refusal:
