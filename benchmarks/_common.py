@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import resource
 import secrets
 import shutil
 import signal
@@ -36,6 +37,32 @@ def ninsho_command() -> list[str]:
     its own start-up to every timing)."""
     beside = Path(PYTHON).with_name("ninsho")
     return [str(beside)] if beside.exists() else [shutil.which("ninsho") or "ninsho"]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A command run to its end: its wall time, its resource use and its workers' (wait4),
+    its exit status and its output."""
+
+    wall: float
+    usage: resource.struct_rusage
+    status: int
+    output: str
+
+
+def run_to_end(cmd: list[str], cwd: Path, env: dict[str, str], out_path: Path) -> Finished:
+    """Run ``cmd`` with its output in ``out_path``; killed if the benchmark is interrupted."""
+    started = time.monotonic()
+    with out_path.open("wb") as out:
+        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+    wall = time.monotonic() - started
+    return Finished(wall, usage, os.waitstatus_to_exitcode(status), out_path.read_text(errors="replace"))
 
 
 def free_port() -> int:

@@ -27,17 +27,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import free_port, ninsho_command, ninsho_server, print_machine
+from benchmarks._common import free_port, ninsho_command, ninsho_server, print_machine, run_to_end
 
 SELECTION = "EMAIL_OTP_LIFETIME or RESET_CODE_LIFETIME or LOCKOUT_DURATION or TRUST_BROWSER_EXPIRY"
 WAIT_LINE = re.compile(r"waiting ([0-9.]+) s of real time: (\S+)")
@@ -83,19 +81,8 @@ def run_harness(
         *([] if features else ["-k", "not test_features"]),
     ]
     env = dict(os.environ, NINSHO_ADMIN_TOKEN=admin_token)
-    started = time.monotonic()
-    out_path = workdir / "harness.out"
-    with out_path.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        process.returncode = os.waitstatus_to_exitcode(status)
-    process_wall = time.monotonic() - started
-    text = out_path.read_text(errors="replace")
+    done = run_to_end(cmd, workdir, env, workdir / "harness.out")
+    text, usage, process_wall = done.output, done.usage, done.wall
     chains: dict[str, list[float]] = defaultdict(list)
     for seconds, nodeid in WAIT_LINE.findall(text):
         chains[nodeid].append(float(seconds))
@@ -104,7 +91,7 @@ def run_harness(
         print(text[-4000:])
         raise SystemExit("the harness printed no real-time summary line")
     return {
-        "exit": process.returncode,
+        "exit": done.status,
         "process_wall": process_wall,
         "concurrent_wall": float(summary.group(4)),
         "chains": dict(chains),

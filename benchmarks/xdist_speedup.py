@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import free_port, ninsho_command, ninsho_server, print_machine
+from benchmarks._common import free_port, ninsho_command, ninsho_server, print_machine, run_to_end
 from benchmarks.realtime_floor import PORTAL_TOML, SELECTION, SUMMARY_LINE
 
 GOAL = 1.0  # -n 2 no slower than -n 0; a speed-up above it is the point
@@ -42,18 +41,8 @@ TIMEOUT_SECONDS = 600
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int, str]:
     """(wall seconds, CPU seconds of the process and its workers, exit status, output)."""
-    started = time.monotonic()
-    out_path = cwd / f"out-{time.monotonic_ns()}.txt"
-    with out_path.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-    wall = time.monotonic() - started
-    return wall, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status), out_path.read_text()
+    done = run_to_end(cmd, cwd, env, cwd / f"out-{time.monotonic_ns()}.txt")
+    return done.wall, done.usage.ru_utime + done.usage.ru_stime, done.status, done.output
 
 
 def embedded(repeat: int, env: dict[str, str], warm_up: bool) -> dict[str, list[tuple[float, float]]]:

@@ -16,16 +16,10 @@ wrong password each, never reach it.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-
 import pytest
 
-from ninsho.reference.faults import FAULTS
-from tests.harness.report_rows import ruled_out_by
-from tests.harness.test_http_harness import JSON_NOT_APPLICABLE, Run, harness_server, run_harness
+from tests.harness.fault_runs import assert_fails_exactly, fault_runs
+from tests.harness.test_http_harness import Run
 
 THROTTLE_FAULTS = ("no-password-throttle", "mail-flood")
 CAUGHT_BY = {
@@ -34,35 +28,12 @@ CAUGHT_BY = {
 }
 
 
-def run_fault(workdir: Path, fault: str) -> Run:
-    server = harness_server(workdir, fault)
-    try:
-        server.start()
-        return run_harness(workdir, server, "json")
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
-    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        futures = {
-            f: pool.submit(run_fault, tmp_path_factory.mktemp(f"json-{f}"), f) for f in THROTTLE_FAULTS
-        }
-        yield {fault: future.result() for fault, future in futures.items()}
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    return fault_runs(tmp_path_factory, THROTTLE_FAULTS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", THROTTLE_FAULTS)
 def test_faulty_server_fails_exactly_its_requirement(runs: dict[str, Run], fault: str) -> None:
-    run = runs[fault]
-    failed = {rid for rid, verdict in run.verdicts.items() if verdict == "FAIL"}
-    assert failed == set(FAULTS[fault].breaks), f"{fault}: {FAULTS[fault].description}\n{run.output}"
-    others = {rid: v for rid, v in run.not_passed().items() if rid not in failed}
-    allowed = set(JSON_NOT_APPLICABLE) | set(ruled_out_by("iimc"))  # as on the correct reference
-    assert set(others) <= allowed and set(others.values()) <= {"NOT_APPLICABLE"}, (
-        f"{fault} disturbed: {others}"
-    )
-    assert run.status == 1, run.output
-    for check in CAUGHT_BY[fault]:
-        assert f"test_throttling.py::{check}" in run.output, (check, run.output)
+    assert_fails_exactly(runs[fault], fault, "test_throttling.py", CAUGHT_BY[fault])
