@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, list[str], int]] = [
     ("html driver against json driver, whole suite (item 7)", ["benchmarks.html_vs_json"], 1200),
     ("a wrong login, known ID against unknown ID (item 8)", ["benchmarks.enumeration_timing"], 300),
     ("ninsho check -n 2 against -n 0 (item 9)", ["benchmarks.xdist_speedup"], 600),
+    ("a request after 1,000 logins against after 1 (item 10)", ["benchmarks.session_growth"], 120),
 ]
 
 

@@ -298,7 +298,7 @@ class Portal:
             if not isinstance(outcome, IssuedCode):
                 return outcome
             self.rules.apply_reset(state)
-            state.sessions = {k: v for k, v in state.sessions.items() if v is s}
+            state.sessions.keep(lambda v: v is s)
             return destination(Action.CONFIRM_RESET)
 
         return self._act(session, Action.CONFIRM_RESET, action)
@@ -337,7 +337,7 @@ class Portal:
             self.rules.apply_reset(state)
             # The spent token stays, marked used, so that opening it again is known for what it is.
             state.codes.append(spent)
-            state.sessions = {}  # the reset sessions too: the link, not they, finished the reset
+            state.sessions.clear()  # the reset sessions too: the link, not they, finished the reset
             return LoginResult(self._open_session(state, Stage.SETUP, now), Stage.SETUP, ())
 
         result = self.store.transact(self.link_owner(login_id, token), change)
@@ -505,7 +505,7 @@ class Portal:
         return self._digest(state.login_id, "trust", token) in state.trusted_browsers
 
     def _open_session(self, state: AccountState, stage: Stage, now: float) -> str:
-        state.sessions = {k: s for k, s in state.sessions.items() if not self._expired(s, now)}
+        state.sessions.keep(lambda s: not self._expired(s, now))
         return self._file_session(state, Session(stage, now, now))
 
     def _file_session(self, state: AccountState, s: Session) -> str:
@@ -523,7 +523,7 @@ class Portal:
         authentication event) [SESSION_TOKEN_RENEWED]. Its times go with it: the absolute
         lifetime still counts from the login. A public seam, for the faulty portal that keeps
         the token; None means the token stays."""
-        state.sessions = {k: v for k, v in state.sessions.items() if v is not s}
+        state.sessions.end(s)
         return self._file_session(state, s)
 
     def _expired(self, s: Session, now: float) -> bool:

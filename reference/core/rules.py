@@ -375,7 +375,7 @@ class Rules:
         ends. Left alone, a second password login made while the account had no factor went on
         registering an app and an address of its own after the owner had set theirs up (NIST SP
         800-63B §6.1.2.1: binding to an account that has a factor takes that factor first)."""
-        state.sessions = {k: s for k, s in state.sessions.items() if s is by or s.stage is not Stage.SETUP}
+        state.sessions.keep(lambda s: s is by or s.stage is not Stage.SETUP)
 
     # --- reset [RESET_VOIDS_APPS] [RESET_CLEARS_EMAIL] -----------------------------------
     def apply_reset(self, state: AccountState) -> None:
@@ -388,5 +388,5 @@ class Rules:
         state.reset_pending = False
         # Only the reset sessions outlive it (the one that confirms, or in link mode the screens
         # that move on): a session from before would set up the emptied account [STALE_SESSIONS_END].
-        state.sessions = {k: s for k, s in state.sessions.items() if s.stage is Stage.RESET}
+        state.sessions.keep(lambda s: s.stage is Stage.RESET)
         state.codes = []  # every pending code, not only the reset ones (protocol.md §9.5)

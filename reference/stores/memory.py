@@ -1,7 +1,9 @@
 """An in-memory store: for the embedded portal, the in-process driver and tests.
 
 Records are kept as JSON-shaped dicts and rebuilt on every read, exactly as the SQLite store
-does, so a transaction can never leak a live object and a discarded change leaves no trace.
+does, so a transaction can never leak a live object and a discarded change leaves no trace. The
+sessions are kept beside the records, by account, as the SQLite store keeps them in a table of
+their own, and written back from :meth:`Sessions.changes` as it writes them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ninsho.reference.core.errors import Conflict, UnknownAccount
-from ninsho.reference.core.state import AccountState, Guard
+from ninsho.reference.core.state import (
+    AccountState,
+    Guard,
+    Sessions,
+    session_from_json,
+    session_to_json,
+)
 
 T = TypeVar("T")
 SWEEP_EVERY = 256  # guard writes between two sweeps of the expired guards
@@ -20,6 +28,7 @@ SWEEP_EVERY = 256  # guard writes between two sweeps of the expired guards
 class MemoryStore:
     def __init__(self) -> None:
         self._records: dict[str, dict[str, Any]] = {}
+        self._sessions: dict[str, dict[str, dict[str, Any]]] = {}  # by login ID, then token digest
         self._guards: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._guard_writes = 0
@@ -33,9 +42,12 @@ class MemoryStore:
                     field="login_id",
                 )
             self._records[state.login_id] = state.to_json()
+            self._sessions[state.login_id] = {}
+            self._write_sessions(state)
 
     def delete(self, login_id: str) -> bool:
         with self._lock:
+            self._sessions.pop(login_id, None)
             return self._records.pop(login_id, None) is not None
 
     def login_ids(self) -> list[str]:
@@ -45,17 +57,29 @@ class MemoryStore:
     def load(self, login_id: str) -> AccountState | None:
         with self._lock:
             record = self._records.get(login_id)
-            return AccountState.from_json(record) if record is not None else None
+            return self._state(login_id, record) if record is not None else None
 
     def transact(self, login_id: str, change: Callable[[AccountState], T]) -> T:
         with self._lock:
             record = self._records.get(login_id)
             if record is None:
                 raise UnknownAccount(f"No account {login_id!r}.", f"アカウント {login_id!r} はありません。")
-            state = AccountState.from_json(record)
+            state = self._state(login_id, record)
             result = change(state)
             self._records[login_id] = state.to_json()
+            self._write_sessions(state)
             return result
+
+    def _state(self, login_id: str, record: dict[str, Any]) -> AccountState:
+        kept = self._sessions[login_id]
+        return AccountState.from_json(record, Sessions({k: session_from_json(s) for k, s in kept.items()}))
+
+    def _write_sessions(self, state: AccountState) -> None:
+        kept = self._sessions[state.login_id]
+        written, ended = state.sessions.changes()
+        for key in ended:
+            kept.pop(key, None)
+        kept.update({key: session_to_json(s) for key, s in written.items()})
 
     def guard(self, key: str, now: float, change: Callable[[Guard], T]) -> T:
         with self._lock:

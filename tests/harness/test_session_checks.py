@@ -60,7 +60,8 @@ class _ResetLeavesOtherSessions(Portal):
         def keeping(state: AccountState) -> T:
             before = dict(state.sessions)
             outcome = change(state)
-            state.sessions = {**before, **state.sessions}
+            for key, s in before.items():  # the sessions the reset ended come back
+                state.sessions.setdefault(key, s)
             return outcome
 
         return super().transaction(action, login_id, keeping)
