@@ -19,8 +19,12 @@ from ninsho.spec.registry import Requirement
 def reason(
     requirement_ids: Iterable[str], registry: Mapping[str, Requirement], profile: Profile
 ) -> str | None:
-    """Why the profile rules out a check marked with ``requirement_ids``, or None."""
-    for rid in requirement_ids:
+    """Why the profile rules out a check marked with ``requirement_ids``, or None.
+
+    The IDs are read in sorted order, so that a check gives the same reason in every process: a
+    feature scenario's tags reach its markers in the order of a set (pytest-bdd), which follows
+    the string hash, and so changed from one run to the next."""
+    for rid in sorted(requirement_ids):
         why = registry[rid].inapplicable(profile)
         if why is not None:
             return f"{why}: this check walks that path"

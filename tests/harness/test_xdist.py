@@ -8,9 +8,10 @@
   waits run at the same time.
 - What cannot work on several workers is refused before anything runs, in one line.
 
-``PYTHONHASHSEED`` is fixed for the runs compared: the order in which a feature scenario's tags
-come (and so which requirement its NOT_APPLICABLE reason names first) follows the string hash,
-which differs from one process to the next, with or without workers.
+``PYTHONHASHSEED`` is fixed for the runs compared, so that nothing that follows the string hash
+can tell them apart: a feature scenario's tags come in the order of a set. (The NOT_APPLICABLE
+reasons, which once named whichever tag came first, read the IDs sorted now:
+``applicability.reason``, tests/harness/test_applicability.py.)
 """
 
 from __future__ import annotations
