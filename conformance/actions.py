@@ -24,6 +24,11 @@ DEFAULT_QUIET = 2.0  # how long no mail must come before "none was sent" holds
 
 
 # --- mail ------------------------------------------------------------------------------------
+# Between two requests for a mail: so that the mailbox tells each mail from the one before (a
+# mail is found by recipient and time), and far below any window of the mail limit.
+MAIL_GAP_SECONDS = 0.25
+
+
 def mail_timeout(mailbox: Mailbox) -> float:
     """How long to wait for a mail that should come (see interfaces.Mailbox)."""
     return float(getattr(mailbox, "timeout_seconds", DEFAULT_MAIL_TIMEOUT))

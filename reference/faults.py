@@ -190,6 +190,14 @@ class _MailsUnlimited(Rules):
         return None
 
 
+class _NoticesUnlimited(Portal):
+    """Mails the ICT Support Center at every click of "初期化" of an account with no address, as
+    §12.4 had allowed: clicking on fills the center's inbox."""
+
+    def notices_counted_as(self, login_id: str) -> str | None:
+        return None
+
+
 class _MailsWhileLocked(Rules):
     """Mails codes to a locked account, which cannot use them before the lock lifts."""
 
@@ -534,6 +542,12 @@ FAULTS: dict[str, Fault] = {
         "after the ICT Support Center's confirm, the screen left open never moves on",
         ("RESET_LINK_HELPDESK_CONFIRM",),
         portal=_ScreenLeftWaiting,
+        proven_under="iimc-2021",
+    ),
+    "helpdesk-notice-flood": Fault(
+        "mails the ICT Support Center at every click of 初期化, without limit",
+        ("MAIL_RATE_LIMIT",),
+        portal=_NoticesUnlimited,
         proven_under="iimc-2021",
     ),
     "helpdesk-notice-to-user": Fault(

@@ -12,9 +12,16 @@ import pyotp
 import pytest
 
 from ninsho.conformance import realtime
-from ninsho.conformance.actions import scan
-from ninsho.conformance.errors import NotApplicable, expect
-from ninsho.conformance.interfaces import Account, Driver, DriverError, HelpdeskConfirmer, Outcome
+from ninsho.conformance.actions import MAIL_GAP_SECONDS, read_mail, scan, stray_mail
+from ninsho.conformance.errors import Inconclusive, NotApplicable, RequirementFailed, expect
+from ninsho.conformance.interfaces import (
+    Account,
+    Driver,
+    DriverError,
+    HelpdeskConfirmer,
+    MailTimeout,
+    Outcome,
+)
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import (
     Enrolled,
@@ -293,6 +300,67 @@ def test_reset_without_address_mails_the_center(portal: Target) -> None:
     notice = center_notice(portal.inbox, portal.profile, enrolled.account, asked.start)
     problems = notice_problems(notice, enrolled.account.login_id)
     expect(not problems, "RESET_LINK_HELPDESK_MAIL", f"the notice to {notice.to}: {'; '.join(problems)}")
+
+
+@pytest.mark.RESET_LINK_HELPDESK_MAIL  # it walks the link's path: NOT_APPLICABLE where the reset is by code
+@pytest.mark.MAIL_RATE_LIMIT
+@realtime.waits(
+    lambda portal: (portal.profile.mail_limit_per_address + 1) * MAIL_GAP_SECONDS, what="gaps between notices"
+)
+def test_notices_to_the_center_are_limited(portal: Target) -> None:
+    """An account with no address: each "初期化" mails the ICT Support Center, ``per_address``
+    times in a row, and the next click is refused and mails nothing (protocol.md §12.4, §19.5).
+    The notices' contents are RESET_LINK_HELPDESK_MAIL's to judge; here only their count."""
+    p = portal.profile
+    enrolled = enrol_app(portal, with_email=False)
+    login_id = enrolled.account.login_id
+    for n in range(1, p.mail_limit_per_address + 1):
+        portal.clock.advance(MAIL_GAP_SECONDS)
+        since = portal.clock.now()
+        clicked = _click_initialize(portal, enrolled.account)
+        expect(
+            clicked.ok,
+            "MAIL_RATE_LIMIT",
+            f'"初期化" {n} of the {p.mail_limit_per_address} the profile allows in'
+            f" {p.mail_limit_window_seconds} s was refused: {clicked.error} {clicked.message_en}",
+        )
+        try:
+            read_mail(portal.inbox, p.helpdesk_email, p.mail_subject_reset, since)
+        except MailTimeout:
+            raise RequirementFailed(
+                "RESET_LINK_HELPDESK_MAIL",
+                f'"初期化" {n} was accepted, and no notice came to helpdesk.email ({p.helpdesk_email})',
+            ) from None
+    portal.clock.advance(MAIL_GAP_SECONDS)
+    since = portal.clock.now()
+    over = _click_initialize(portal, enrolled.account)
+    notice = stray_mail(portal.inbox, p.helpdesk_email, p.mail_subject_reset, since)
+    portal.measure("notice_over_the_limit", "accepted" if over.ok else f"refused: {over.error}")
+    if notice is not None and login_id not in notice.body:
+        raise Inconclusive(
+            f"a notice for another account reached {p.helpdesk_email} at the same time: this one's cannot be"
+            " told apart",
+            "MAIL_RATE_LIMIT",
+        )
+    expect(
+        notice is None,
+        "MAIL_RATE_LIMIT",
+        f'"初期化" {p.mail_limit_per_address + 1} within {p.mail_limit_window_seconds} s mailed the ICT'
+        f" Support Center again ({p.helpdesk_email}): every click mails it",
+    )
+    expect(
+        over.refused,
+        "MAIL_RATE_LIMIT",
+        '"初期化" over the limit mailed nothing, yet was answered as sent',
+    )
+
+
+def _click_initialize(portal: Target, account: Account) -> Outcome:
+    """The reset login in a fresh browser, then "初期化": one click, as a user repeats it."""
+    browser = portal.browser()
+    login = browser.login_for_setup(account)
+    expect(login.ok, "RESET_REAUTHENTICATE", f"the reset login was refused: {login.error}")
+    return browser.initialize()
 
 
 @pytest.mark.RESET_LINK_HELPDESK_CONFIRM

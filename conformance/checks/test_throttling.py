@@ -21,7 +21,7 @@ from collections.abc import Callable
 import pytest
 
 from ninsho.conformance import realtime
-from ninsho.conformance.actions import mailed_code, wrong_mailed_code
+from ninsho.conformance.actions import MAIL_GAP_SECONDS, mailed_code, wrong_mailed_code
 from ninsho.conformance.errors import Advisory, NotApplicable, NotSupported, expect
 from ninsho.conformance.interfaces import Account, Driver, Outcome
 from ninsho.conformance.probes.enrol import Enrolled, enrol_email, second_factor_by_mail
@@ -35,9 +35,6 @@ THROTTLE = Boundary(
     "password_throttle.window_seconds", held="still throttled", passed="the password accepted"
 )
 MAIL_WINDOW = Boundary("mail_limit.window_seconds", held="still refused", passed="mailed again")
-# Between two requests for a mail: so that the mailbox tells each mail from the one before (a
-# mail is found by recipient and time), and far below any window.
-MAIL_GAP_SECONDS = 0.25
 
 
 def _said(outcome: Outcome) -> str:

@@ -17,6 +17,7 @@ from ninsho.reference.core.errors import (
     CodeRejected,
     InvalidInput,
     NothingPending,
+    RateLimited,
     SessionExpired,
     UnknownAccount,
 )
@@ -292,6 +293,31 @@ def test_no_address_goes_to_the_helpdesk_and_the_open_screen_moves_on(lh: Harnes
     assert lh.portal.start_app_registration(session).uri.startswith("otpauth://totp/")
     with refused(NothingPending, "RESET_LINK_HELPDESK_CONFIRM"):
         lh.portal.helpdesk_confirm_reset("taro")
+
+
+def test_notices_to_the_center_are_limited_by_account(lh: Harness) -> None:
+    """Each "初期化" of an account with no address mails the center; past
+    ``mail_limit.per_address`` of them in a window the next is refused and mails nothing, while
+    another account's notice still goes; the center's confirm starts the count again
+    [MAIL_RATE_LIMIT] (protocol.md §12.4)."""
+    p = lh.profile
+    lh.user_with_app()
+    lh.user_with_app("hana")
+    session = lh.login_for_reset()
+    sent = len(lh.outbox.messages)
+    for _ in range(p.mail_limit_per_address):
+        lh.clock.advance(1)
+        lh.portal.initialize(session)
+    assert [m.to for m in lh.outbox.messages[sent:]] == [p.helpdesk_email] * p.mail_limit_per_address
+    with refused(RateLimited, "MAIL_RATE_LIMIT") as box:
+        lh.portal.initialize(session)
+    assert "ICT Support Center" in box[0].message_en and "情報環境支援センター" in box[0].message_ja
+    assert len(lh.outbox.messages) == sent + p.mail_limit_per_address
+    lh.portal.initialize(lh.login_for_reset("hana"))  # the center's inbox is not one count
+    assert len(lh.outbox.messages) == sent + p.mail_limit_per_address + 1
+    lh.portal.helpdesk_confirm_reset("taro")
+    lh.portal.initialize(lh.login_for_reset())
+    assert lh.outbox.messages[-1].to == p.helpdesk_email and "taro" in lh.outbox.messages[-1].body
 
 
 def test_the_center_does_not_revive_an_expired_screen(lh: Harness) -> None:
