@@ -78,6 +78,15 @@ class Sealer:
         return self._each_secret(record, lambda value: self.open(login_id, value))
 
     @staticmethod
+    def holds_unsealed(record: dict[str, Any]) -> bool:
+        """Whether ``record``, as stored, holds a secret written before sealing: the store then
+        writes it back at the account's next transaction, even one that changes nothing else."""
+        values = [app[_APP_SECRET] for app in record.get("apps", [])]
+        if record.get(_PENDING_SECRET) is not None:
+            values.append(record[_PENDING_SECRET])
+        return any(not str(value).startswith(PREFIX) for value in values)
+
+    @staticmethod
     def _each_secret(record: dict[str, Any], change: Any) -> dict[str, Any]:
         """A copy of ``record`` with ``change`` applied to every secret field it holds."""
         copy = dict(record)

@@ -67,8 +67,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     record   TEXT NOT NULL
 ) WITHOUT ROWID
 """
-# The limits' guards (core/state.py Guard), by key: a login ID's wrong passwords whether or not
-# the ID exists, an address's mails. expires_at lets a write drop the ones that count no more.
+# The account's sessions (core/state.py Sessions), a row each, by its token's digest.
 _SESSION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     login_id   TEXT NOT NULL REFERENCES accounts (login_id) ON DELETE CASCADE,
@@ -84,6 +83,8 @@ _UPSERT_SESSION = (
     " ON CONFLICT (login_id, key) DO UPDATE SET stage = excluded.stage,"
     " created_at = excluded.created_at, last_seen = excluded.last_seen"
 )
+# The limits' guards (core/state.py Guard), by key: a login ID's wrong passwords whether or not
+# the ID exists, an address's mails. expires_at lets a write drop the ones that count no more.
 _GUARD_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS guards (key TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL,"
     " expires_at REAL NOT NULL) WITHOUT ROWID",
@@ -317,11 +318,15 @@ class SQLiteStore:
     def _read(
         self, login_id: str, text: str, rows: _SessionRows | None = None
     ) -> tuple[AccountState, dict[str, Any]]:
-        """The state, and its record as read (opened, when sealed), to tell whether it changed."""
+        """The state, and its record as read (opened, when sealed), to tell whether it changed;
+        an empty record where a secret is still unsealed, so that the next write seals it."""
         record = json.loads(text)
+        unsealed = False
         if self._sealer is not None:
+            unsealed = Sealer.holds_unsealed(record)
             record = self._sealer.open_record(login_id, record)
-        return AccountState.from_json(record, Sessions(rows=rows) if rows is not None else None), record
+        state = AccountState.from_json(record, Sessions(rows=rows) if rows is not None else None)
+        return state, {} if unsealed else record
 
     def _dump(self, record: dict[str, Any]) -> str:
         if self._sealer is not None:

@@ -7,6 +7,7 @@ import json
 import secrets
 import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,14 @@ def test_a_sealed_secret_opens_only_in_its_own_account(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_record_from_before_sealing_opens_and_is_sealed_at_its_next_write(tmp_path: Path) -> None:
+# A transaction that changes the record, and one that changes nothing in it (a settings view:
+# the record is then not rewritten, except to seal what was stored before sealing).
+@pytest.mark.parametrize(
+    "change", [lambda s: setattr(s, "failures", 1), lambda s: None], ids=["changes", "reads"]
+)
+def test_a_record_from_before_sealing_opens_and_is_sealed_at_its_next_write(
+    tmp_path: Path, change: Callable[[AccountState], None]
+) -> None:
     path = tmp_path / "portal.sqlite"
     secret = secrets.token_hex(20)
     plain = SQLiteStore(path)
@@ -101,7 +109,7 @@ def test_a_record_from_before_sealing_opens_and_is_sealed_at_its_next_write(tmp_
     store = SQLiteStore(path, sealer=Sealer.from_pepper(PEPPER))
     try:
         assert store.load("rita").apps[0].secret_hex == secret  # type: ignore[union-attr]
-        store.transact("rita", lambda s: setattr(s, "failures", 1))
+        store.transact("rita", change)
         with sqlite3.connect(path) as raw:
             text = raw.execute("SELECT record FROM accounts").fetchone()[0]
         raw.close()
