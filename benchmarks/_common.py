@@ -72,6 +72,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (a server's workers), from /proc/PID/task/*/children."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time that ``pid`` and its live descendants have used (/proc/PID/stat)."""
+    total = 0
+    for each in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_kib(pid: int) -> int | None:
     """Peak resident set size of a live process (VmHWM), in KiB; None when it has gone."""
     try:
@@ -109,6 +131,7 @@ def ninsho_server(
     startup_timeout: float = 20.0,
     db_dir: Path | None = None,
     db: Path | None = None,
+    workers: int = 1,
 ) -> Iterator[Server]:
     """Start `ninsho serve` on a free loopback port with a throw-away database; always stop it.
 
@@ -116,6 +139,8 @@ def ninsho_server(
     name; what a killed benchmark left is swept when the next server starts.
     ``db_dir`` puts the database elsewhere than the default temporary folder (e.g. /dev/shm);
     ``db`` serves an existing database instead (its pepper file beside it).
+    ``workers`` > 1 is ``serve --workers N``, which needs ``--smtp``: without ``smtp_port`` it
+    gets a loopback port nobody listens on, for benchmarks that mail nothing.
     """
     port = free_port()
     token = secrets.token_urlsafe(24)
@@ -130,8 +155,12 @@ def ninsho_server(
             "--log-level",
             "warning",
         ]
+        if smtp_port is None and workers > 1:
+            smtp_port = free_port()
         if smtp_port is not None:
             cmd += ["--smtp", f"127.0.0.1:{smtp_port}"]
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
         if test_clock:
             cmd.append("--test-clock")
         if hash_cost is not None:

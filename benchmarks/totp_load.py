@@ -49,7 +49,15 @@ import pyotp
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import ROOT, Server, ninsho_server, print_machine, vm_hwm_kib
+from benchmarks._common import (
+    ROOT,
+    Server,
+    cpu_seconds,
+    ninsho_server,
+    print_machine,
+    process_tree,
+    vm_hwm_kib,
+)
 
 LUA = Path(__file__).with_name("wrk_post.lua")
 RESULT = re.compile(r"^RESULT (\{.*\})$", re.M)
@@ -83,12 +91,6 @@ class Figures:
             f"unexpected answers {self.unexpected}, socket errors {self.errors})"
             + (f"  server CPU {self.server_cpu_ms:.2f} ms/request" if self.server_cpu_ms is not None else "")
         )
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(
@@ -196,11 +198,11 @@ def prepare_ninsho_sessions(server: Server, count: int) -> list[str]:
 
 
 def ninsho_figures(
-    seconds: float, budget_requests: int, workdir: Path, db_dir: Path | None = None
+    seconds: float, budget_requests: int, workdir: Path, workers: int, db_dir: Path | None = None
 ) -> tuple[list[Figures], dict[str, float]]:
     results: list[Figures] = []
     where = " [db in RAM]" if db_dir else ""
-    with ninsho_server(profile="iimc", hash_cost=4, db_dir=db_dir) as server:
+    with ninsho_server(profile="iimc", hash_cost=4, db_dir=db_dir, workers=workers) as server:
         noop = [_line("GET", "/api/v1/noop", {})]
         for c in CONCURRENCIES:
             results.append(
@@ -239,8 +241,9 @@ def ninsho_figures(
                     cpu_pid=server.pid,
                 )
             )
-        hwm = vm_hwm_kib(server.pid) or 0
-    return results, {"ninsho_server_vmhwm_mib" + where.replace(" ", "_"): hwm / 1024}
+        # Per process: the goal is per worker (with one worker, the server is that process).
+        hwm = max(vm_hwm_kib(pid) or 0 for pid in process_tree(server.pid))
+    return results, {"ninsho_server_vmhwm_mib_per_process" + where.replace(" ", "_"): hwm / 1024}
 
 
 def login_figures(seconds: float, workdir: Path, cost: int = 14) -> list[Figures]:
@@ -278,8 +281,9 @@ def login_figures(seconds: float, workdir: Path, cost: int = 14) -> list[Figures
 
 
 @contextlib.contextmanager
-def privacyidea() -> Iterator[object | None]:
-    """The colleague's examples/privacyidea_driver server (gunicorn, production config), if present."""
+def privacyidea(workers: int) -> Iterator[object | None]:
+    """The colleague's examples/privacyidea_driver server (gunicorn ``-w workers``, production
+    config), if present."""
     sys.path.insert(0, str(ROOT / "examples" / "privacyidea_driver"))
     try:
         from ninsho_privacyidea import server as pi  # type: ignore[import-not-found]
@@ -287,7 +291,7 @@ def privacyidea() -> Iterator[object | None]:
         print(f"privacyIDEA: not measured (examples/privacyidea_driver not importable: {exc})")
         yield None
         return
-    with pi.running() as running:
+    with pi.running(pi.Settings(workers=workers)) as running:
         yield (pi, running)
 
 
@@ -320,10 +324,12 @@ def base64_secret(secret: bytes) -> str:
     return base64.b32encode(secret).decode()
 
 
-def pi_figures(seconds: float, budget_requests: int, workdir: Path) -> tuple[list[Figures], dict[str, float]]:
+def pi_figures(
+    seconds: float, budget_requests: int, workdir: Path, workers: int
+) -> tuple[list[Figures], dict[str, float]]:
     results: list[Figures] = []
     extra: dict[str, float] = {}
-    with privacyidea() as found:
+    with privacyidea(workers) as found:
         if found is None:
             return results, extra
         pi, running = found  # type: ignore[misc]
@@ -344,6 +350,7 @@ def pi_figures(seconds: float, budget_requests: int, workdir: Path) -> tuple[lis
                     expect_status=200,
                     expect_text='"value": false',
                     workdir=workdir,
+                    cpu_pid=running.pid,
                 )
             )
         extra["privacyidea_vmhwm_mib_sum"] = _tree_hwm(running.pid) / 1024
@@ -352,11 +359,7 @@ def pi_figures(seconds: float, budget_requests: int, workdir: Path) -> tuple[lis
 
 def _tree_hwm(pid: int) -> int:
     """VmHWM of a process and its children (gunicorn's master and workers), summed, KiB."""
-    total = vm_hwm_kib(pid) or 0
-    with contextlib.suppress(OSError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            total += vm_hwm_kib(int(child)) or 0
-    return total
+    return sum(vm_hwm_kib(each) or 0 for each in process_tree(pid))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,19 +377,31 @@ def main(argv: list[str] | None = None) -> int:
         "keeps privacyIDEA's SQLite, so the peer comparison is like for like)",
     )
     parser.add_argument("--no-ram-db", action="store_true")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes, the same for both: `ninsho serve --workers N` and gunicorn -w N "
+        "(default: the number of CPUs)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk")
         return 2
     print_machine()
+    print(f"workers: {args.workers} (ninsho serve --workers and privacyIDEA's gunicorn -w alike)")
     with tempfile.TemporaryDirectory(prefix="ninsho-bench-load-") as tmp:
         work = Path(tmp)
-        ours, memory = ninsho_figures(args.seconds, args.budget, work)
+        ours, memory = ninsho_figures(args.seconds, args.budget, work, args.workers)
         if args.ram_db is not None and not args.no_ram_db:
-            in_ram, ram_memory = ninsho_figures(args.seconds, args.budget, work, db_dir=args.ram_db)
+            in_ram, ram_memory = ninsho_figures(
+                args.seconds, args.budget, work, args.workers, db_dir=args.ram_db
+            )
             ours += in_ram
             memory.update(ram_memory)
-        peer, pi_memory = ([], {}) if args.no_privacyidea else pi_figures(args.seconds, args.pi_budget, work)
+        peer, pi_memory = (
+            ([], {}) if args.no_privacyidea else pi_figures(args.seconds, args.pi_budget, work, args.workers)
+        )
         login = [] if args.no_login else login_figures(args.seconds, work)
     print("figures (wrk, loopback; each run bounded in time and count):")
     for f in [*ours, *peer, *login]:
