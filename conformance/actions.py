@@ -12,6 +12,8 @@ mailbox's own ``timeout_seconds`` (``[mailbox] timeout_seconds``), never a const
 
 from __future__ import annotations
 
+import contextlib
+
 import pyotp
 
 from ninsho.conformance.errors import MailTimeout, RequirementFailed
@@ -45,9 +47,29 @@ def read_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail:
     return mailbox.wait_for(to, subject=subject, since=since, timeout=mail_timeout(mailbox))
 
 
-def stray_mail(mailbox: Mailbox, to: str, subject: str, since: float) -> Mail | None:
-    """A mail that should *not* have come, if one comes within the quiet period."""
+def read_mail_naming(
+    mailbox: Mailbox, to: str, text: str, subject: str, since: float, timeout: float
+) -> Mail:
+    """The newest mail to ``to`` since ``since`` whose body holds ``text`` (a login ID), where
+    the mailbox can say (its optional ``wait_for_containing``, interfaces.Mailbox); else, and
+    when none holds it, the newest mail to ``to``, for the caller to judge."""
+    finder = getattr(mailbox, "wait_for_containing", None)
+    if finder is not None:
+        with contextlib.suppress(MailTimeout):
+            found: Mail = finder(to, text, subject=subject, since=since, timeout=timeout)
+            return found
+        timeout = 0.0  # waited already: what came meanwhile is there now
+    return mailbox.wait_for(to, subject=subject, since=since, timeout=timeout)
+
+
+def stray_mail(
+    mailbox: Mailbox, to: str, subject: str, since: float, naming: str | None = None
+) -> Mail | None:
+    """A mail that should *not* have come, if one comes within the quiet period (one whose body
+    holds ``naming``, where the mailbox can tell: :func:`read_mail_naming`)."""
     try:
+        if naming is not None:
+            return read_mail_naming(mailbox, to, naming, subject, since, quiet_seconds(mailbox))
         return mailbox.wait_for(to, subject=subject, since=since, timeout=quiet_seconds(mailbox))
     except MailTimeout:
         return None

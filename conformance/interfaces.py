@@ -223,7 +223,13 @@ class Mailbox(Protocol):
         """The newest mail to ``to`` received at or after ``since``, matched by recipient and
         time only: ``subject`` is the one the caller expects, for the judging that follows
         (conformance/mail_contract.py), never a filter, so a wrong subject is a FAIL and not a
-        timeout."""
+        timeout.
+
+        A mailbox may also have ``wait_for_containing(to, text, *, subject, since, timeout)``:
+        the same, among the mails whose body holds ``text``. It is optional (the harness asks
+        :func:`ninsho.conformance.actions.read_mail_naming`, which falls back on ``wait_for``)
+        and serves the one address that mail for many accounts goes to, the ICT Support
+        Center's: checks running at once each find the notice that names their own account."""
         ...
 
 

@@ -67,12 +67,16 @@ class _Collected:
             self.mails.extend(mails)
             self.cond.notify_all()
 
-    def wait_for(self, to: str, since: float, timeout: float) -> Mail:
-        """The newest mail to ``to`` received at or after ``since``."""
+    def wait_for(self, to: str, since: float, timeout: float, containing: str = "") -> Mail:
+        """The newest mail to ``to`` received at or after ``since`` (whose body holds ``containing``)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                found = [m for m in self.mails if _same_address(m.to, to) and m.received_at >= since]
+                found = [
+                    m
+                    for m in self.mails
+                    if _same_address(m.to, to) and m.received_at >= since and containing in m.body
+                ]
                 if found:
                     return found[-1]
                 left = deadline - time.monotonic()
@@ -152,6 +156,11 @@ class SmtpSinkMailbox:
     def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
         return self._collected.wait_for(to, since, timeout)
 
+    def wait_for_containing(
+        self, to: str, text: str, *, subject: str | None = None, since: float, timeout: float
+    ) -> Mail:
+        return self._collected.wait_for(to, since, timeout, text)
+
     def close(self) -> None:
         self._controller.stop()
 
@@ -208,10 +217,15 @@ class SpoolMailbox:
         self._collected.add(parse_mail(raw, self._clock() - age, list(document["to"])))
 
     def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
+        return self.wait_for_containing(to, "", subject=subject, since=since, timeout=timeout)
+
+    def wait_for_containing(
+        self, to: str, text: str, *, subject: str | None = None, since: float, timeout: float
+    ) -> Mail:
         # At once, not at the reader's next look: a portal that relays before it answers has
         # filed the mail by now, and an older one must not pass for it, as with the sink itself.
         self._scan()
-        return self._collected.wait_for(to, since, timeout)
+        return self._collected.wait_for(to, since, timeout, text)
 
     def close(self) -> None:
         self._stop.set()
@@ -337,6 +351,11 @@ class ImapMailbox:
             raise DriverError(f"{self._where}: {_text(exc)}") from None
 
     def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
+        return self.wait_for_containing(to, "", subject=subject, since=since, timeout=timeout)
+
+    def wait_for_containing(
+        self, to: str, text: str, *, subject: str | None = None, since: float, timeout: float
+    ) -> Mail:
         """Polls every :data:`POLL_SECONDS` until ``timeout``; each IMAP command is bounded by
         the socket timeout, so a silent server ends in a :class:`DriverError`, not a hang."""
         deadline = time.monotonic() + timeout
@@ -344,7 +363,7 @@ class ImapMailbox:
             self._poll_or_reconnect()
             left = deadline - time.monotonic()
             with contextlib.suppress(MailTimeout):
-                return self._collected.wait_for(to, since, 0)
+                return self._collected.wait_for(to, since, 0, text)
             if left <= 0:
                 with self._collected.cond:
                     others = self._collected._elsewhere(since)

@@ -270,8 +270,27 @@ class RecordingMailbox:
         self.timeout_seconds = mail_timeout(inner) if timeout_seconds is None else timeout_seconds
 
     def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
+        return self._read(
+            to,
+            subject,
+            since,
+            lambda: self._inner.wait_for(to, subject=subject, since=since, timeout=timeout),
+        )
+
+    def wait_for_containing(
+        self, to: str, text: str, *, subject: str | None = None, since: float, timeout: float
+    ) -> Mail:
+        """The inner mailbox's own, or its newest mail when it has none (interfaces.Mailbox)."""
+        finder = getattr(self._inner, "wait_for_containing", None)
+        if finder is None:
+            return self.wait_for(to, subject=subject, since=since, timeout=timeout)
+        return self._read(
+            to, subject, since, lambda: finder(to, text, subject=subject, since=since, timeout=timeout)
+        )
+
+    def _read(self, to: str, subject: str | None, since: float, find: Callable[[], Mail]) -> Mail:
         try:
-            mail = self._inner.wait_for(to, subject=subject, since=since, timeout=timeout)
+            mail = find()
         except Exception as exc:
             self._transcript.add(f"mailbox: no mail to {to} since {since:.1f} ({exc})")
             raise

@@ -240,10 +240,15 @@ class OutboxMailbox:
 
     def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
         """The newest mail to ``to`` since ``since``: by recipient and time, never by subject."""
+        return self.wait_for_containing(to, "", subject=subject, since=since, timeout=timeout)
+
+    def wait_for_containing(
+        self, to: str, text: str, *, subject: str | None = None, since: float, timeout: float
+    ) -> Mail:
         candidates = [
             Mail(m.to, m.sender, m.subject, m.body, sent_at, raw=_wire(m, sent_at))
             for m, sent_at in self.outbox.dated
-            if m.to.lower() == to.lower() and sent_at >= since
+            if m.to.lower() == to.lower() and sent_at >= since and text in m.body
         ]
         if not candidates:
             raise MailTimeout(f"no mail to {to} since {since}")

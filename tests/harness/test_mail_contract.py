@@ -17,6 +17,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from ninsho.conformance.actions import read_mail_naming, stray_mail
 from ninsho.conformance.errors import MailTimeout, RequirementFailed
 from ninsho.conformance.interfaces import Mail
 from ninsho.conformance.mail_contract import code_in_body, judge_mail
@@ -175,3 +176,35 @@ def test_a_soft_failure_outranks_an_error_but_leaves_a_hard_fail_as_it_is() -> N
     hard = RequirementFailed("MAIL_SUBJECT_OTP", "the check's own")
     failed = {r.requirement: r for r in verdicts_for("check", marked, registry, hard, soft)}
     assert failed["MAIL_SUBJECT_OTP"].reason == "[MAIL_SUBJECT_OTP] the check's own"
+
+
+class NewestOnly:
+    """A vendor's mailbox with ``wait_for`` alone (``wait_for_containing`` is optional)."""
+
+    def __init__(self, inner: SmtpSinkMailbox) -> None:
+        self.inner = inner
+
+    def wait_for(self, to: str, *, subject: str | None = None, since: float, timeout: float) -> Mail:
+        return self.inner.wait_for(to, subject=subject, since=since, timeout=timeout)
+
+
+def test_each_check_finds_the_centers_notice_that_names_its_account(sink: SmtpSinkMailbox) -> None:
+    """Checks running at once click "初期化" for two accounts, and both notices go to the one
+    center: each check reads its own, the older one too, where the mailbox can look by text;
+    a mailbox that cannot gives the newest, which the check then judges (or calls inconclusive)."""
+    since = time.time()
+    center, subject = PROFILE.helpdesk_email, PROFILE.mail_subject_reset
+    send(sink, center, subject, "A reset was asked for the account nsh-taro.")
+    send(sink, center, subject, "A reset was asked for the account nsh-hana.")
+    inbox = RecordingMailbox(sink, Transcript(), timeout_seconds=5)
+    for mailbox in (sink, inbox):
+        assert "nsh-taro" in read_mail_naming(mailbox, center, "nsh-taro", subject, since, 5).body
+        assert "nsh-hana" in read_mail_naming(mailbox, center, "nsh-hana", subject, since, 5).body
+        # none names the account: the newest, to be judged as "does not name the account"
+        assert "nsh-hana" in read_mail_naming(mailbox, center, "nsh-jiro", subject, since, 0.2).body
+        assert stray_mail(mailbox, center, subject, since, naming="nsh-taro") is not None
+    for mailbox in (NewestOnly(sink), RecordingMailbox(NewestOnly(sink), Transcript(), timeout_seconds=5)):
+        assert "nsh-hana" in read_mail_naming(mailbox, center, "nsh-taro", subject, since, 5).body
+    with pytest.raises(MailTimeout):
+        read_mail_naming(sink, "nobody@example.test", "nsh-taro", subject, since, 0.2)
+    assert stray_mail(sink, "nobody@example.test", subject, since, naming="nsh-taro") is None
