@@ -177,7 +177,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(config), **options)
         return 0
     if config.test_clock_file is not None:
-        config.test_clock_file.write_text("0.0", encoding="ascii")  # a new server starts at offset 0
+        # A new server starts at offset 0, in every lane.
+        config.test_clock_file.write_text("{}", encoding="ascii")
     os.environ[SERVE_ARGV_VARIABLE] = json.dumps(args.argv)
     uvicorn.run("ninsho.reference.cli:worker_app", factory=True, workers=args.workers, **options)
     return 0

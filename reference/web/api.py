@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ninsho.reference.clocks import ShiftedClock
+from ninsho.reference.clocks import MAX_LANES, ShiftedClock, TooManyLanes
 from ninsho.reference.core.errors import InvalidInput, SessionExpired
 from ninsho.reference.core.portal import MAX_TRUST_TOKEN_CHARS, LoginResult, Portal, ResetScreen, Verified
 from ninsho.reference.web import messages
@@ -386,9 +386,13 @@ def _test_clock(request: Request) -> ShiftedClock:
     return clock
 
 
+def _test_clock_answer(clock: ShiftedClock) -> JSONResponse:
+    # "lanes": the request's Ninsho-Test-Clock-Lane header is honoured (spec/protocol.md §17).
+    return JSONResponse({"now": clock.now(), "offset_seconds": clock.offset, "lanes": True})
+
+
 async def test_clock_get(request: Request) -> Response:
-    clock = _test_clock(request)
-    return JSONResponse({"now": clock.now(), "offset_seconds": clock.offset})
+    return _test_clock_answer(_test_clock(request))
 
 
 async def test_clock_advance(request: Request) -> Response:
@@ -408,8 +412,15 @@ async def test_clock_advance(request: Request) -> Response:
             f"テストクロックのずれは ±{MAX_CLOCK_ADVANCE_SECONDS} 秒以内にしてください（現在 {clock.offset:g} 秒）。",
             field="advance_seconds",
         )
-    clock.advance(seconds)
-    return JSONResponse({"now": clock.now(), "offset_seconds": clock.offset})
+    try:
+        clock.advance(seconds)
+    except TooManyLanes:
+        raise InvalidInput(
+            f"The test clock keeps at most {MAX_LANES} lanes; this would be one more.",
+            f"テストクロックのレーンは {MAX_LANES} 個までです。",
+            field="Ninsho-Test-Clock-Lane",
+        ) from None
+    return _test_clock_answer(clock)
 
 
 # --- probes ------------------------------------------------------------------------------

@@ -24,11 +24,13 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ninsho.reference.clocks import LANE_NAME, TEST_CLOCK_LANE
 from ninsho.reference.core.errors import NinshoError
 from ninsho.reference.web import api, pages
 from ninsho.reference.web.config import Runtime, ServerConfig, build_runtime
 from ninsho.reference.web.errors import (
     MalformedBody,
+    bad_lane,
     body_too_large,
     internal_error,
     method_not_allowed,
@@ -40,6 +42,8 @@ STATIC = Path(__file__).parent / "static"
 
 # The header that announces the test clock on every response [TEST_CLOCK_DISABLED_BY_DEFAULT].
 TEST_CLOCK_HEADER = b"x-ninsho-test-clock"
+# The request header that names the request's test-clock lane (spec/protocol.md §17, "Lanes").
+LANE_HEADER = b"ninsho-test-clock-lane"
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -137,11 +141,28 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             response = error_response(Request(scope), body_too_large(self.limit))
             await response(scope, receive, self._stamped(send, scope))
             return
+        lane = headers.get(LANE_HEADER) if self.runtime.config.test_clock else None
+        if lane is not None:  # §17 "Lanes": the request's time is its lane's; ignored while disabled
+            name = lane.decode("latin-1")
+            if LANE_NAME.fullmatch(name) is None:
+                response = error_response(Request(scope), bad_lane(name))
+                await response(scope, receive, self._stamped(send, scope))
+                return
+            token = TEST_CLOCK_LANE.set(name)
+            try:
+                await self._limited(scope, receive, send)
+            finally:
+                TEST_CLOCK_LANE.reset(token)
+            return
+        await self._limited(scope, receive, send)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
 
         async def limited_receive() -> Message:

@@ -72,6 +72,17 @@ def body_too_large(limit: int) -> BodyTooLarge:
     )
 
 
+def bad_lane(name: str) -> InvalidInput:
+    """A Ninsho-Test-Clock-Lane header that is no lane's name (spec/protocol.md §17)."""
+    shown = name if len(name) <= 80 else name[:80] + "…"
+    return InvalidInput(
+        f"Ninsho-Test-Clock-Lane must be 1 to 64 letters, digits, '.', '_' or '-'; it is {shown!r}.",
+        f"Ninsho-Test-Clock-Lane は英数字と「.」「_」「-」の 1〜64 文字にしてください（{shown!r}）。",
+        requirement="TEST_CLOCK_DISABLED_BY_DEFAULT",
+        field="Ninsho-Test-Clock-Lane",
+    )
+
+
 def not_found() -> NotFound:
     return NotFound("There is no such page or endpoint.", "該当するページまたはエンドポイントはありません。")
 

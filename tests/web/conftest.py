@@ -69,8 +69,9 @@ class WebPortal:
         token: str | None = None,
         admin: bool = False,
         check: bool = True,
+        lane: str | None = None,
     ) -> httpx.Response:
-        headers = {}
+        headers = {} if lane is None else {"Ninsho-Test-Clock-Lane": lane}
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
         if admin:

@@ -60,13 +60,13 @@ def within(schema: dict[str, Any], value: object) -> bool:
 
 @dataclass(frozen=True)
 class Input:
-    """One bounded input of one operation: a body field or a path parameter."""
+    """One bounded input of one operation: a body field, a path parameter or a header."""
 
     operation: str  # operationId
     method: str
     path: str  # the template, e.g. /admin/users/{login_id}
     name: str
-    location: str  # "body" or "path"
+    location: str  # "body", "path" or "header"
     schema: dict[str, Any]  # $refs resolved
     others: dict[str, Any]  # the body's other required fields, each its schema's first example
     digits: str | None  # the profile key of x-code-digits, for a code
@@ -146,27 +146,28 @@ class RequestSchemas:
                     "admin": path.startswith("/admin/"),
                     "public": op.get("security") == [],
                 }
+                body = self.body_schema(op)
                 for parameter in self.resolve(op.get("parameters", [])):
                     if any(bound in parameter["schema"] for bound in BOUNDS):
                         found.append(
                             Input(
                                 name=parameter["name"],
-                                location="path",
+                                location=parameter["in"],
                                 schema=parameter["schema"],
-                                others={},
+                                others=_examples(body, parameter["name"]),
                                 **common,
                             )
                         )
-                body = self.body_schema(op)
                 for name, schema in (body or {}).get("properties", {}).items():
                     if any(bound in schema for bound in BOUNDS):
-                        others = {
-                            other: body["properties"][other]["examples"][0]  # type: ignore[index]
-                            for other in (body or {}).get("required", [])
-                            if other != name
-                        }
                         found.append(
-                            Input(name=name, location="body", schema=schema, others=others, **common)
+                            Input(
+                                name=name,
+                                location="body",
+                                schema=schema,
+                                others=_examples(body, name),
+                                **common,
+                            )
                         )
         return found
 
@@ -195,3 +196,12 @@ class RequestSchemas:
             ):
                 return False
         return body is None or self.body_within(operation_id, body, profile)
+
+
+def _examples(body: dict[str, Any] | None, but: str) -> dict[str, Any]:
+    """The body's required fields but ``but``, each its schema's first example."""
+    if body is None:
+        return {}
+    return {
+        other: body["properties"][other]["examples"][0] for other in body.get("required", []) if other != but
+    }

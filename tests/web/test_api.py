@@ -217,6 +217,44 @@ async def test_test_clock_moves_the_portal_time_and_the_date_header(portal: WebP
     assert abs(served - moved.json()["now"]) < 5
 
 
+async def test_test_clock_lanes_each_move_their_own_time(portal: WebPortal, profile: Profile) -> None:
+    """§17 "Lanes": a lane's moves are its own, every decision of a request in it uses its time
+    (here a mailed code's lifetime), and a request without the header keeps the portal's own."""
+    moved = (await portal.api("POST", "/test-clock", {"advance_seconds": 600}, lane="gw-a")).json()
+    assert (moved["offset_seconds"], moved["lanes"]) == (600, True)
+    for lane, offset in ((None, 0), ("gw-b", 0), ("gw-a", 600)):
+        answer = await portal.api("GET", "/test-clock", lane=lane)
+        assert answer.json()["offset_seconds"] == offset, lane
+        served = email.utils.parsedate_to_datetime(answer.headers["date"]).timestamp()
+        assert abs(served - answer.json()["now"]) < 5, lane  # the Date header is the lane's time too
+    await portal.add_user("ivy")
+    session = (await portal.login("ivy"))["session"]
+    sent = await portal.api("POST", "/settings/email", {"address": "ivy@gmail.com"}, token=session)
+    assert sent.status_code == 200, sent.text
+    code = portal.last_code("ivy@gmail.com")
+    await portal.api(
+        "POST", "/test-clock", {"advance_seconds": profile.email_otp_lifetime_seconds}, lane="gw-b"
+    )
+    late = await portal.api("POST", "/settings/email/confirm", {"code": code}, token=session, lane="gw-b")
+    assert late.status_code == 401 and late.json()["requirement"] == "EMAIL_OTP_LIFETIME", late.text
+    on_time = await portal.api("POST", "/settings/email/confirm", {"code": code}, token=session)
+    assert on_time.status_code == 200, on_time.text
+
+
+@pytest.mark.parametrize("lane", ["", "a b", "x" * 65, "ü"])
+async def test_a_malformed_lane_is_invalid_input_naming_the_header(portal: WebPortal, lane: str) -> None:
+    before = (await portal.api("GET", "/test-clock")).json()["offset_seconds"]
+    answer = await portal.client.post(
+        "/api/v1/test-clock",
+        json={"advance_seconds": 60},
+        headers={"Ninsho-Test-Clock-Lane": lane.encode("utf-8")},  # bytes: as a client may send them
+    )
+    assert answer.status_code == 400, answer.text
+    assert (answer.json()["error"], answer.json()["field"]) == ("invalid_input", "Ninsho-Test-Clock-Lane")
+    assert answer.json()["message"]["ja"] and answer.json()["message"]["en"]
+    assert (await portal.api("GET", "/test-clock")).json()["offset_seconds"] == before
+
+
 async def test_wrong_password_and_unknown_id_look_the_same(portal: WebPortal) -> None:
     await portal.add_user("grace")
     wrong = await portal.api("POST", "/login", {"login_id": "grace", "password": "nope"})

@@ -85,6 +85,10 @@ def probes(field: Input, narrowed: dict[str, Any]) -> list[Any]:
         # A path segment is never empty and holds no '/'; nor a line break, which the router's
         # mount (Starlette's ``.*``) does not match: 404 "no such endpoint", before any operation.
         found = [v for v in found if v and not {"/", "\n", "\r"} & set(v)]
+    if field.location == "header":
+        # A header's value is visible ASCII with spaces inside only (RFC 9110 §5.5): h11 refuses
+        # the rest before it is sent.
+        found = [v for v in found if v.isascii() and v.isprintable() and v == v.strip()]
     return list(dict.fromkeys(found))  # each once, in order
 
 
@@ -124,6 +128,11 @@ def send(client: httpx.Client, field: Input, value: Any, session: str) -> httpx.
     content = None
     if field.location == "path":
         path = path.replace("{" + field.name + "}", quote(value, safe=""))
+    elif field.location == "header":
+        headers[field.name] = value
+        if field.others:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(field.others).encode()
     else:
         headers["Content-Type"] = "application/json"
         # json.dumps, not httpx's json=: a float past the maximum must go as written.
@@ -163,8 +172,12 @@ def test_the_served_reference_keeps_each_bound_both_ways(
         response = send(client, field, value, session)
         if (broken := verdict(field, value, inside, response)) is not None:
             found.append(broken)
-        if inside and field.path == "/test-clock" and response.status_code == 200:
-            back = client.post("/test-clock", json={"advance_seconds": -value})  # the next probe from 0
+        moved = value if field.location == "body" else field.others.get("advance_seconds")
+        if inside and field.path == "/test-clock" and response.status_code == 200 and moved is not None:
+            lane = {field.name: value} if field.location == "header" else {}
+            back = client.post(
+                "/test-clock", json={"advance_seconds": -moved}, headers=lane
+            )  # the next from 0
             assert back.status_code == 200, back.text
     assert not found, "\n".join(found)
     # Both sides were probed: a schema that lost its bounds would leave no probe outside.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from ninsho.reference.clocks import ShiftedClock, SystemClock
+import pytest
+
+from ninsho.reference.clocks import MAX_LANES, TEST_CLOCK_LANE, ShiftedClock, SystemClock, TooManyLanes
 
 
 class Frozen(SystemClock):
@@ -46,3 +48,44 @@ def test_moves_from_several_processes_all_count(tmp_path: Path) -> None:
     assert all(0.0 <= offset <= 100.0 for offset in seen)
     assert [worker.exitcode for worker in workers] == [0] * 4
     assert ShiftedClock(shared=shared).offset == 4 * 50 * 0.5
+
+
+def test_each_lane_keeps_its_own_offset_in_the_shared_file(tmp_path: Path) -> None:
+    """§17 "Lanes" across worker processes: a lane moved through one clock is moved for the
+    others, the other lanes and the portal's own offset (from a file of before the lanes) stay."""
+    shared = tmp_path / "portal.sqlite.test-clock"
+    shared.write_text("7.0")  # the one offset of a file from before the lanes
+    first, second = ShiftedClock(Frozen(), shared=shared), ShiftedClock(Frozen(), shared=shared)
+    token = TEST_CLOCK_LANE.set("gw0")
+    try:
+        first.advance(30)
+        assert second.now() == 1_030.0
+    finally:
+        TEST_CLOCK_LANE.reset(token)
+    assert (first.offset, second.now()) == (7.0, 1_007.0)
+    token = TEST_CLOCK_LANE.set("gw1")
+    try:
+        assert second.offset == 0.0
+    finally:
+        TEST_CLOCK_LANE.reset(token)
+
+
+def test_a_lane_beyond_the_bound_is_refused_and_changes_nothing() -> None:
+    clock = ShiftedClock(Frozen())
+    for n in range(MAX_LANES):
+        token = TEST_CLOCK_LANE.set(f"lane-{n}")
+        clock.advance(1)
+        TEST_CLOCK_LANE.reset(token)
+    token = TEST_CLOCK_LANE.set("one-more")
+    try:
+        with pytest.raises(TooManyLanes):
+            clock.advance(1)
+        assert clock.offset == 0.0
+    finally:
+        TEST_CLOCK_LANE.reset(token)
+    token = TEST_CLOCK_LANE.set("lane-0")  # a lane it keeps still moves
+    try:
+        clock.advance(1)
+        assert clock.offset == 2.0
+    finally:
+        TEST_CLOCK_LANE.reset(token)
