@@ -17,9 +17,14 @@ import httpx
 from ninsho.conformance.interfaces import DriverError
 from ninsho.conformance.messages import one_line
 
+# The request header that names a test-clock lane (spec/protocol.md §17, "Lanes").
+LANE_HEADER = "Ninsho-Test-Clock-Lane"
+
 
 class TestClock:
-    """The portal's ``/test-clock`` extension: time moves when the harness says so."""
+    """The portal's ``/test-clock`` extension: time moves when the harness says so. ``lanes``:
+    whether the portal keeps a time per lane (§17), as its first answer says; the lane itself
+    travels on the client's every request (HttpConnection), this clock's included."""
 
     kind = "test-clock"
     __test__ = False  # not a pytest test class, despite its name
@@ -28,9 +33,11 @@ class TestClock:
     def __init__(self, client: httpx.Client, admin_headers: dict[str, str]) -> None:
         self._client = client
         self._headers = admin_headers
-        self.now()  # refuse at once, with the reason, when the extension is off
+        # Refuse at once, with the reason, when the extension is off.
+        self.lanes = self._call("GET")[1]
 
-    def _call(self, method: str, body: dict[str, float] | None = None) -> float:
+    def _call(self, method: str, body: dict[str, float] | None = None) -> tuple[float, bool]:
+        """The portal's time, and whether it keeps lanes, from the extension's answer."""
         try:
             response = self._client.request(method, "test-clock", json=body, headers=self._headers)
         except httpx.HTTPError as exc:
@@ -40,10 +47,16 @@ class TestClock:
                 f"the portal's test clock answered {response.status_code}: start it with the test clock "
                 f'enabled, or use [clock] mode = "real" ({one_line(response.text, 160)})'
             )
-        return float(response.json()["now"])
+        try:
+            answer = response.json()
+            return float(answer["now"]), answer.get("lanes") is True
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DriverError(
+                f'the portal\'s test clock answered {one_line(response.text, 160)!r}, not {{"now": SECONDS, …}}'
+            ) from None
 
     def now(self) -> float:
-        return self._call("GET")
+        return self._call("GET")[0]
 
     def advance(self, seconds: float) -> None:
         if seconds > 0:

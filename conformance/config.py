@@ -92,6 +92,8 @@ class PortalConfig:
     # the controller's SMTP sink files every mail; a worker reads it there instead of listening.
     mail_spool: str | None = None
     mail_spool_reader: bool = False
+    # The worker's own test-clock lane (spec/protocol.md §17, "Lanes"), sent on every request.
+    clock_lane: str | None = None
     source: str = "defaults"
 
     @property

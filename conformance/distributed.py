@@ -27,9 +27,12 @@ controller that writes the reports: the problem of ``record_testsuite_property``
 * **One SMTP port.** The portal relays mail to one port, and one process can listen there: the
   controller runs the SMTP sink and files every mail in a folder that the workers read
   (mailboxes.SpoolMailbox).
-* **The portal's test clock is refused.** It is one clock for the whole portal: a worker moving
-  it would move it under the other workers' checks. ``-n`` with ``clock = "test-clock"`` against
-  a deployed portal ends the run before it starts, in one line.
+* **A test-clock lane per worker.** One clock for the whole portal would move under the other
+  workers' checks. A portal whose test clock keeps lanes (spec/protocol.md §17, ``"lanes": true``)
+  gets each worker's requests in a lane of their own, ``<run>-<share>``: a worker moves its own
+  time, and its accounts are its own. The run token keeps two runs against one staging portal
+  apart. ``-n`` with ``clock = "test-clock"`` against a portal without lanes ends the run before
+  any check, in one line (hooks.py, on the controller).
 
 The preflight runs once, on the controller, before any worker gets a check.
 """
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import shutil
 import tempfile
 import time
@@ -62,6 +66,7 @@ from ninsho.conformance.verdicts import CheckResult, Verdict
 RESULTS_ATTRIBUTE = "ninsho_results"  # on every test report of a check: its verdicts (JSON text on the wire)
 SHARE = "ninsho_share"  # workerinput: the worker's share number, 0 … count-1
 SPOOL = "ninsho_mail_spool"  # workerinput: the folder of the controller's SMTP sink
+LANES = "ninsho_lanes"  # workerinput: the run's token, which each worker's test-clock lane starts with
 OUTPUT = "ninsho"  # workeroutput: what the worker knows once (Worker.pytest_sessionfinish)
 ORDER_KEY = pytest.StashKey[dict[str, int]]()  # the controller's: node ID → collection index
 
@@ -173,6 +178,8 @@ def configure(config: pytest.Config, portal: PortalConfig, prerun: Prerun) -> Po
             changes["pool"] = portal.pool[share::count]
         if workerinput.get(SPOOL):
             changes |= {"mail_spool": workerinput[SPOOL], "mail_spool_reader": True}
+        if workerinput.get(LANES):
+            changes["clock_lane"] = f"{workerinput[LANES]}-{share}"
         return dataclasses.replace(portal, **changes)
     if not is_controller(config):
         return portal
@@ -182,19 +189,14 @@ def configure(config: pytest.Config, portal: PortalConfig, prerun: Prerun) -> Po
     if not portal.embedded and portal.mailbox == "smtp-sink":
         spool = tempfile.mkdtemp(prefix="ninsho-mail-")
     real_time = not portal.embedded and portal.clock == "real"
-    config.pluginmanager.register(Controller(config, count, spool, real_time), "ninsho-controller")
+    lanes = secrets.token_hex(4) if not portal.embedded and portal.clock == "test-clock" else None
+    config.pluginmanager.register(Controller(config, count, spool, real_time, lanes), "ninsho-controller")
     return dataclasses.replace(portal, mail_spool=spool) if spool else portal
 
 
 def _refuse(config: pytest.Config, portal: PortalConfig, count: int) -> None:
     if config.getoption("ninsho_list") or config.getoption("ninsho_dry_run"):
         raise ConfigError("-n", "a list or a dry run runs no check: leave out -n")
-    if not portal.embedded and portal.clock == "test-clock":
-        raise ConfigError(
-            "-n",
-            "the portal's test clock is one clock for the whole portal, and each worker would move it"
-            ' under the others\' checks: run with -n 0, or with [clock] mode = "real"',
-        )
     if portal.provision == "pool" and len(portal.pool) < count:
         raise ConfigError(
             "-n",
@@ -206,8 +208,11 @@ def _refuse(config: pytest.Config, portal: PortalConfig, count: int) -> None:
 class Controller:
     """pytest-xdist's hooks on the controller (``optionalhook``: they exist only with xdist)."""
 
-    def __init__(self, config: pytest.Config, count: int, spool: str | None, real_time: bool) -> None:
+    def __init__(
+        self, config: pytest.Config, count: int, spool: str | None, real_time: bool, lanes: str | None
+    ) -> None:
         self.config, self.count, self.spool, self.real_time = config, count, spool, real_time
+        self.lanes = lanes  # the run's token for the workers' test-clock lanes (None: no test clock)
         self.shares: dict[Any, int] = {}  # the live nodes' shares
         self.waited: dict[str, tuple[int, float, float]] = {}  # worker → (waits, began, ended)
 
@@ -220,6 +225,8 @@ class Controller:
         node.workerinput[SHARE] = self.shares[node]
         if self.spool is not None:
             node.workerinput[SPOOL] = self.spool
+        if self.lanes is not None:
+            node.workerinput[LANES] = self.lanes
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

@@ -236,6 +236,14 @@ def _preflight(session: pytest.Session) -> None:
     connection = connection_for(config)
     if connection is None or not (session.items or distributed.is_controller(config)):
         return  # (xdist's controller collects nothing: its workers do)
+    lanes = getattr(getattr(connection, "clock", None), "lanes", False) is True  # clocks.TestClock.lanes
+    if distributed.is_controller(config) and config.stash[CONFIG_KEY].clock == "test-clock" and not lanes:
+        raise startup.StartFailed(
+            "-n: the portal's test clock is one clock for the whole portal (it keeps no lanes, spec/protocol.md"
+            " §17), and each worker would move it under the others' checks: run with -n 0, or with [clock]"
+            ' mode = "real"',
+            pytest.ExitCode.USAGE_ERROR,
+        )
     problem = preflight(connection.target(), config.stash[CONFIG_KEY])
     if problem is not None:
         raise startup.StartFailed(problem.line(), problem.status)

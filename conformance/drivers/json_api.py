@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from ninsho.conformance.clocks import RealClock, TestClock
+from ninsho.conformance.clocks import LANE_HEADER, RealClock, TestClock
 from ninsho.conformance.config import PortalConfig
 from ninsho.conformance.errors import ConfigError
 from ninsho.conformance.helpdesk import CommandHelpdesk, command_helpdesk
@@ -308,7 +308,11 @@ class HttpConnection:
         self.driver_factory: Callable[[HttpConnection], Driver] = driver_factory or (
             lambda c: JsonDriver(c.client)
         )
-        self.client = httpx.Client(base_url=config.base_url.rstrip("/") + API_PREFIX, timeout=TIMEOUT_SECONDS)
+        self.client = httpx.Client(
+            base_url=config.base_url.rstrip("/") + API_PREFIX,
+            timeout=TIMEOUT_SECONDS,
+            headers=self.lane_headers(),
+        )
         admin = self._admin_headers()
         self.clock: TestClock | RealClock = (
             TestClock(self.client, admin) if config.clock == "test-clock" else self._real_clock()
@@ -324,6 +328,10 @@ class HttpConnection:
         else:
             self.pool = pool_for(config, self._pool_parts(helpdesk))
             self.operator = self.pool.lease_for_check(helpdesk)  # the pre-flight's; each check has its own
+
+    def lane_headers(self) -> dict[str, str]:
+        """This worker's test-clock lane on every request (spec/protocol.md §17, distributed.py)."""
+        return {LANE_HEADER: self.config.clock_lane} if self.config.clock_lane else {}
 
     def _test_clock_answers(self) -> bool:
         """The extension's read without any credentials, as anyone on the network would try it."""

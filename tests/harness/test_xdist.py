@@ -19,11 +19,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ninsho.conformance import cli, distributed
@@ -40,7 +45,7 @@ from tests.harness.test_http_harness import (
     harness_server,
     portal_toml,
 )
-from tests.web.support import NINSHO, cli_env
+from tests.web.support import NINSHO, cli_env, free_port
 
 RUN_TIMEOUT = 600.0
 SELECTION = ("--fault", "wide-window", "-m", "area_totp or area_app")  # TOTP_WINDOW FAILs
@@ -200,21 +205,59 @@ def test_a_worker_reads_the_mail_the_controller_filed(tmp_path: Path) -> None:
         mailbox.close()
 
 
+class LanelessClock:
+    """A portal whose test clock keeps one offset (no "lanes", spec/protocol.md §17): its
+    ``GET /api/v1/test-clock`` answers, every other path is 404; on 127.0.0.1, stopped after."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                found = self.path == "/api/v1/test-clock"
+                body = json.dumps({"now": time.time(), "offset_seconds": 0}).encode() if found else b"{}"
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="laneless-clock", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def laneless() -> Iterator[LanelessClock]:
+    portal = LanelessClock()
+    try:
+        yield portal
+    finally:
+        portal.stop()
+
+
 @pytest.mark.parametrize(
     ("clock", "pool", "refusal"),
     [
-        ("test-clock", 4, "the portal's test clock is one clock for the whole portal"),
+        ("test-clock", 4, "the portal's test clock is one clock for the whole portal (it keeps no lanes"),
         ("real", 1, "2 workers need at least 2 pool accounts, one each ([accounts] pool lists 1)"),
     ],
 )
 def test_what_two_workers_cannot_share_is_refused(
-    tmp_path: Path, clock: str, pool: int, refusal: str
+    tmp_path: Path, clock: str, pool: int, refusal: str, laneless: LanelessClock
 ) -> None:
     config = tmp_path / "portal.toml"
     config.write_text(
-        '[portal]\nbase_url = "http://127.0.0.1:9"\ndriver = "json"\n'
+        f'[portal]\nbase_url = "{laneless.url}"\ndriver = "json"\n'
         f'[accounts]\nprovision = "pool"\npool = {json.dumps([f"p{i}" for i in range(pool)])}\n'
-        '[mailbox]\nkind = "smtp-sink"\nport = 2599\n'
+        f'[mailbox]\nkind = "smtp-sink"\nport = {free_port()}\n'
         f'[clock]\nmode = "{clock}"\n',
         encoding="utf-8",
     )
@@ -262,3 +305,31 @@ def test_real_time_on_two_workers(tmp_path: Path) -> None:
     assert int(spans[1]) and int(spans[4]), "a worker waited for nothing: the shares are not both real-time"
     # Each began before the other ended: they waited at once, not one after the other.
     assert began[0] < ended[1] and began[1] < ended[0], done.output
+
+
+@pytest.mark.slow
+def test_a_test_clock_run_on_two_workers_judges_as_one(tmp_path: Path) -> None:
+    """Against ``ninsho serve --test-clock``, whose clock keeps lanes (spec/protocol.md §17): two
+    workers each move their own lane, the portal's own offset stays where it was, and the
+    verdicts are those of the same run in one process."""
+    server = harness_server(tmp_path / "server").start()
+    selection = ("-m", "TOTP_WINDOW or EMAIL_OTP_LIFETIME or LOCKOUT_DURATION or TRUST_BROWSER_EXPIRY")
+    try:
+        config = portal_toml(tmp_path / "portal.toml", server, "json")
+        env = cli_env(**{TOKEN_ENV: ADMIN_TOKEN})
+        two = check(tmp_path / "two", "2", str(config), *selection, env=env)
+        own = httpx.get(server.url + "/api/v1/test-clock", timeout=10).json()
+        one = check(tmp_path / "one", "0", str(config), *selection, env=env)
+        moved = httpx.get(server.url + "/api/v1/test-clock", timeout=10).json()
+    finally:
+        server.stop()
+    assert (two.status, one.status) == (0, 0), two.output + one.output
+    assert two.verdicts() == one.verdicts(), (two.verdicts(), one.verdicts())
+    judged = {rid: v for rid, v in one.verdicts().items() if rid not in unjudged(one.report())}
+    assert {"TOTP_WINDOW", "EMAIL_OTP_LIFETIME", "LOCKOUT_DURATION"} <= {
+        r for r, v in judged.items() if v == "PASS"
+    }
+    assert own["offset_seconds"] == 0, "the workers moved the portal's own clock, not their lanes"
+    assert moved["offset_seconds"] > 0, (
+        "the run in one process moved no clock: the check above proves nothing"
+    )

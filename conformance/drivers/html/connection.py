@@ -76,7 +76,11 @@ class HtmlConnection(HttpConnection):
 
     def new_client(self) -> httpx.Client:
         return httpx.Client(
-            base_url=self.root_url, transport=self.transport, follow_redirects=True, timeout=TIMEOUT_SECONDS
+            base_url=self.root_url,
+            transport=self.transport,
+            follow_redirects=True,
+            timeout=TIMEOUT_SECONDS,
+            headers=self.lane_headers(),
         )
 
     def browser(self) -> Driver:
