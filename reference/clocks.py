@@ -78,6 +78,12 @@ class ShiftedClock:
     def now(self) -> float:
         return self._base.now() + self.offset
 
+    def earliest(self) -> float:
+        """The time of the lane furthest behind (the portal's own counts, at its offset): what
+        a store's sweep of expired records of *other* accounts goes by, so that a request in a
+        lane ahead never drops what a lane behind still counts (spec/protocol.md §17)."""
+        return self._base.now() + min([0.0, *self._read().values()])
+
 
 def _moved(offsets: dict[str, float], lane: str, seconds: float) -> dict[str, float]:
     if lane not in offsets and len(offsets) >= MAX_LANES:

@@ -26,7 +26,8 @@ SWEEP_EVERY = 256  # guard writes between two sweeps of the expired guards
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, sweep_clock: Callable[[], float] | None = None) -> None:
+        self._sweep_clock = sweep_clock  # as SQLiteStore's
         self._records: dict[str, dict[str, Any]] = {}
         self._sessions: dict[str, dict[str, dict[str, Any]]] = {}  # by login ID, then token digest
         self._guards: dict[str, dict[str, Any]] = {}
@@ -92,6 +93,7 @@ class MemoryStore:
                 self._guards.pop(key, None)
             self._guard_writes += 1
             if self._guard_writes % SWEEP_EVERY == 0:  # guessed IDs must not pile up for ever
-                for stale in [k for k, g in self._guards.items() if g["expires_at"] <= now]:
+                swept = now if self._sweep_clock is None else min(now, self._sweep_clock())
+                for stale in [k for k, g in self._guards.items() if g["expires_at"] <= swept]:
                     del self._guards[stale]
             return result

@@ -132,9 +132,14 @@ class _Pending(Generic[T]):
 class SQLiteStore:
     """The core's :class:`~ninsho.reference.core.ports.Store` on one SQLite database file."""
 
-    def __init__(self, path: str | Path, sealer: Sealer | None = None) -> None:
+    def __init__(
+        self, path: str | Path, sealer: Sealer | None = None, sweep_clock: Callable[[], float] | None = None
+    ) -> None:
         self.path = Path(path)
         self._sealer = sealer
+        # What the sweep of expired guards goes by when it is not the ``now`` of the change:
+        # the test clock's lane furthest behind (reference/clocks.py ShiftedClock.earliest).
+        self._sweep_clock = sweep_clock
         if not self.path.exists():  # created here, so that it is never readable by others
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._local = threading.local()
@@ -262,7 +267,8 @@ class SQLiteStore:
                     )
                 else:
                     db.execute("DELETE FROM guards WHERE key = ?", (key,))
-                db.execute("DELETE FROM guards WHERE expires_at <= ?", (now,))
+                swept = now if self._sweep_clock is None else min(now, self._sweep_clock())
+                db.execute("DELETE FROM guards WHERE expires_at <= ?", (swept,))
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:

@@ -241,6 +241,28 @@ async def test_test_clock_lanes_each_move_their_own_time(portal: WebPortal, prof
     assert on_time.status_code == 200, on_time.text
 
 
+async def test_a_lane_ahead_never_sweeps_what_a_lane_behind_still_counts(
+    portal: WebPortal, profile: Profile
+) -> None:
+    """The store drops expired guards of every account as it writes one. A request in a lane two
+    days ahead must not drop the mail limit another lane's address is still under (§17 "Lanes":
+    a sweep goes by the lane furthest behind)."""
+    await portal.user_with_email("kai", "kai@gmail.com")
+    session = (await portal.login("kai"))["session"]
+    answers = []
+    for _ in range(profile.mail_limit_per_address + 1):
+        answers.append((await portal.api("POST", "/second-factor/email-code", token=session)).status_code)
+        if answers[-1] == 429:
+            break
+    assert answers[-1] == 429, answers  # the address is at its limit
+    await portal.api("POST", "/test-clock", {"advance_seconds": 2 * 86400}, lane="ahead")
+    await portal.add_user("lee")
+    wrong = await portal.api("POST", "/login", {"login_id": "lee", "password": "not it"}, lane="ahead")
+    assert wrong.status_code == 401, wrong.text  # a guard written (and a sweep) two days ahead
+    again = await portal.api("POST", "/second-factor/email-code", token=session)
+    assert again.status_code == 429, again.text
+
+
 @pytest.mark.parametrize("lane", ["", "a b", "x" * 65, "ü"])
 async def test_a_malformed_lane_is_invalid_input_naming_the_header(portal: WebPortal, lane: str) -> None:
     before = (await portal.api("GET", "/test-clock")).json()["offset_seconds"]
