@@ -19,8 +19,9 @@ controller that writes the reports: the problem of ``record_testsuite_property``
 * **Real time against a deployed portal.** A worker pre-runs its checks concurrently, as a single
   run does (realtime.prerun), so that the waits overlap within each worker and across workers.
   That needs each worker's checks known before the first runs: each worker has a *share*
-  (the items whose index modulo the worker count is its number), and the controller's scheduler
-  (:func:`share_scheduler`) sends every worker its whole share at once.
+  (the items whose index modulo the worker count is its number; the manuals' scenarios, which
+  name fixed addresses, all in the first), and the controller's scheduler
+  (:func:`share_scheduler`) sends every worker its whole share at once, on a test clock too.
 * **No account is used by two workers.** A pool's accounts are split between the workers by the
   same share; the admin API's accounts have random login IDs (``nsh`` and 48 random bits), so
   two workers never create the same one. Embedded, each worker has its own portals.
@@ -95,9 +96,15 @@ def _worker_count(config: pytest.Config) -> int:
     return len(parse_tx_spec_config(config))
 
 
-def in_share(index: int, share: int, count: int) -> bool:
-    """Whether the item at ``index`` of the collection is in the worker's ``share`` (real time)."""
-    return index % count == share
+# The manuals' scenarios (features/) name fixed addresses (taro@gmail.com, …), not their
+# accounts' own: two workers running them at once would mail one address from two lanes, or
+# read each other's codes, so they all run on the first share, one after the other.
+FIXED_ADDRESSES = "test_features.py::"
+
+
+def in_share(nodeid: str, index: int, share: int, count: int) -> bool:
+    """Whether the item at ``index`` of the collection is in the worker's ``share``."""
+    return (0 if FIXED_ADDRESSES in nodeid else index % count) == share
 
 
 # --- verdicts on the reports -----------------------------------------------------------------
@@ -234,8 +241,9 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        """Real time against a deployed portal: every worker gets its whole share at once."""
-        return share_scheduler(config, log) if self.real_time else None
+        """Against a deployed portal (real time, test-clock lanes): every worker gets its whole
+        share at once, the scenarios with fixed addresses all in the first."""
+        return share_scheduler(config, log) if self.real_time or self.lanes else None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -295,7 +303,8 @@ class Worker:
         self.started = True
         items = item.session.items
         began = time.time()
-        self.prerun(item.session, [it for i, it in enumerate(items) if in_share(i, self.share, self.count)])
+        mine = [it for i, it in enumerate(items) if in_share(it.nodeid, i, self.share, self.count)]
+        self.prerun(item.session, mine)
         self.span = (began, time.time())
 
     def pytest_sessionfinish(self) -> None:
@@ -330,7 +339,9 @@ def share_scheduler(config: pytest.Config, log: Any) -> Any:
             load.collection = next(iter(load.node2collection.values()))
             for node in load.nodes:
                 share = int(node.workerinput[SHARE])
-                indices = [i for i in range(len(load.collection)) if in_share(i, share, load.numnodes)]
+                indices = [
+                    i for i, nodeid in enumerate(load.collection) if in_share(nodeid, i, share, load.numnodes)
+                ]
                 if indices:
                     load.node2pending[node].extend(indices)
                     node.send_runtest_some(indices)
