@@ -28,17 +28,20 @@ every report: that CPU is the price, paid back only where the checks' own work i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python benchmarks/x.py`: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import (
+    Server,
     cpu_seconds,
     free_port,
     ninsho_command,
@@ -73,21 +76,28 @@ def embedded(repeat: int, env: dict[str, str], warm_up: bool) -> dict[str, list[
     return figures
 
 
-def real_time(repeat: int) -> dict[str, list[tuple[float, float]]]:
-    """(concurrent wall, process wall) per run, against one server for all runs."""
-    figures: dict[str, list[tuple[float, float]]] = {"0": [], "2": []}
+@contextlib.contextmanager
+def served(profile: str, toml: str, *, test_clock: bool) -> Iterator[tuple[Server, Path, dict[str, str]]]:
+    """One ``ninsho serve`` for all of a mode's runs, its portal config and the runs' environment."""
     smtp_port = free_port()
     with (
-        ninsho_server(profile="fast-test", smtp_port=smtp_port) as server,
+        ninsho_server(profile=profile, smtp_port=smtp_port, test_clock=test_clock) as server,
         tempfile.TemporaryDirectory() as tmp,
     ):
         portal = Path(tmp) / "portal.toml"
-        portal.write_text(PORTAL_TOML.format(base_url=server.base_url, smtp_port=smtp_port))
-        env = dict(os.environ, NINSHO_ADMIN_TOKEN=server.admin_token)
+        portal.write_text(toml.format(base_url=server.base_url, smtp_port=smtp_port))
+        yield server, portal, dict(os.environ, NINSHO_ADMIN_TOKEN=server.admin_token)
+
+
+def real_time(repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """(concurrent wall, process wall) per run, against one server for all runs."""
+    figures: dict[str, list[tuple[float, float]]] = {"0": [], "2": []}
+    with served("fast-test", PORTAL_TOML, test_clock=False) as (_, portal, env):
         for _ in range(repeat):
             for workers in ("0", "2"):
                 cmd = [*ninsho_command(), "check", str(portal), "-m", SELECTION, "-k", "not test_features"]
-                wall, _, status, out = timed([*cmd, "-n", workers, "--report-dir", "reports"], Path(tmp), env)
+                run = [*cmd, "-n", workers, "--report-dir", "reports"]
+                wall, _, status, out = timed(run, portal.parent, env)
                 summary = SUMMARY_LINE.search(out)
                 if status != 0 or summary is None:
                     raise SystemExit(f"ninsho check -n {workers} exited {status}:\n{out[-3000:]}")
@@ -109,14 +119,7 @@ TEST_CLOCK_TOML = (
 def test_clock(repeat: int) -> dict[str, list[tuple[float, float, float]]]:
     """(wall, harness CPU, portal CPU) per whole-suite run, against one server for all runs."""
     figures: dict[str, list[tuple[float, float, float]]] = {"0": [], "2": []}
-    smtp_port = free_port()
-    with (
-        ninsho_server(profile="iimc", smtp_port=smtp_port, test_clock=True) as server,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        portal = Path(tmp) / "portal.toml"
-        portal.write_text(TEST_CLOCK_TOML.format(base_url=server.base_url, smtp_port=smtp_port))
-        env = dict(os.environ, NINSHO_ADMIN_TOKEN=server.admin_token)
+    with served("iimc", TEST_CLOCK_TOML, test_clock=True) as (server, portal, env):
         for _ in range(repeat):
             for workers in ("0", "2"):
                 before = cpu_seconds(server.pid)
@@ -130,7 +133,7 @@ def test_clock(repeat: int) -> dict[str, list[tuple[float, float, float]]]:
                     "--report-dir",
                     "reports",
                 ]
-                wall, cpu, status, out = timed(cmd, Path(tmp), env)
+                wall, cpu, status, out = timed(cmd, portal.parent, env)
                 if status != 0:
                     raise SystemExit(f"ninsho check -n {workers} exited {status}:\n{out[-3000:]}")
                 figures[workers].append((wall, cpu, cpu_seconds(server.pid) - before))
