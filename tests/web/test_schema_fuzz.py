@@ -12,6 +12,7 @@ behind the login are reached, not only their 401 (tests/web/test_bad_input.py ho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,6 +63,7 @@ def session_token(served: ServerProcess) -> str:
 OPERATIONS = [result.ok() for result in schemathesis.openapi.from_path(SPEC).get_all_operations()]
 SCHEMAS = RequestSchemas()
 PROFILE = load_profile("iimc")  # ServerProcess's default
+LANE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def refused_only_outside_its_schema(case: schemathesis.Case, response: Any, base_url: str) -> None:
@@ -75,8 +77,12 @@ def refused_only_outside_its_schema(case: schemathesis.Case, response: Any, base
     body = None if isinstance(case.body, NotSet) else case.body
     operation_id = case.operation.definition.raw["operationId"]
     inside = SCHEMAS.case_within(operation_id, body, case.path_parameters or {}, PROFILE)
+    lane = {k: v for k, v in (case.headers or {}).items() if k.lower() == "ninsho-test-clock-lane"}
+    if lane and not all(LANE.fullmatch(str(v)) for v in lane.values()):
+        inside = False  # a lane name outside its pattern (spec/openapi.yaml, TestClockLane)
     if inside and operation_id == "testClockAdvance" and isinstance(body, dict):
-        offset = httpx.get(base_url + "/test-clock", timeout=20).json()["offset_seconds"]  # unchanged
+        # The offset of the case's own lane, where the advance was refused (spec §17, "Lanes").
+        offset = httpx.get(base_url + "/test-clock", headers=lane, timeout=20).json()["offset_seconds"]
         offsets = SCHEMAS.resolve(SCHEMAS.doc["components"]["schemas"]["TestClock"])["properties"]
         inside = within(offsets["offset_seconds"], offset + body["advance_seconds"])
     assert not inside, f"{case.method} {case.path}: within its schemas, refused as {answer} ({body!r})"
