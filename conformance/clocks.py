@@ -28,7 +28,6 @@ class TestClock:
 
     kind = "test-clock"
     __test__ = False  # not a pytest test class, despite its name
-    moves = 0  # how many times time was let pass: what a page shown before then may miss
 
     def __init__(self, client: httpx.Client, admin_headers: dict[str, str]) -> None:
         self._client = client
@@ -60,7 +59,6 @@ class TestClock:
 
     def advance(self, seconds: float) -> None:
         if seconds > 0:
-            self.moves += 1
             self._call("POST", {"advance_seconds": seconds})
 
 
@@ -68,7 +66,6 @@ class RealClock:
     """Wall-clock time on the portal, estimated from its ``Date`` header."""
 
     kind = "real"
-    moves = 0  # as TestClock.moves
 
     def __init__(self, client: httpx.Client) -> None:
         self.offset, self.uncertainty = measure_offset(client)
@@ -80,7 +77,6 @@ class RealClock:
     def advance(self, seconds: float) -> None:
         if seconds <= 0:
             return
-        self.moves += 1
         if self.on_wait is not None:
             self.on_wait(seconds)
         time.sleep(seconds)

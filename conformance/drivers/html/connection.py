@@ -85,11 +85,7 @@ class HtmlConnection(HttpConnection):
 
     def browser(self) -> Driver:
         return HtmlDriver(
-            self.new_client,
-            self.site,
-            self.book,
-            no_address=self.profile.reset_placeholder_address,
-            clock_moves=lambda: self.clock.moves,
+            self.new_client, self.site, self.book, no_address=self.profile.reset_placeholder_address
         )
 
     def _real_clock(self) -> RealClock:
