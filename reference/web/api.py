@@ -418,6 +418,7 @@ async def test_clock_advance(request: Request) -> Response:
         raise InvalidInput(
             f"The test clock keeps at most {MAX_LANES} lanes; this would be one more.",
             f"テストクロックのレーンは {MAX_LANES} 個までです。",
+            requirement="TEST_CLOCK_DISABLED_BY_DEFAULT",
             field="Ninsho-Test-Clock-Lane",
         ) from None
     return _test_clock_answer(clock)
