@@ -59,6 +59,8 @@ class RenamingFront:
         front = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # headers and body are two writes (see tests/cleanroom/binding.py)
+
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
