@@ -8,6 +8,7 @@ import email.utils
 import pyotp
 import pytest
 
+from ninsho.reference.clocks import MAX_LANES
 from ninsho.reference.web.config import ServerConfig
 from ninsho.spec.profile import Profile
 
@@ -275,6 +276,25 @@ async def test_a_malformed_lane_is_invalid_input_naming_the_header(portal: WebPo
     assert (answer.json()["error"], answer.json()["field"]) == ("invalid_input", "Ninsho-Test-Clock-Lane")
     assert answer.json()["message"]["ja"] and answer.json()["message"]["en"]
     assert (await portal.api("GET", "/test-clock")).json()["offset_seconds"] == before
+
+
+async def test_a_lane_beyond_the_bound_is_invalid_input_and_moves_nothing(portal: WebPortal) -> None:
+    """The web edge's answer to ``clocks.TooManyLanes``: a 400 naming the header, under the test
+    clock's requirement, in both languages; the lanes it keeps still answer as before."""
+    for n in range(MAX_LANES):
+        moved = await portal.api("POST", "/test-clock", {"advance_seconds": 1}, lane=f"lane-{n}")
+        assert moved.status_code == 200, moved.text
+    answer = await portal.api("POST", "/test-clock", {"advance_seconds": 1}, lane="one-more")
+    assert answer.status_code == 400, answer.text
+    document = answer.json()
+    assert (document["error"], document["field"], document["requirement"]) == (
+        "invalid_input",
+        "Ninsho-Test-Clock-Lane",
+        "TEST_CLOCK_DISABLED_BY_DEFAULT",
+    )
+    assert document["message"]["ja"] and document["message"]["en"]
+    assert (await portal.api("GET", "/test-clock", lane="one-more")).json()["offset_seconds"] == 0
+    assert (await portal.api("GET", "/test-clock", lane="lane-0")).json()["offset_seconds"] == 1
 
 
 async def test_wrong_password_and_unknown_id_look_the_same(portal: WebPortal) -> None:
