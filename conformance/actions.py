@@ -19,6 +19,7 @@ import pyotp
 from ninsho.conformance.errors import MailTimeout, RequirementFailed
 from ninsho.conformance.interfaces import Clock, Driver, Mail, Mailbox, Outcome
 from ninsho.conformance.mail_contract import code_in_body
+from ninsho.conformance.waits import waiting_for
 from ninsho.spec.profile import Profile
 
 DEFAULT_MAIL_TIMEOUT = 30.0  # a mailbox that does not say (the in-process outbox answers at once)
@@ -119,6 +120,24 @@ def totp_code(totp: pyotp.TOTP, step: int) -> StepCode:
 def step_at(profile: Profile, at: float) -> int:
     """The TOTP time step at ``at`` (RFC 6238 §4.2)."""
     return int(at // profile.totp_period_seconds)
+
+
+def settle_in_step(
+    clock: Clock, profile: Profile, margin: float, needed: float = 0.0, *, skew: float = 0.0
+) -> None:
+    """Wait (or move virtual time) until enough of the app's current TOTP step is left to act in:
+    ``needed`` seconds, ``margin`` from either end. A person whose app shows a code about to change
+    waits for the next one, for a code typed in a step's last moments reaches the portal in the
+    next step and is refused for no fault of the portal's (with a window of 0 steps, always).
+    ``skew``: how far the app's clock is off the portal's."""
+    period = profile.totp_period_seconds
+    into = (clock.now() + skew) % period
+    if into < margin:  # the step has only just begun: perhaps not yet on the portal's clock
+        with waiting_for("start of a fresh TOTP step"):
+            clock.advance(margin - into)
+    elif into > period - margin - needed:
+        with waiting_for("start of a fresh TOTP step"):
+            clock.advance(period - into + margin)
 
 
 def scan(uri: str) -> pyotp.TOTP:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyotp
 
-from ninsho.conformance import waits
+from ninsho.conformance import actions, waits
 from ninsho.conformance.actions import mailed_code, register_address, scan, step_at, totp_code
 from ninsho.conformance.actions import second_factor_by_mail as by_mail
 from ninsho.conformance.errors import expect
@@ -87,12 +87,8 @@ def step_of(target: Target, at: float | None = None) -> int:
 
 
 def settle_in_step(target: Target, needed_seconds: float = 0.0) -> None:
-    """Wait (or move virtual time) until enough of the current TOTP step is left to act in."""
-    period = target.profile.totp_period_seconds
-    into = target.clock.now() % period
-    if into < target.margin_seconds or into > period - target.margin_seconds - needed_seconds:
-        with waits.waiting_for("start of a fresh TOTP step"):
-            target.clock.advance(period - into + target.margin_seconds)
+    """:func:`actions.settle_in_step` on the target's clock, with its margin."""
+    actions.settle_in_step(target.clock, target.profile, target.margin_seconds, needed_seconds)
 
 
 def wait_for_step(target: Target, step: int) -> None:

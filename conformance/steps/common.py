@@ -20,11 +20,12 @@ import pyotp
 import pytest
 
 from ninsho.conformance import actions
-from ninsho.conformance.actions import scan, second_factor_by_mail, wrong_code
+from ninsho.conformance.actions import scan, second_factor_by_mail, settle_in_step, wrong_code
 from ninsho.conformance.actions import step_at as totp_step
 from ninsho.conformance.errors import RequirementFailed
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mail, Mailbox, Outcome, Provisioning
 from ninsho.conformance.markers import requirement_ids
+from ninsho.conformance.timing import margin_for
 from ninsho.conformance.waits import waiting_for
 
 if TYPE_CHECKING:
@@ -69,15 +70,16 @@ class World:
     old_apps: list[pyotp.TOTP] = field(default_factory=list)  # entries from earlier registrations
     last_app_step: int | None = None  # the newest TOTP step this scenario has submitted
     device_error_seconds: float = 0.0  # how far the device clock is off
+    margin_seconds: float = 1.0  # how far from a time boundary to act (the run's, fixtures.margin_seconds)
     offset_steps: int = 0
     address_case: AddressCase | None = None
     answers: list[Outcome] = field(default_factory=list)  # answers to compare with each other
 
 
 @pytest.fixture
-def world() -> World:
-    """A blank memory for each scenario."""
-    return World()
+def world(margin_seconds: float) -> World:
+    """A blank memory for each scenario, with the run's margin from a time boundary."""
+    return World(margin_seconds=margin_seconds)
 
 
 def fail(requirement: str | None, message: str) -> NoReturn:
@@ -211,14 +213,19 @@ def device_time(world: World, portal_clock: Clock) -> float:
 
 def fresh_app_code(world: World, portal_clock: Clock, profile: Profile) -> str:
     """The code the app shows now. When this scenario already typed the current step's code,
-    the user waits for the app to show the next one, as anyone whose code was just used does."""
+    the user waits for the app to show the next one, as anyone whose code was just used does;
+    and one whose step is about to end (less than twice the run's margin left, timing.margin_for)
+    too, so that it reaches the portal in the step it was made for."""
     app = need(world.app, "Authenticator app registered")
+    margin = margin_for(portal_clock, world.margin_seconds)
     if world.last_app_step is not None and totp_step(profile, device_time(world, portal_clock)) <= (
         world.last_app_step
     ):
         next_start = (world.last_app_step + 1) * profile.totp_period_seconds
         with waiting_for("app's next code"):
-            portal_clock.advance(next_start - device_time(world, portal_clock))
+            portal_clock.advance(next_start + margin - device_time(world, portal_clock))
+    # Nor does anyone type a code whose countdown is about to end.
+    settle_in_step(portal_clock, profile, margin, margin, skew=world.device_error_seconds)
     now = device_time(world, portal_clock)
     world.last_app_step = totp_step(profile, now)
     return actions.totp_code(app, int(now) // int(app.interval))
