@@ -30,3 +30,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"stopped a server that a killed run (pid {record.owner_pid}) left running: "
                 f"{record.label or ' '.join(record.command)} (group {record.pgid})"
             )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest files first, whole: under ``-n 2 --dist loadfile`` (the project's addopts)
+    each worker takes files in this order, and a peer's real-time runs (minutes of waiting, that
+    overlap with the other worker's CPU work) would otherwise start last and run alone. A file
+    keeps its own order; so does the rest."""
+    rank: dict[str, int] = {}
+    for item in items:
+        here = 0 if item.get_closest_marker("peer") else 1 if item.get_closest_marker("slow") else 2
+        rank[item.path.as_posix()] = min(here, rank.get(item.path.as_posix(), 2))
+    items.sort(key=lambda item: rank[item.path.as_posix()])
