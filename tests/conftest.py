@@ -33,7 +33,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest files first, whole: under ``-n 2 --dist loadfile`` (the project's addopts)
+    """The longest files first, whole: under ``-n 2 --dist loadfile`` (the README's test command)
     each worker takes files in this order, and a peer's real-time runs (minutes of waiting, that
     overlap with the other worker's CPU work) would otherwise start last and run alone. A file
     keeps its own order; so does the rest."""
