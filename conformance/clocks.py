@@ -28,6 +28,7 @@ class TestClock:
 
     kind = "test-clock"
     __test__ = False  # not a pytest test class, despite its name
+    moves = 0  # how many times time was let pass: what a page shown before then may miss
 
     def __init__(self, client: httpx.Client, admin_headers: dict[str, str]) -> None:
         self._client = client
@@ -59,6 +60,7 @@ class TestClock:
 
     def advance(self, seconds: float) -> None:
         if seconds > 0:
+            self.moves += 1
             self._call("POST", {"advance_seconds": seconds})
 
 
@@ -66,6 +68,7 @@ class RealClock:
     """Wall-clock time on the portal, estimated from its ``Date`` header."""
 
     kind = "real"
+    moves = 0  # as TestClock.moves
 
     def __init__(self, client: httpx.Client) -> None:
         self.offset, self.uncertainty = measure_offset(client)
@@ -77,6 +80,7 @@ class RealClock:
     def advance(self, seconds: float) -> None:
         if seconds <= 0:
             return
+        self.moves += 1
         if self.on_wait is not None:
             self.on_wait(seconds)
         time.sleep(seconds)

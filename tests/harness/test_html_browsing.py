@@ -18,12 +18,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ninsho.conformance.drivers.embedded import pages_client
 from ninsho.conformance.drivers.html import HtmlDriver, load_site_map, parse_page
 from ninsho.conformance.drivers.html.draft import Draft
 from ninsho.conformance.drivers.html.page import Control
 from ninsho.conformance.drivers.html.sitemap import without_codes
 from ninsho.conformance.drivers.html.values import submitted, unsendable
-from ninsho.conformance.interfaces import NotSupported
+from ninsho.conformance.interfaces import Account, NotSupported
+from ninsho.reference.clocks import VirtualClock
+from ninsho.reference.embedded import embedded_portal
+from ninsho.spec.registry import load_profile
 from tests.harness.test_html_navigation import ACCOUNT, CODE, Outsider, driver_for
 
 PLACEHOLDER = "id*****@mail2.adm.kyoto-u.ac.jp"
@@ -168,3 +172,38 @@ def test_check_refuses_a_site_map_that_does_not_exist(
         check_cli.main([str(portal), "--site-map", str(tmp_path / "missing.toml")])
     assert raised.value.code == 2
     assert f"the site map '{tmp_path / 'missing.toml'}' does not exist" in capsys.readouterr().err
+
+
+def test_after_logout_the_login_screen_shown_is_typed_into_until_time_passes() -> None:
+    """A person logged out looks at the login screen and types into it: no new request for it.
+    Once the harness has let time pass on the portal, the screen is opened again (a form held
+    through a wait may be refused for its age, which says nothing of the login)."""
+    embedded = embedded_portal(load_profile("iimc"), clock=VirtualClock(1_700_000_000.0), seed=3)
+    embedded.portal.add_user("taro", "pw-taro-1")
+    account = Account("taro", "pw-taro-1")
+    sent: list[str] = []
+    pages = pages_client(embedded)
+
+    def new_client() -> httpx.Client:
+        client = pages()
+        client.event_hooks["request"].append(
+            lambda request: sent.append(f"{request.method} {request.url.path}")
+        )
+        return client
+
+    moves = [0]
+    driver = HtmlDriver(new_client, load_site_map(None), clock_moves=lambda: moves[0])
+    assert driver.login(account).ok and driver.logout().ok
+    sent.clear()
+    assert driver.login(account).ok
+    assert sent[0].startswith("POST"), sent  # typed into the screen Logout showed
+    assert driver.logout().ok
+    wrong = driver.login(Account("taro", "not-the-password"))  # the refusal is read all the same
+    assert (wrong.ok, wrong.error) == (False, "authentication_failed"), wrong
+    again = driver.login(Account("taro", "not-the-password"))  # not after a Logout: opened again
+    assert (again.ok, again.error) == (False, "authentication_failed"), again
+    assert driver.login(account).ok and driver.logout().ok
+    moves[0] += 1  # time let pass: the screen shown before is opened again
+    sent.clear()
+    assert driver.login(account).ok
+    assert sent[0].startswith("GET"), sent

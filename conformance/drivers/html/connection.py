@@ -85,7 +85,11 @@ class HtmlConnection(HttpConnection):
 
     def browser(self) -> Driver:
         return HtmlDriver(
-            self.new_client, self.site, self.book, no_address=self.profile.reset_placeholder_address
+            self.new_client,
+            self.site,
+            self.book,
+            no_address=self.profile.reset_placeholder_address,
+            clock_moves=lambda: self.clock.moves,
         )
 
     def _real_clock(self) -> RealClock:
