@@ -433,8 +433,9 @@ class HtmlDriver(Navigation):
     def _login_left_by_logout(self) -> Page | None:
         """The login screen that Logout left on show, when it is still shown and no time has
         been let pass since: a person types into it rather than open it again (the requests it
-        saves: benchmarks/README.md, item 7). After a wait it is opened again: a portal may refuse a form held through the wait (an expired token),
-        which would be no answer about the login itself."""
+        saves: benchmarks/README.md, item 7). After a wait it is opened again: a portal may refuse
+        a form held through the wait (an expired token), which would be no answer about the login
+        itself."""
         left, self._after_logout = self._after_logout, None
         if left is None or self._clock_moves is None:
             return None
