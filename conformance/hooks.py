@@ -361,6 +361,42 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+@pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_in_own_words(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> pytest.TestReport | None:
+    """A check's failure that the verdict's own words will report (:func:`_own_words`) gets
+    a one-line longrepr instead of pytest's traceback, which would be thrown away: building
+    one reads and parses the source of every module on its way, about 50 ms a check (a
+    NOT_APPLICABLE run through the pages has dozens; benchmarks/README.md, item 7)."""
+    excinfo = call.excinfo
+    if excinfo is None or not _own_words(item, excinfo.value):
+        return None
+    if not requirement_ids(item, item.config.stash[REGISTRY_KEY]):
+        return None  # not a check: its failure is the project's own, with its traceback
+    # The report pytest would make of a call that raised nothing, then made the failure it was.
+    report = pytest.TestReport.from_item_and_call(
+        item, pytest.CallInfo.from_call(lambda: None, when=call.when)
+    )
+    report.outcome = "failed"
+    report.longrepr = f"{type(excinfo.value).__name__}: {excinfo.value}"
+    report.start, report.stop, report.duration = call.start, call.stop, call.duration
+    return report
+
+
+def _own_words(item: pytest.Item, exc: BaseException) -> bool:
+    """Whether the report of a check that raised ``exc`` shows the verdict's words, not a
+    traceback: a NOT_APPLICABLE or INCONCLUSIVE is a skip with its reason and a WARN a pass
+    with its note (:func:`_align_report`), and with short failures a FAIL or ERROR the harness raised is :func:`reports.failure_block`."""
+    if isinstance(exc, HarnessError) and exc.verdict in (
+        Verdict.NOT_APPLICABLE,
+        Verdict.INCONCLUSIVE,
+        Verdict.WARN,
+    ):
+        return True
+    return item.config.stash[SHORT_FAILURES_KEY] and isinstance(exc, (HarnessError, AssertionError))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield

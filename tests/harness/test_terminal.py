@@ -56,6 +56,75 @@ def test_broken(portal):
     assert "Traceback" in result.stdout.str() or "raise TypeError" in result.stdout.str()
 
 
+# The conftest of a run that counts the tracebacks pytest builds, by the exception's type.
+TRACEBACKS_COUNTED = """
+from _pytest._code.code import ExceptionInfo
+
+pytest_plugins = ["ninsho.conformance.hooks"]
+built = []
+_getrepr = ExceptionInfo.getrepr
+
+
+def _counted(self, *args, **kwargs):
+    built.append(type(self.value).__name__)
+    return _getrepr(self, *args, **kwargs)
+
+
+ExceptionInfo.getrepr = _counted
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"tracebacks built: {sorted(built)}")
+"""
+
+
+@pytest.mark.parametrize("tb", [(), ("--tb=long",)], ids=["short-failures", "tb-long"])
+def test_a_verdict_in_its_own_words_builds_no_traceback(
+    pytester: pytest.Pytester, tb: tuple[str, ...]
+) -> None:
+    """A traceback reads and parses the source of every module on its way (about 50 ms a
+    check): a NOT_APPLICABLE, an INCONCLUSIVE or a WARN is reported in its own words, and so is a
+    FAIL unless ``--tb`` asks for pytest's, so none is built for them. A harness bug's is."""
+    pytester.makeconftest(TRACEBACKS_COUNTED)
+    pytester.makepyfile(
+        test_words="""
+import pytest
+from ninsho.conformance.errors import Advisory, Inconclusive, NotApplicable, RequirementFailed
+
+@pytest.mark.LOGOUT
+def test_not_applicable(portal):
+    raise NotApplicable("the profile rules it out")
+
+@pytest.mark.LOGOUT
+def test_inconclusive(portal):
+    raise Inconclusive("too near a step's end")
+
+@pytest.mark.LOGOUT
+def test_warn(portal):
+    raise Advisory("LOGOUT", "narrower than the profile")
+
+@pytest.mark.LOGOUT
+def test_fail(portal):
+    raise RequirementFailed("LOGOUT", "the session outlived Logout")
+
+@pytest.mark.LOGOUT
+def test_bug(portal):
+    raise TypeError("a bug in the harness")
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "test_words.py", "-rs", *tb)
+    built = "['RequirementFailed', 'TypeError']" if tb else "['TypeError']"
+    result.stdout.fnmatch_lines([f"tracebacks built: {built}"])
+    result.stdout.fnmatch_lines(
+        ["*NOT_APPLICABLE: the profile rules it out*", "*INCONCLUSIVE: too near a step's end*"]
+    )
+    result.assert_outcomes(passed=1, failed=2, skipped=2)
+    out = result.stdout.str()
+    assert "raise TypeError" in out and "a bug in the harness" in out
+    assert "the session outlived Logout" in out
+    assert ("raise RequirementFailed" in out) == bool(tb), out
+
+
 # --- waits ---------------------------------------------------------------------------------
 class FakeTime:
     def __init__(self) -> None:
