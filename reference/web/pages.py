@@ -344,7 +344,8 @@ mfa_email_submit = _second_factor(
 async def _settings(request: Request, tab: str, *, status: int = 200, **context: Any) -> Response:
     token = _token(request)
     view = await _call(request, lambda p: p.settings(token))
-    request.session["stage"] = view.stage.value
+    if request.session.get("stage") != view.stage.value:  # unchanged, the cookie is not sent again
+        request.session["stage"] = view.stage.value
     context.setdefault("sent_to", request.session.get("sent_to"))
     return render(
         request,

@@ -311,6 +311,19 @@ async def test_session_and_remember_cookies(portal: WebPortal) -> None:
     assert any(c.startswith('ninsho_remember="";') for c in response.headers.get_list("set-cookie"))
 
 
+async def test_a_page_that_changes_no_session_state_sets_no_cookie(portal: WebPortal) -> None:
+    """The session cookie is sent when what it holds changes (a login, a new stage), not with
+    every page: each one costs the portal a signature and the browser a Set-Cookie to parse."""
+    await portal.add_user("rita")
+    settings = await log_in(portal, "rita")
+    assert settings.url.path == "/settings"
+    again = await portal.client.get("/settings")
+    assert again.status_code == 200 and "ninsho_session=" not in again.headers.get("set-cookie", "")
+    out = await post_form(portal.client, again, "/logout")
+    assert out.url.path == "/login"
+    assert (await portal.client.get("/settings", follow_redirects=True)).url.path == "/login"  # [LOGOUT]
+
+
 async def test_secure_flag_when_configured(make_portal: MakePortal) -> None:
     portal = await make_portal(secure_cookies=True)
     page = await portal.client.get("/login")
