@@ -197,6 +197,9 @@ class SessionCopier(Protocol):
         ...
 
 
+_ID_CHARACTERS = r"A-Za-z0-9_\-"  # what a login ID is made of, around it: another ID, not a boundary
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str
@@ -210,6 +213,15 @@ class Mail:
         """The first run of exactly ``digits`` digits in the body [MAIL_BODY_CODE]."""
         found = re.search(rf"(?<!\d)\d{{{digits}}}(?!\d)", self.body)
         return found.group(0) if found else None
+
+    def names(self, word: str) -> bool:
+        """Whether the body names ``word`` (a login ID) as a word of its own: a notice for
+        user10 does not name user1, nor one for nsh-taro taro. "" is named by every body."""
+        return (
+            not word
+            or re.search(rf"(?<![{_ID_CHARACTERS}]){re.escape(word)}(?![{_ID_CHARACTERS}])", self.body)
+            is not None
+        )
 
 
 @runtime_checkable
@@ -226,7 +238,8 @@ class Mailbox(Protocol):
         timeout.
 
         A mailbox may also have ``wait_for_containing(to, text, *, subject, since, timeout)``:
-        the same, among the mails whose body holds ``text``. It is optional (the harness asks
+        the same, among the mails whose body names ``text`` as a word of its own
+        (:meth:`Mail.names`: user1 is not named by a notice for user10). It is optional (the harness asks
         :func:`ninsho.conformance.actions.read_mail_naming`, which falls back on ``wait_for``)
         and serves the one address that mail for many accounts goes to, the ICT Support
         Center's: checks running at once each find the notice that names their own account."""

@@ -68,14 +68,15 @@ class _Collected:
             self.cond.notify_all()
 
     def wait_for(self, to: str, since: float, timeout: float, containing: str = "") -> Mail:
-        """The newest mail to ``to`` received at or after ``since`` (whose body holds ``containing``)."""
+        """The newest mail to ``to`` received at or after ``since`` (whose body names ``containing``:
+        :meth:`Mail.names`)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
                 found = [
                     m
                     for m in self.mails
-                    if _same_address(m.to, to) and m.received_at >= since and containing in m.body
+                    if _same_address(m.to, to) and m.received_at >= since and m.names(containing)
                 ]
                 if found:
                     return found[-1]

@@ -248,8 +248,9 @@ class OutboxMailbox:
         candidates = [
             Mail(m.to, m.sender, m.subject, m.body, sent_at, raw=_wire(m, sent_at))
             for m, sent_at in self.outbox.dated
-            if m.to.lower() == to.lower() and sent_at >= since and text in m.body
+            if m.to.lower() == to.lower() and sent_at >= since
         ]
+        candidates = [mail for mail in candidates if mail.names(text)]
         if not candidates:
             raise MailTimeout(f"no mail to {to} since {since}")
         return candidates[-1]

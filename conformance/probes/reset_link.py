@@ -171,7 +171,7 @@ def notice_problems(mail: Mail, login_id: str) -> list[str]:
     """What the center's notice lacks, or carries and must not (§19.5): the account's login ID
     named; no link, and no run of digits a reader would take for a code (the login ID aside)."""
     problems = []
-    if login_id not in mail.body:
+    if not mail.names(login_id):
         problems.append(f"it does not name the account {login_id!r}")
     if _URL.search(mail.body):
         problems.append(

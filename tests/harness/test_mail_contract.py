@@ -90,6 +90,20 @@ def test_the_centers_notice_is_judged_by_its_own_contract() -> None:
     ]
 
 
+def test_a_login_id_is_named_as_a_word_of_its_own() -> None:
+    """A notice for user10 does not name user1 (nor one for nsh-taro taro): else user1's check
+    would judge user10's notice as its own, and pass it."""
+    from ninsho.conformance.probes.reset_link import notice_problems
+
+    for body in ("reset asked for user10.", "ユーザーuser10さん", "id=nsh-user1", "user1_x"):
+        assert not Mail("c@example.test", "", "", body, 0).names("user1"), body
+    for body in ("reset asked for user1.", "ユーザーuser1さん", "(user1)", "ID:user1\n", "user1"):
+        assert Mail("c@example.test", "", "", body, 0).names("user1"), body
+    assert notice_problems(Mail("c@example.test", "", "", "reset asked for user10", 0), "user1") == [
+        "it does not name the account 'user1'"
+    ]
+
+
 def test_a_six_digit_code_is_read_and_fails_only_its_digit_count() -> None:
     six = mail(code="123456")
     assert code_in_body(six.body, PROFILE.email_otp_digits) == "123456"
@@ -205,6 +219,12 @@ def test_each_check_finds_the_centers_notice_that_names_its_account(sink: SmtpSi
         assert stray_mail(mailbox, center, subject, since, naming="nsh-taro") is not None
     for mailbox in (NewestOnly(sink), RecordingMailbox(NewestOnly(sink), Transcript(), timeout_seconds=5)):
         assert "nsh-hana" in read_mail_naming(mailbox, center, "nsh-taro", subject, since, 5).body
+    # user1's check waits for user1's notice, though user10's names "user1" as a substring
+    send(sink, center, subject, "A reset was asked for the account user10.")
+    with pytest.raises(MailTimeout):
+        sink.wait_for_containing(center, "user1", subject=subject, since=since, timeout=0.2)
+    send(sink, center, subject, "A reset was asked for the account user1.")
+    assert read_mail_naming(sink, center, "user1", subject, since, 5).body.strip().endswith("user1.")
     with pytest.raises(MailTimeout):
         read_mail_naming(sink, "nobody@example.test", "nsh-taro", subject, since, 0.2)
     assert stray_mail(sink, "nobody@example.test", subject, since, naming="nsh-taro") is None
