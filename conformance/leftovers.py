@@ -45,9 +45,9 @@ class Journal:
             self._open.add(login_id)
             self._save()
 
-    def deleted(self, login_id: str) -> None:
+    def deleted(self, *login_ids: str) -> None:
         with self._lock:
-            self._open.discard(login_id)
+            self._open.difference_update(login_ids)
             self._save()
 
     def open_accounts(self) -> list[str]:

@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -41,6 +42,7 @@ from ninsho.spec.profile import Profile
 
 API_PREFIX = "/api/v1/"
 TIMEOUT_SECONDS = 15.0
+DELETE_CONCURRENCY = 4  # the run's accounts deleted at once when it ends (the portal's commits overlap)
 POLL_SECONDS = 0.25  # how often a reset screen left open asks whether it may go on (§19.5)
 
 
@@ -282,10 +284,16 @@ class AdminApiOperator:
             self.helpdesk.preflight()
 
     def close(self) -> None:
-        """The run has ended: delete every account it created."""
-        for login_id in self.journal.open_accounts():
-            if self._delete(login_id):
-                self.journal.deleted(login_id)
+        """The run has ended: delete every account it created, a few at once (one at a time,
+        400 accounts held the run's end up for half a second, each delete a commit of its own on
+        the portal), and strike them from the journal in one write. A run killed meanwhile
+        leaves them all in it: the next run's sweep deletes them, and one already gone is a 404."""
+        left = self.journal.open_accounts()
+        with ThreadPoolExecutor(max_workers=DELETE_CONCURRENCY) as pool:
+            removed = [
+                login_id for login_id, gone in zip(left, pool.map(self._delete, left), strict=True) if gone
+            ]
+        self.journal.deleted(*removed)
 
 
 class HttpConnection:

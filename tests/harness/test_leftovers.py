@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
+from ninsho.conformance.drivers.json_api import AdminApiOperator
 from ninsho.conformance.leftovers import Journal
 from tests.harness.test_http_harness import ADMIN_TOKEN, TOKEN_ENV, harness_server, ninsho_check, portal_toml
 from tests.web.support import NINSHO, cli_env, run_cli
@@ -32,6 +35,32 @@ def test_the_journal_holds_what_is_not_deleted_yet(tmp_path: Path) -> None:
     assert journal.path.read_text() == "nsh2\n"
     journal.deleted("nsh2")
     assert not journal.path.exists(), "an empty journal is no file"
+
+
+def test_the_runs_end_deletes_its_accounts_at_once_and_keeps_what_stayed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the end, every account the run made is deleted, several at once; one the portal
+    would not remove stays in the journal, and the journal is written once."""
+    together = threading.Barrier(2, timeout=10)  # nsh1 and nsh2 are answered only if both are asked at once
+
+    def admin_api(request: httpx.Request) -> httpx.Response:
+        login_id = request.url.path.rsplit("/", 1)[1]
+        if login_id in ("nsh1", "nsh2"):
+            together.wait()
+        if login_id == "nsh3":
+            return httpx.Response(403, json={"error": "forbidden", "message": {"en": "no", "ja": "no"}})
+        return httpx.Response(204 if login_id != "nsh5" else 404, json={})
+
+    journal = Journal("https://portal.test", tmp_path)
+    client = httpx.Client(base_url="https://portal.test/api/v1/", transport=httpx.MockTransport(admin_api))
+    for n in range(1, 9):
+        journal.created(f"nsh{n}")
+    saves, save = [], journal._save
+    monkeypatch.setattr(journal, "_save", lambda: saves.append(1) or save())
+    AdminApiOperator(client, {}, "example.test", journal=journal).close()
+    assert journal.open_accounts() == ["nsh3"] and journal.path.read_text() == "nsh3\n"
+    assert len(saves) == 1, "the journal is written once, not once an account"
 
 
 def test_the_sweep_takes_only_dead_runs_of_the_same_portal(tmp_path: Path) -> None:
