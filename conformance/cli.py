@@ -25,6 +25,7 @@ from ninsho.conformance.drivers.embedded import FAULT_NAMES
 from ninsho.conformance.messages import did_you_mean
 from ninsho.spec.registry import profile_names
 
+HARNESS_INI = Path(__file__).with_name("pytest.ini")  # the run's own pytest settings (none)
 # The entry point names (pytest11) of the plugins a run needs; pytest loads them by these names.
 NEEDED_PLUGINS = ("ninsho-harness", "pytest-bdd")
 # Built-in plugins a conformance run does without: unraisableexception's clean-up runs five full
@@ -175,9 +176,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
-    # --noconftest: a run checks a portal with the harness's own checks; the conftest.py files of
-    # the folder it starts in (a QA repository's, this repository's tests/) are not part of it.
-    argv = ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider", "-ra", "--noconftest"]
+    # A run checks a portal with the harness's own checks and settings: the conftest.py files of
+    # the folder it starts in (a QA repository's, this repository's tests/) are not part of it
+    # (--noconftest), nor is that folder's pytest configuration (-c): its addopts named options of
+    # plugins a run does not load, and its filterwarnings = error or required_plugins stopped a
+    # run on the harness's libraries. Paths stay relative to the folder (--rootdir).
+    argv = ["-c", str(HARNESS_INI), f"--rootdir={Path.cwd()}"]
+    argv += ["--pyargs", "ninsho.conformance.checks", "-p", "no:cacheprovider", "-ra", "--noconftest"]
     if not args.all_plugins:
         argv.append("--disable-plugin-autoload")
         for plugin in (*NEEDED_PLUGINS, *UNNEEDED_PLUGINS):
