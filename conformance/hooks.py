@@ -387,7 +387,8 @@ def pytest_runtest_makereport_in_own_words(
 def _own_words(item: pytest.Item, exc: BaseException) -> bool:
     """Whether the report of a check that raised ``exc`` shows the verdict's words, not a
     traceback: a NOT_APPLICABLE or INCONCLUSIVE is a skip with its reason and a WARN a pass
-    with its note (:func:`_align_report`), and with short failures a FAIL or ERROR the harness raised is :func:`reports.failure_block`."""
+    with its note (:func:`_align_report`); with short failures, a FAIL or an ERROR that the
+    harness raised is :func:`reports.failure_block`."""
     if isinstance(exc, HarnessError) and exc.verdict in (
         Verdict.NOT_APPLICABLE,
         Verdict.INCONCLUSIVE,

@@ -197,7 +197,14 @@ class SessionCopier(Protocol):
         ...
 
 
-_ID_CHARACTERS = r"A-Za-z0-9_\-"  # what a login ID is made of, around it: another ID, not a boundary
+_ID_CHARACTERS = r"A-Za-z0-9_\-"  # beside a login ID, these make it part of another ID
+
+
+def names(text: str, word: str) -> bool:
+    """Whether ``text`` (a mail's body) names ``word`` (a login ID) as a word of its own: a
+    notice for user10 does not name user1, nor one for nsh-taro taro. "" is named by any text."""
+    pattern = rf"(?<![{_ID_CHARACTERS}]){re.escape(word)}(?![{_ID_CHARACTERS}])"
+    return not word or re.search(pattern, text) is not None
 
 
 @dataclass(frozen=True)
@@ -215,13 +222,8 @@ class Mail:
         return found.group(0) if found else None
 
     def names(self, word: str) -> bool:
-        """Whether the body names ``word`` (a login ID) as a word of its own: a notice for
-        user10 does not name user1, nor one for nsh-taro taro. "" is named by every body."""
-        return (
-            not word
-            or re.search(rf"(?<![{_ID_CHARACTERS}]){re.escape(word)}(?![{_ID_CHARACTERS}])", self.body)
-            is not None
-        )
+        """Whether the body names ``word`` as a word of its own (:func:`names`)."""
+        return names(self.body, word)
 
 
 @runtime_checkable
@@ -239,8 +241,8 @@ class Mailbox(Protocol):
 
         A mailbox may also have ``wait_for_containing(to, text, *, subject, since, timeout)``:
         the same, among the mails whose body names ``text`` as a word of its own
-        (:meth:`Mail.names`: user1 is not named by a notice for user10). It is optional (the harness asks
-        :func:`ninsho.conformance.actions.read_mail_naming`, which falls back on ``wait_for``)
+        (:func:`names`: user1 is not named by a notice for user10). It is optional (the harness
+        asks :func:`ninsho.conformance.actions.read_mail_naming`, which falls back on ``wait_for``)
         and serves the one address that mail for many accounts goes to, the ICT Support
         Center's: checks running at once each find the notice that names their own account."""
         ...

@@ -20,6 +20,7 @@ from ninsho.conformance.interfaces import (
     Outcome,
     Provisioning,
     ServerError,
+    names,
 )
 from ninsho.conformance.refusals import kind_of
 from ninsho.reference.clocks import VirtualClock
@@ -248,9 +249,8 @@ class OutboxMailbox:
         candidates = [
             Mail(m.to, m.sender, m.subject, m.body, sent_at, raw=_wire(m, sent_at))
             for m, sent_at in self.outbox.dated
-            if m.to.lower() == to.lower() and sent_at >= since
+            if m.to.lower() == to.lower() and sent_at >= since and names(m.body, text)
         ]
-        candidates = [mail for mail in candidates if mail.names(text)]
         if not candidates:
             raise MailTimeout(f"no mail to {to} since {since}")
         return candidates[-1]
