@@ -63,6 +63,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("rate_limited", (429,), ("PASSWORD_THROTTLE", "MAIL_RATE_LIMIT")),
 )
 NAMES = frozenset(k.name for k in KINDS)
+# The refusals that hold an answer back rather than judge the input: a limit, or a lock.
+HELD_BACK = ("rate_limited", "account_locked")
 
 
 def kind_of(status: int, name: str | None, requirement: str | None) -> str:

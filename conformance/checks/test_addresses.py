@@ -11,7 +11,13 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance.errors import HarnessError, expect
-from ninsho.conformance.probes.addresses import AddressCase, address_cases, judging_profile, requirement_of
+from ninsho.conformance.probes.addresses import (
+    AddressCase,
+    address_cases,
+    judging_profile,
+    register_case,
+    requirement_of,
+)
 from ninsho.conformance.target import Target
 
 
@@ -33,7 +39,7 @@ def test_address_case(portal: Target, case: AddressCase) -> None:
     rid = requirement_of(case)
     driver = portal.browser()
     driver.login(portal.account())
-    outcome = driver.register_email(case.input)
+    outcome = register_case(driver, case)
     portal.measure("answer", "accepted" if outcome.ok else f"refused: {outcome.error}")
     if case.verdict == "accepted":
         expect(outcome.ok, rid, f"{case.input!r} was refused ({outcome.error}): {case.note}")

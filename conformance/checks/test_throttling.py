@@ -25,12 +25,12 @@ from ninsho.conformance.actions import MAIL_GAP_SECONDS, mailed_code, wrong_mail
 from ninsho.conformance.errors import Advisory, NotApplicable, NotSupported, expect
 from ninsho.conformance.interfaces import Account, Driver, Outcome
 from ninsho.conformance.probes.enrol import Enrolled, enrol_email, second_factor_by_mail
+from ninsho.conformance.refusals import HELD_BACK
 from ninsho.conformance.target import Target
 from ninsho.conformance.timing import Boundary, Span, age, during, judge_boundary, margin_for, wait_until
 
 # How a throttled attempt, or a request refused for a lock or the mail limit, is answered: the
 # "rate limited" kind of §16.3, or the "locked" one where a portal answers so (both 429).
-HELD_BACK = ("rate_limited", "account_locked")
 THROTTLE = Boundary(
     "password_throttle.window_seconds", held="still throttled", passed="the password accepted"
 )

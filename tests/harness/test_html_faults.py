@@ -75,13 +75,17 @@ def seen_through_pages(fault: str) -> set[str]:
 
 
 def stopped_at(reason: str) -> set[str]:
-    """The requirements a check FAILed before it stopped, from a "not reached" reason
-    (conformance/results.py); {"?"} for any other reason, which no fault's FAILs include."""
+    """The requirements a check FAILed, or could not judge, before it stopped, from a "not
+    reached" reason (conformance/results.py); {"?"} for any other reason, which no fault's FAILs
+    include. INCONCLUSIVE counts where the run FAILs that requirement elsewhere: a fault that lets
+    blocked addresses through mails each of the vectors' spellings of one address, and past the
+    mail limit the portal holds the next one back, which judges nothing of the address
+    (probes/addresses.register_case)."""
     found = re.fullmatch(
         r"not reached: the check stopped early \((.*)\) before it judged this requirement", reason
     )
     parts = found.group(1).split("; ") if found else ["?"]
-    return {part.removesuffix(" FAIL") if part.endswith(" FAIL") else "?" for part in parts}
+    return {part.rsplit(" ", 1)[0] if part.endswith((" FAIL", " INCONCLUSIVE")) else "?" for part in parts}
 
 
 @dataclass
