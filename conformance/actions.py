@@ -26,6 +26,20 @@ DEFAULT_MAIL_TIMEOUT = 30.0  # a mailbox that does not say (the in-process outbo
 DEFAULT_QUIET = 2.0  # how long no mail must come before "none was sent" holds
 
 
+# --- the second factor ------------------------------------------------------------------------
+def let_in_on_password(login: Outcome) -> bool:
+    """Whether a login went past the password to the settings (the set-up stage, or signed in),
+    asking for no second factor. For an account with a registered factor that is a FAIL of
+    SECOND_FACTOR_REQUIRED, whichever check met it (django-allauth lets an account with an
+    address in so: its second factor is an app only). A refusal is not that: it says no more."""
+    return login.ok and login.stage in ("setup", "authenticated")
+
+
+def let_in_message(login: Outcome) -> str:
+    """What SECOND_FACTOR_REQUIRED's FAIL says of a login that :func:`let_in_on_password`."""
+    return f"with an address registered, the login should ask for a one-time password; it went to {login.stage!r}"
+
+
 # --- mail ------------------------------------------------------------------------------------
 # Between two requests for a mail: so that the mailbox tells each mail from the one before (a
 # mail is found by recipient and time), and far below any window of the mail limit.

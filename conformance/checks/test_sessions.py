@@ -11,8 +11,15 @@ from __future__ import annotations
 import pytest
 
 from ninsho.conformance import realtime
-from ninsho.conformance.actions import mailed_code, register_address
-from ninsho.conformance.errors import DriverError, Inconclusive, NotApplicable, NotSupported, expect
+from ninsho.conformance.actions import let_in_message, let_in_on_password, mailed_code, register_address
+from ninsho.conformance.errors import (
+    DriverError,
+    Inconclusive,
+    NotApplicable,
+    NotSupported,
+    RequirementFailed,
+    expect,
+)
 from ninsho.conformance.interfaces import Driver, Outcome, SessionCopier
 from ninsho.conformance.probes.enrol import (
     Enrolled,
@@ -40,6 +47,8 @@ def test_offered_second_factors_follow_registrations(portal: Target) -> None:
     """Address only: email is offered, not the app. Address and app: both."""
     email_only = enrol_email(portal)
     login = email_only.driver.login(email_only.account)
+    if let_in_on_password(login):
+        raise RequirementFailed("SECOND_FACTOR_REQUIRED", let_in_message(login))
     methods = login.data.get("methods")
     if methods is None:
         raise NotApplicable("the driver cannot see which second factors the portal offers")

@@ -135,13 +135,18 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
-def tagged(request: pytest.FixtureRequest, expectation: str) -> str | None:
+def tagged(request: pytest.FixtureRequest, expectation: str, untagged: str | None = None) -> str | None:
     """The requirement a failure of a shared step names: the one candidate of
-    ``CANDIDATES[expectation]`` that the scenario is tagged with. None of them, or several:
-    ``None``, and :func:`fail` FAILs every tag rather than guess. (pytest-bdd gives a step the
-    scenario's own ``request``; its tags are the item's markers.)"""
+    ``CANDIDATES[expectation]`` that the scenario is tagged with. Several: ``None``, and
+    :func:`fail` FAILs every tag rather than guess. None of them: ``untagged``, where the
+    failure itself says which rule broke whatever the scenario is about (a login let in on the
+    password alone is SECOND_FACTOR_REQUIRED's, not the Logout scenario's that met it), else
+    ``None`` as well. (pytest-bdd gives a step the scenario's own ``request``; its tags are the
+    item's markers.)"""
     tags = {marker.name for marker in request.node.iter_markers()}
     found = [rid for rid in CANDIDATES[expectation] if rid in tags]
+    if not found:
+        return untagged
     return found[0] if len(found) == 1 else None
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_bdd import given, parsers, step, then, when
 
-from ninsho.conformance.actions import totp_code
+from ninsho.conformance.actions import let_in_on_password, totp_code
 from ninsho.conformance.interfaces import Account, Clock, Driver, Mailbox, Outcome
 from ninsho.conformance.timing import Span, margin_for
 
@@ -107,8 +107,9 @@ def same_refusal(world: World) -> None:
 def asked_for_second_factor(world: World, driver: Driver, request: pytest.FixtureRequest) -> None:
     outcome = need(world.login_outcome, "login")
     if outcome.stage != "first_factor":
+        let_in = let_in_on_password(outcome)
         fail(
-            tagged(request, "second factor asked"),
+            tagged(request, "second factor asked", "SECOND_FACTOR_REQUIRED" if let_in else None),
             f"after the password, the portal should ask for a one-time password; stage is {outcome.stage!r}",
         )
     settings = browser(world, driver).settings()
