@@ -114,6 +114,12 @@ class Settings:
     login_code_required: bool = False
     totp_tolerance: int | None = None  # steps either side
     trust_age_seconds: int | None = None
+    # ACCOUNT_LOGIN_TIMEOUT: how long the stages after the password (TOTP, trust question) stay open
+    login_timeout_seconds: int | None = None
+    # SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST, so that the age counts from the last
+    # request (an idle timeout, as the spec's session.idle_seconds means; Django's default counts
+    # from the session's last change)
+    session_idle_seconds: int | None = None
     # ACCOUNT_RATE_LIMITS entries over allauth's defaults, e.g. (("login_failed", "10/m/ip,5/20s/key"),)
     rate_limits: tuple[tuple[str, str], ...] = ()
 
@@ -257,6 +263,11 @@ def _settings_py(folder: Path, s: Settings) -> str:
         account["MFA_TRUST_COOKIE_AGE"] = s.trust_age_seconds
     if s.rate_limits:
         account["ACCOUNT_RATE_LIMITS"] = dict(s.rate_limits)
+    if s.login_timeout_seconds is not None:
+        account["ACCOUNT_LOGIN_TIMEOUT"] = s.login_timeout_seconds
+    if s.session_idle_seconds is not None:
+        account["SESSION_COOKIE_AGE"] = s.session_idle_seconds
+        account["SESSION_SAVE_EVERY_REQUEST"] = True
     database = str(folder / "db.sqlite3")
     django: dict[str, object] = {
         "SECRET_KEY": secrets.token_urlsafe(40),
