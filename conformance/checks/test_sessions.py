@@ -25,6 +25,8 @@ from ninsho.conformance.probes.enrol import (
     Enrolled,
     enrol_app,
     enrol_email,
+    enrol_second_factor,
+    pass_second_factor,
     reset_by_mail,
     second_factor_by_mail,
 )
@@ -322,16 +324,17 @@ def test_reset_revokes_trusted_browsers(portal: Target) -> None:
 )
 def test_malformed_code_is_refused_precisely(portal: Target, bad_code: str) -> None:
     """A malformed code is refused naming the field, and does not count towards the lockout."""
-    enrolled = enrol_email(portal)
+    enrolled = enrol_second_factor(portal)
     driver = enrolled.driver
     driver.login(enrolled.account)
     threshold = portal.profile.lockout_threshold
-    outcomes = [driver.submit_email_code(bad_code) for _ in range(threshold)]
+    submit = driver.submit_email_code if enrolled.totp is None else driver.submit_app_code
+    outcomes = [submit(bad_code) for _ in range(threshold)]
     expect(all(o.refused for o in outcomes), "INPUT_ERRORS_PRECISE", f"{bad_code!r} was accepted")
     field = outcomes[0].data.get("field")
     portal.measure("answer", f"{outcomes[0].error} field={field} status={outcomes[0].data.get('status')}")
     expect(field == "code", "INPUT_ERRORS_PRECISE", f"the refusal names the field {field!r}, not 'code'")
-    second_factor_by_mail(portal, enrolled, driver)  # not locked: malformed input is no guess
+    pass_second_factor(portal, enrolled, driver)  # not locked: malformed input is no guess
 
 
 @pytest.mark.TEST_CLOCK_DISABLED_BY_DEFAULT

@@ -25,6 +25,7 @@ class Enrolled:
     driver: Driver  # logged out, ready for the next login
     totp: pyotp.TOTP | None = None
     registered_step: int = 0  # the step of the code that registered the app: used, on a correct portal
+    used_step: int | None = None  # the newest step whose code :func:`pass_second_factor` typed
 
 
 def _require(ok: bool, what: str, detail: object) -> None:
@@ -51,7 +52,9 @@ def enrol_email(target: Target) -> Enrolled:
 
 
 def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
-    """Email first (as the initial setup asks), then the app: scan, enter a code, "Register"."""
+    """Email first (as the initial setup asks), then the app: scan, enter a code, "Register".
+    Where the driver passes no mailed code (:func:`logs_in_by_mail`), both in the one set-up
+    session: once the address is registered, a new login would ask for a code it cannot pass."""
     enroller = getattr(target.operator, "enrol_app", None)
     if enroller is not None:
         account = target.account()
@@ -61,7 +64,12 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
         target.transcript.add(f"operator: enrolled an app for {account.login_id}")
         # No code was used to register, so no step is spent: probes need not wait.
         return Enrolled(account, target.browser(), totp, step_of(target) - 10**6)
-    if with_email:
+    if with_email and not logs_in_by_mail(target.browser()):
+        account, driver = target.account(), target.browser()
+        login = driver.login(account)
+        _require(login.ok, "first login", login)
+        register_address(driver, target.inbox, target.clock, target.profile, account.address or "")
+    elif with_email:
         enrolled = enrol_email(target)
         account, driver = enrolled.account, enrolled.driver
         login = driver.login(account)
@@ -73,13 +81,57 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
         account, driver = target.account(), target.browser()
         login = driver.login(account)
         _require(login.ok, "first login", login)
+    totp, step = add_app(target, driver)
+    driver.logout()
+    return Enrolled(account, driver, totp, step)
+
+
+def add_app(target: Target, driver: Driver) -> tuple[pyotp.TOTP, int]:
+    """The App tab for a browser in the settings: scan, a current code, "Register". Returns the
+    key and the step its code used."""
     totp = scan(driver.start_app_registration().uri)
     settle_in_step(target, needed_seconds=2 * target.margin_seconds)
     step = step_of(target)
     registered = driver.register_app(code_for_step(totp, step))
     _require(registered.ok, "Register", registered)
-    driver.logout()
-    return Enrolled(account, driver, totp, step)
+    return totp, step
+
+
+def logs_in_by_mail(driver: Driver) -> bool:
+    """Whether the portal takes a mailed code after the password, as far as the driver knows.
+    Every binding has it; a page-only portal's site map may say it has not
+    (``capabilities.email_login = false``: django-allauth, whose second factor is an app only).
+    A driver that does not say has it."""
+    return bool(getattr(driver, "logs_in_by_mail", True))
+
+
+def enrol_second_factor(target: Target) -> Enrolled:
+    """An account whose login asks for a second factor this run can pass: its address, as the
+    manuals' initial setup leaves it; and its app too where the portal takes no mailed code
+    after the password. For checks about what any second factor does (trust, cookies, input
+    errors), which would otherwise be NOT_APPLICABLE on such a portal for the driver's sake."""
+    return enrol_email(target) if logs_in_by_mail(target.browser()) else enrol_app(target)
+
+
+def await_unused_step(portal: Target, enrolled: Enrolled) -> None:
+    """For an account with an app: wait until a step that no code used has begun, with time
+    left in it for a submission. A timed check calls it before it starts the clock on
+    :func:`pass_second_factor`, which then waits no more. Nothing for the mailed code."""
+    if enrolled.totp is not None:
+        wait_for_step(portal, max(enrolled.registered_step, enrolled.used_step or 0) + 1)
+        settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
+
+
+def pass_second_factor(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:
+    """The second factor for a browser that gave the password: the mailed code, or, for an
+    account :func:`enrol_second_factor` gave an app, the app's code of a step no code used yet."""
+    if enrolled.totp is None:
+        second_factor_by_mail(portal, enrolled, driver, trust=trust)
+        return
+    await_unused_step(portal, enrolled)
+    enrolled.used_step = step_of(portal)
+    submitted = driver.submit_app_code(code_for_step(enrolled.totp, enrolled.used_step), trust_browser=trust)
+    expect(submitted.ok, "SECOND_FACTOR_REQUIRED", f"the app's code refused: {submitted.error}")
 
 
 def step_of(target: Target, at: float | None = None) -> int:

@@ -558,6 +558,12 @@ class HtmlDriver(Navigation):
         return self._result("open_reset_link", page, before, moves_on=True)
 
     # --- second factor ---------------------------------------------------------------------
+    @property
+    def logs_in_by_mail(self) -> bool:
+        """The site map's ``capabilities.email_login``: the probes that need any second factor
+        pass the app's instead where it is false (probes/enrol.logs_in_by_mail)."""
+        return bool(self.site.capabilities["email_login"])
+
     @_answers
     def request_email_code(self) -> Outcome:
         if not self.site.capabilities["email_login"]:
