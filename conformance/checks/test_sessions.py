@@ -334,7 +334,8 @@ def test_malformed_code_is_refused_precisely(portal: Target, bad_code: str) -> N
     field = outcomes[0].data.get("field")
     portal.measure("answer", f"{outcomes[0].error} field={field} status={outcomes[0].data.get('status')}")
     expect(field == "code", "INPUT_ERRORS_PRECISE", f"the refusal names the field {field!r}, not 'code'")
-    pass_second_factor(portal, enrolled, driver)  # not locked: malformed input is no guess
+    # Not locked: malformed input is no guess, so the right code still passes.
+    pass_second_factor(portal, enrolled, driver, requirement="INPUT_ERRORS_PRECISE")
 
 
 @pytest.mark.TEST_CLOCK_DISABLED_BY_DEFAULT

@@ -122,16 +122,24 @@ def await_unused_step(portal: Target, enrolled: Enrolled) -> None:
         settle_in_step(portal, needed_seconds=2 * portal.margin_seconds)
 
 
-def pass_second_factor(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:
+def pass_second_factor(
+    portal: Target,
+    enrolled: Enrolled,
+    driver: Driver,
+    *,
+    trust: bool = False,
+    requirement: str = "SECOND_FACTOR_REQUIRED",
+) -> None:
     """The second factor for a browser that gave the password: the mailed code, or, for an
-    account :func:`enrol_second_factor` gave an app, the app's code of a step no code used yet."""
+    account :func:`enrol_second_factor` gave an app, the app's code of a step no code used yet.
+    A refusal FAILs ``requirement``: the rule that says this code must pass here."""
     if enrolled.totp is None:
-        second_factor_by_mail(portal, enrolled, driver, trust=trust)
+        second_factor_by_mail(portal, enrolled, driver, trust=trust, requirement=requirement)
         return
     await_unused_step(portal, enrolled)
     enrolled.used_step = step_of(portal)
     submitted = driver.submit_app_code(code_for_step(enrolled.totp, enrolled.used_step), trust_browser=trust)
-    expect(submitted.ok, "SECOND_FACTOR_REQUIRED", f"the app's code refused: {submitted.error}")
+    expect(submitted.ok, requirement, f"the app's code was refused: {submitted.error}")
 
 
 def step_of(target: Target, at: float | None = None) -> int:
@@ -161,10 +169,18 @@ def code_for_step(totp: pyotp.TOTP, step: int) -> str:
     return totp_code(totp, step)
 
 
-def second_factor_by_mail(portal: Target, enrolled: Enrolled, driver: Driver, *, trust: bool = False) -> None:
+def second_factor_by_mail(
+    portal: Target,
+    enrolled: Enrolled,
+    driver: Driver,
+    *,
+    trust: bool = False,
+    requirement: str = "SECOND_FACTOR_REQUIRED",
+) -> None:
+    """The mailed code, which must be accepted: a refusal FAILs ``requirement``."""
     address = enrolled.account.address or ""
     _, submitted = by_mail(driver, portal.inbox, portal.clock, portal.profile, address, trust=trust)
-    expect(submitted.ok, "SECOND_FACTOR_REQUIRED", "mailed code refused")
+    expect(submitted.ok, requirement, f"the mailed code was refused: {submitted.error}")
 
 
 def reset_by_mail(portal: Target, enrolled: Enrolled) -> Driver:

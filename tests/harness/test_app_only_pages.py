@@ -4,7 +4,7 @@ pass the app's code, and judge.
 django-allauth takes no mailed code after the password (docs/allauth.md), so its site map says
 ``capabilities.email_login = false``; the checks of "Trust this browser", of the cookies' flags
 and of malformed codes then read NOT_APPLICABLE, though allauth has all three: they signed in
-by mail only. Here the reference's own pages stand in for such a portal, through the html driver
+by mail only; so did the mail's encoding, which allauth's address mails show as well. Here the reference's own pages stand in for such a portal, through the html driver
 with a site map that declares no login by mail (``ninsho serve``, test clock): those checks
 must judge, and PASS, by the app.
 """
@@ -17,7 +17,14 @@ from tests.harness.test_html_faults import SITE_MAP
 from tests.harness.test_http_harness import harness_server, run_harness
 
 APP_ONLY = SITE_MAP + "[capabilities]\nemail_login = false\n"
-JUDGED_BY_THE_APP = ("TRUST_BROWSER", "TRUST_BROWSER_EXPIRY", "WEB_COOKIE_FLAGS", "INPUT_ERRORS_PRECISE")
+# MAIL_ENCODING: judged by the mail such a portal does send, the new address's code.
+JUDGED_BY_THE_APP = (
+    "TRUST_BROWSER",
+    "TRUST_BROWSER_EXPIRY",
+    "WEB_COOKIE_FLAGS",
+    "INPUT_ERRORS_PRECISE",
+    "MAIL_ENCODING",
+)
 
 
 def test_the_checks_of_any_second_factor_pass_the_apps_code(tmp_path: Path) -> None:
