@@ -53,6 +53,10 @@ class Skin:
     page_codec = "utf-8"  # encodes pages
     cookie_path = "/"
     cookies: ClassVar[dict[str, str]] = {}  # logical (session, trust, remember, browser) -> cookie name
+    # A lasting cookie for scripts, not HttpOnly, renewed whenever a session cookie is set (a
+    # double-submit CSRF cookie, as Angular's XSRF-TOKEN or Django's csrftoken): neither a
+    # session, trust nor remember-ID cookie, which WEB_COOKIE_FLAGS judges. "" for none.
+    script_cookie = ""
     csrf_field = ""
     fields: ClassVar[dict[str, str]] = {}  # logical field -> form name
     messages: ClassVar[dict[str, Text]] = {}

@@ -137,6 +137,7 @@ class TableSkin(Skin):
         "browser": "mfa_b",
     }
     csrf_field = "_t"
+    script_cookie = "XSRF-TOKEN"
     fields: ClassVar[dict[str, str]] = {
         "login_id": "x1",
         "password": "x2",

@@ -35,6 +35,7 @@ from .store import Store
 MAX_BODY = 64 * 1024
 CLOCK_PATHS = ("/test-clock", "/api/v1/test-clock")
 CLOCK_HEADER = "X-Test-Clock"
+YEAR_SECONDS = 365 * 24 * 3600  # the script cookie's Max-Age
 HERE = Path(__file__).parent
 
 
@@ -194,6 +195,10 @@ class Web:
                 response.set_cookie(name, stored, max_age=max_age, path=skin.cookie_path, httponly=True)
             else:
                 response.delete_cookie(name, path=skin.cookie_path, httponly=True)
+        session = outcome.cookies.get("session")
+        if skin.script_cookie and session is not None and session[0]:
+            token = secrets.token_urlsafe(16)
+            response.set_cookie(skin.script_cookie, token, max_age=YEAR_SECONDS, path="/", samesite="lax")
         return response
 
     def context(self, outcome: Outcome, browser: str, screen: str | None) -> dict[str, Any]:
