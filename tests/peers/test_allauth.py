@@ -244,6 +244,12 @@ PASS_THROUGH_PAGES = {
     "MAIL_HEADER_INJECTION",
     "REPLAY_NOT_COUNTED",
     "WEB_CSRF",
+    # signed in with the app, allauth's only second factor (probes/enrol.enrol_second_factor)
+    "TRUST_BROWSER",
+    "TRUST_BROWSER_EXPIRY",
+    "WEB_COOKIE_FLAGS",
+    # judged by the new address's mail, the code mail allauth sends
+    "MAIL_ENCODING",
 }
 # Why a check does not apply here: what the site map declares allauth lacks, what the profile
 # rules out, what allauth's pages rule out, or what a page-only portal has none of.
