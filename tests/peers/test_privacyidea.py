@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -135,6 +136,26 @@ def expected_window(server: pi_server.Server) -> str:
     return f"accepted {-steps:+d}…{steps - 1:+d}"
 
 
+_MINUTE = re.compile(r"^\[[+-][\d.]+ s \| (\d\d:\d\d):\d\d")
+
+
+def lock_lifted_as_the_minute_turned(check: dict[str, Any]) -> bool:
+    """A check of the failure count (LOCKOUT_THRESHOLD, test_purposes.py) whose right code was
+    accepted in a later minute than the last wrong one: privacyIDEA writes the lock to the minute
+    and lifts it once the next minute has passed the one written (baseline LOCKOUT_DURATION),
+    which can be seconds after the threshold. Seen in CI on 2026-12-03 (the tenth failure at
+    19:16:58, the right code accepted at 19:17:01) and once before: the count held, the lock did
+    not last. Such a FAIL is LOCKOUT_DURATION's departure, not a reset of the count."""
+    if check["verdict"] != "FAIL" or not check["check"].startswith("test_purposes.py::"):
+        return False
+    lines = check["evidence"]
+    wrong = [_MINUTE.match(line) for line in lines if "REJECT" in line]
+    right = [_MINUTE.match(line) for line in lines if " ACCEPT " in line]
+    if not wrong or not right or wrong[-1] is None or right[-1] is None:
+        return False
+    return wrong[-1].group(1) != right[-1].group(1)
+
+
 def applied(row: dict[str, Any]) -> str:
     """The worst verdict of the checks that could run: a Gherkin scenario of the same requirement
     that needs a flow privacyIDEA lacks judged nothing (the report's rows agree since 28d7795;
@@ -169,6 +190,10 @@ def test_privacyidea_under_its_own_profile(
     submissions is counted, not raised), and nothing FAILs but the baseline's departures
     (privacyIDEA's own behaviour, which no profile value describes)."""
     _, rows, output = own_run
+    threshold = rows["LOCKOUT_THRESHOLD"]
+    threshold["checks"] = [c for c in threshold["checks"] if not lock_lifted_as_the_minute_turned(c)]
+    if threshold["verdict"] == "FAIL" and not any(c["verdict"] == "FAIL" for c in threshold["checks"]):
+        threshold["verdict"] = applied(threshold)
     unexpected = {
         rid: why for rid, why in verdicts(rows, "FAIL").items() if not rows[rid]["expected_failure"]
     }
@@ -320,3 +345,24 @@ def test_privacyidea_time_boundaries_with_the_cpu_burning_beside_it(
     lifetime = {c["check"]: c["verdict"] for c in rows["EMAIL_OTP_LIFETIME"]["checks"]}
     sides = [lifetime.get(f"test_codes.py::test_email_code_{side}_lifetime") for side in LIFETIME_SIDES]
     assert "PASS" in sides and None not in sides, lifetime  # judged, not only spared a FAIL
+
+
+def test_a_lock_lifted_as_the_minute_turned_is_told_from_a_count_reset() -> None:
+    """The allowance above takes only a FAIL whose right code came in a later minute than the
+    last wrong code; in the same minute it is a reset of the count, and FAILs the run."""
+
+    def check(accepted_at: str) -> dict[str, Any]:
+        return {
+            "check": "test_purposes.py::test_failure_count_survives_fresh_logins",
+            "verdict": "FAIL",
+            "evidence": [
+                "[+46.4 s | 19:16:58] browser 2: /validate/check POST pass=###### -> 200 REJECT Response did not match",
+                f"[+49.0 s | {accepted_at}] browser 1: /validate/check POST pass=###### -> 200 ACCEPT Found matching challenge",
+            ],
+        }
+
+    assert lock_lifted_as_the_minute_turned(check("19:17:01"))
+    assert not lock_lifted_as_the_minute_turned(check("19:16:59"))
+    assert not lock_lifted_as_the_minute_turned(
+        {**check("19:17:01"), "check": "test_codes.py::test_lockout_threshold"}
+    )
