@@ -64,12 +64,8 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
         target.transcript.add(f"operator: enrolled an app for {account.login_id}")
         # No code was used to register, so no step is spent: probes need not wait.
         return Enrolled(account, target.browser(), totp, step_of(target) - 10**6)
-    if with_email and not logs_in_by_mail(target.browser()):
-        account, driver = target.account(), target.browser()
-        login = driver.login(account)
-        _require(login.ok, "first login", login)
-        register_address(driver, target.inbox, target.clock, target.profile, account.address or "")
-    elif with_email:
+    one_session = with_email and not logs_in_by_mail(target.new_driver())
+    if with_email and not one_session:
         enrolled = enrol_email(target)
         account, driver = enrolled.account, enrolled.driver
         login = driver.login(account)
@@ -81,6 +77,8 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
         account, driver = target.account(), target.browser()
         login = driver.login(account)
         _require(login.ok, "first login", login)
+        if one_session:
+            register_address(driver, target.inbox, target.clock, target.profile, account.address or "")
     totp, step = add_app(target, driver)
     driver.logout()
     return Enrolled(account, driver, totp, step)
@@ -110,7 +108,7 @@ def enrol_second_factor(target: Target) -> Enrolled:
     manuals' initial setup leaves it; and its app too where the portal takes no mailed code
     after the password. For checks about what any second factor does (trust, cookies, input
     errors), which would otherwise be NOT_APPLICABLE on such a portal for the driver's sake."""
-    return enrol_email(target) if logs_in_by_mail(target.browser()) else enrol_app(target)
+    return enrol_email(target) if logs_in_by_mail(target.new_driver()) else enrol_app(target)
 
 
 def await_unused_step(portal: Target, enrolled: Enrolled) -> None:

@@ -156,6 +156,17 @@ def lock_lifted_as_the_minute_turned(check: dict[str, Any]) -> bool:
     return wrong[-1].group(1) != right[-1].group(1)
 
 
+def without_minute_turns(row: dict[str, Any]) -> dict[str, Any]:
+    """A copy of LOCKOUT_THRESHOLD's row without its :func:`lock_lifted_as_the_minute_turned`
+    checks, its verdict the worst of the rest where those were its only FAILs (the fixture's
+    rows are shared with the other tests, so they are not changed)."""
+    checks = [c for c in row["checks"] if not lock_lifted_as_the_minute_turned(c)]
+    copy = {**row, "checks": checks}
+    if row["verdict"] == "FAIL" and not any(c["verdict"] == "FAIL" for c in checks):
+        copy["verdict"] = applied(copy)
+    return copy
+
+
 def applied(row: dict[str, Any]) -> str:
     """The worst verdict of the checks that could run: a Gherkin scenario of the same requirement
     that needs a flow privacyIDEA lacks judged nothing (the report's rows agree since 28d7795;
@@ -190,10 +201,7 @@ def test_privacyidea_under_its_own_profile(
     submissions is counted, not raised), and nothing FAILs but the baseline's departures
     (privacyIDEA's own behaviour, which no profile value describes)."""
     _, rows, output = own_run
-    threshold = rows["LOCKOUT_THRESHOLD"]
-    threshold["checks"] = [c for c in threshold["checks"] if not lock_lifted_as_the_minute_turned(c)]
-    if threshold["verdict"] == "FAIL" and not any(c["verdict"] == "FAIL" for c in threshold["checks"]):
-        threshold["verdict"] = applied(threshold)
+    rows = {**rows, "LOCKOUT_THRESHOLD": without_minute_turns(rows["LOCKOUT_THRESHOLD"])}
     unexpected = {
         rid: why for rid, why in verdicts(rows, "FAIL").items() if not rows[rid]["expected_failure"]
     }
