@@ -9,16 +9,25 @@ verdict only where the whole span is on one side (timing.judge_boundary), else I
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
 from ninsho.conformance import realtime
-from ninsho.conformance.actions import code_in, mailed_code, wrong_mailed_code
-from ninsho.conformance.errors import NotApplicable, expect
+from ninsho.conformance.actions import code_in, mailed_code, wrong_code, wrong_mailed_code
+from ninsho.conformance.errors import DriverError, Inconclusive, NotApplicable, expect
 from ninsho.conformance.interfaces import Driver, Outcome
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
-from ninsho.conformance.probes.enrol import Enrolled, enrol_email, logs_in_by_mail
+from ninsho.conformance.probes.enrol import (
+    Enrolled,
+    await_unused_step,
+    code_for_step,
+    enrol_app,
+    enrol_email,
+    logs_in_by_mail,
+    step_of,
+)
 from ninsho.conformance.probes.mail_encoding import encoding_problems
 from ninsho.conformance.target import Target
 from ninsho.conformance.timing import (
@@ -214,6 +223,45 @@ def test_lockout_threshold(portal: Target) -> None:
     expect(outcome.refused, "LOCKOUT_THRESHOLD", f"the right code was accepted after {threshold} failures")
 
 
+@pytest.mark.LOCKOUT_THRESHOLD
+def test_lockout_threshold_on_the_apps_codes(portal: Target) -> None:
+    """The same count for the app's codes, a refused one being a failed attempt too (§12.5):
+    threshold-1 wrong codes leave the right one usable; the threshold-th locks it. Each right
+    code is of a step no code used, awaited before the wrong ones so that it follows them at once
+    (a wait between could outlast the lock). A portal whose only second factor is the app
+    (capabilities.email_login = false) is judged by this one."""
+    threshold = portal.profile.lockout_threshold
+    enrolled = enrol_app(portal)
+    assert enrolled.totp is not None
+    for wrong, locked in ((threshold - 1, False), (threshold, True)):
+        driver = enrolled.driver
+        driver.login(enrolled.account)
+        await_unused_step(portal, enrolled)
+        refused = wrong_code(enrolled.totp, step_of(portal))
+        for _ in range(wrong):
+            driver.submit_app_code(refused)
+        enrolled.used_step = step_of(portal)
+        outcome = driver.submit_app_code(code_for_step(enrolled.totp, enrolled.used_step))
+        if outcome.refused and step_of(portal) != enrolled.used_step:
+            raise Inconclusive(
+                f"the app's right code was refused after {wrong} failures, but its step ended while it"
+                " was on its way: a portal without a past step in its window refuses it for that",
+                "LOCKOUT_THRESHOLD",
+            )
+        if locked:
+            portal.measure("threshold", threshold)
+            expect(
+                outcome.refused,
+                "LOCKOUT_THRESHOLD",
+                f"the app's right code was accepted after {wrong} failures",
+            )
+        else:
+            expect(
+                outcome.ok, "LOCKOUT_THRESHOLD", f"the app's right code was refused after {wrong} failures"
+            )
+            driver.logout()
+
+
 @pytest.mark.LOCKOUT_DURATION
 @realtime.waits(
     lambda portal: (
@@ -265,17 +313,45 @@ def _try_the_right_code(portal: Target, enrolled: Enrolled) -> tuple[bool, Span]
 def test_login_mail_contract(portal: Target) -> None:
     """The login mail: to the registered address, from the profile's sender, with its subject,
     and a code of the profile's digits in the body."""
-    p = portal.profile
     enrolled = enrol_email(portal)
     address = enrolled.account.address or ""
     enrolled.driver.login(enrolled.account)
     since = portal.clock.now()
     enrolled.driver.request_email_code()
-    # Found by recipient and time; its sender, subject, digits and body are each judged as it is
-    # read (mail_contract.judge_mail: a FAIL of that requirement alone, and the check goes on).
+    _enter_the_mailed_code(portal, address, since, enrolled.driver.submit_email_code)
+
+
+@pytest.mark.EMAIL_OTP_DIGITS
+@pytest.mark.MAIL_SENDER
+@pytest.mark.MAIL_SUBJECT_OTP
+@pytest.mark.MAIL_BODY_CODE
+def test_new_address_mail_contract(portal: Target) -> None:
+    """The new address's mail ("Send One-Time Password" on the Mail tab, email-change.en.txt ⑥):
+    from the profile's sender, with the one-time password's subject, and a code of the profile's
+    digits in the body, which "Confirm" takes. Every portal sends it, one that mails no code after
+    the password too (the html driver's capabilities.email_login = false)."""
+    account, driver = portal.account(), portal.browser()
+    login = driver.login(account)
+    if not login.ok:
+        raise DriverError(f"set-up failed: the first login was refused: {login.error}")
+    address, since = account.address or "", portal.clock.now()
+    sent = driver.register_email(address)
+    expect(
+        sent.ok, "EMAIL_REGISTRATION_CONFIRM", f"the private address {address!r} was refused: {sent.error}"
+    )
+    _enter_the_mailed_code(portal, address, since, driver.confirm_email)
+
+
+def _enter_the_mailed_code(
+    portal: Target, address: str, since: float, enter: Callable[[str], Outcome]
+) -> None:
+    """Read the one-time password's mail to ``address`` (its sender, subject, digits and body each
+    judged as it is read: mail_contract.judge_mail, a FAIL of that requirement alone, and the
+    check goes on), and enter its code, which must be taken."""
+    p = portal.profile
     mail = portal.mail(address, p.mail_subject_otp, since)
     code = code_in(mail, p.email_otp_digits)
-    expect(enrolled.driver.submit_email_code(code).ok, "MAIL_BODY_CODE", "the code in the body was refused")
+    expect(enter(code).ok, "MAIL_BODY_CODE", "the code in the body was refused")
 
 
 @pytest.mark.MAIL_ENCODING

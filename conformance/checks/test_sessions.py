@@ -24,12 +24,15 @@ from ninsho.conformance.interfaces import Driver, Outcome, SessionCopier
 from ninsho.conformance.probes.enrol import (
     Enrolled,
     await_unused_step,
+    code_for_step,
     enrol_app,
     enrol_email,
     enrol_second_factor,
     pass_second_factor,
     reset_by_mail,
     second_factor_by_mail,
+    signed_in,
+    step_of,
 )
 from ninsho.conformance.target import Target
 from ninsho.conformance.timing import (
@@ -71,14 +74,26 @@ def test_offered_second_factors_follow_registrations(portal: Target) -> None:
 def test_first_factor_session_expires(portal: Target) -> None:
     """A session that passed only the password ends after session.first_factor_seconds."""
     limit, clock = portal.profile.session_first_factor_seconds, portal.clock
-    enrolled = enrol_email(portal)
+    enrolled = enrol_second_factor(portal)
     driver = enrolled.driver
     _, logged = during(clock, lambda: driver.login(enrolled.account))
     wait_until(clock, logged.end + limit + margin_for(clock, portal.margin_seconds, logged))
-    outcome, tried = during(clock, driver.request_email_code)
+    outcome, tried = _go_on_to_the_second_factor(portal, enrolled, driver)
     judge_boundary(
         not outcome.refused, age(logged, tried), limit, "SESSION_EXPIRY", FIRST_FACTOR, expect_held=False
     )
+
+
+def _go_on_to_the_second_factor(portal: Target, enrolled: Enrolled, driver: Driver) -> tuple[Outcome, Span]:
+    """The next step of a session that gave the password, and when the portal took it: "Send
+    One-Time Password" for the mailed code (a live session mails one), or the app's code, of a
+    step no code used, which only a live session accepts."""
+    if enrolled.totp is None:
+        return during(portal.clock, driver.request_email_code)
+    await_unused_step(portal, enrolled)
+    enrolled.used_step = step_of(portal)
+    code = code_for_step(enrolled.totp, enrolled.used_step)
+    return during(portal.clock, lambda: driver.submit_app_code(code))
 
 
 @pytest.mark.SESSION_EXPIRY
@@ -92,10 +107,7 @@ def test_first_factor_session_expires(portal: Target) -> None:
 def test_idle_session_expires(portal: Target) -> None:
     """An authenticated session ends after session.idle_seconds without a request."""
     limit, clock = portal.profile.session_idle_seconds, portal.clock
-    enrolled = enrol_email(portal)
-    driver = enrolled.driver
-    driver.login(enrolled.account)
-    second_factor_by_mail(portal, enrolled, driver)
+    driver = signed_in(portal).driver
     opened, last = during(clock, driver.settings)  # the last request: the idle time counts from it
     expect(opened.ok, "SESSION_EXPIRY", "the session ended right after the second factor")
     margin = margin_for(clock, portal.margin_seconds, last)
@@ -124,10 +136,11 @@ def test_a_busy_session_ends_at_its_absolute_lifetime(portal: Target) -> None:
     test clock the waits cost nothing; in real time they are the profile's, so a real-time run
     takes fast-test's 90 s rather than iimc's 12 hours."""
     limit, clock = portal.profile.session_absolute_seconds, portal.clock
-    enrolled = enrol_email(portal)
+    enrolled = enrol_second_factor(portal)
     driver = enrolled.driver
+    await_unused_step(portal, enrolled)  # an app's code: its wait before the session begins
     _, logged = during(clock, lambda: driver.login(enrolled.account))
-    _, passed = during(clock, lambda: second_factor_by_mail(portal, enrolled, driver), one_request=False)
+    _, passed = during(clock, lambda: pass_second_factor(portal, enrolled, driver), one_request=False)
     opened = Span(logged.start, passed.end)  # when the session began, as far as the harness knows
     busy = _Busy(portal, driver, opened)
     busy.ask(*during(clock, driver.settings), expect_held=True)
@@ -205,7 +218,7 @@ def test_the_second_factor_renews_the_session_token(portal: Target) -> None:
     A copy of the cookie (or API token) signs nobody in: the session goes on under a new token and
     the old one is refused like an ended session. The copy needs a driver that can copy a
     session (interfaces.SessionCopier); without one the check is NOT_APPLICABLE."""
-    enrolled = enrol_email(portal)
+    enrolled = enrol_second_factor(portal)
     owner = enrolled.driver
     login = owner.login(enrolled.account)
     if not login.ok:
@@ -217,7 +230,7 @@ def test_the_second_factor_renews_the_session_token(portal: Target) -> None:
             f"the {owner.name} driver cannot copy a session's token (interfaces.SessionCopier)"
         )
     copy = owner.copy_session()
-    second_factor_by_mail(portal, enrolled, owner)
+    pass_second_factor(portal, enrolled, owner)
     mine, theirs = owner.settings(), copy.settings()
     portal.measure("copy_taken_after_the_password", "signed in" if theirs.ok else f"refused ({theirs.error})")
     expect(
@@ -235,14 +248,16 @@ def test_the_second_factor_renews_the_session_token(portal: Target) -> None:
         return
     # Refused as still waiting for the second factor: a page may show the screen a copied cookie
     # remembers without asking the portal (the reference's pages do), or the old token may still
-    # live as a password-only session. Acting tells them apart: a live token gets a code mailed.
-    asked = copy.request_email_code()
-    portal.measure("copy_asked_for_a_mailed_code", _said(asked))
+    # live as a password-only session. Acting tells them apart: a live token gets a code mailed,
+    # or has the app's next code accepted.
+    asked, _ = _go_on_to_the_second_factor(portal, enrolled, copy)
+    acted = "asked for a mailed code" if enrolled.totp is None else "gave the app's next code"
+    portal.measure("copy_went_on_to_the_second_factor", f"{acted}: {_said(asked)}")
     expect(
         asked.refused,
         "SESSION_TOKEN_RENEWED",
-        f"the token of the password step still lives: refused the settings as {theirs.error}, it had a"
-        " one-time password mailed",
+        f"the token of the password step still lives: refused the settings as {theirs.error}, it {acted}"
+        " and was answered",
     )
 
 
@@ -302,10 +317,10 @@ def _said(outcome: Outcome) -> str:
 @pytest.mark.TRUST_BROWSER_REVOKED_BY_RESET
 def test_reset_revokes_trusted_browsers(portal: Target) -> None:
     p = portal.profile
-    enrolled = enrol_email(portal)
+    enrolled = enrol_second_factor(portal)
     trusted = portal.browser()
     trusted.login(enrolled.account)
-    second_factor_by_mail(portal, enrolled, trusted, trust=True)
+    pass_second_factor(portal, enrolled, trusted, trust=True)
     trusted.logout()
     reset_by_mail(portal, enrolled)
     # Register an address again, so that a login has a second factor to skip or to ask for.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ninsho.conformance.actions import mailed_code
 from ninsho.conformance.errors import expect
 from ninsho.conformance.interfaces import Driver, DriverError
-from ninsho.conformance.probes.enrol import Enrolled, enrol_email, second_factor_by_mail
+from ninsho.conformance.probes.enrol import Enrolled, in_settings
 from ninsho.conformance.target import Target
 
 
@@ -30,12 +30,9 @@ def pending_change(portal: Target) -> PendingChange:
     """A registered address; signed in; "Send One-Time Password" to another; its code read,
     not entered."""
     p = portal.profile
-    enrolled = enrol_email(portal)
+    enrolled = in_settings(portal, mail_gap=portal.margin_seconds)
     old = enrolled.account.address or ""
     driver = enrolled.driver
-    driver.login(enrolled.account)
-    portal.clock.advance(portal.margin_seconds)  # apart from the setup's mail to the same address
-    second_factor_by_mail(portal, enrolled, driver)
     typed = "change." + old
     since = portal.clock.now()
     sent = driver.register_email(typed)

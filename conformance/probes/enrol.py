@@ -52,9 +52,8 @@ def enrol_email(target: Target) -> Enrolled:
 
 
 def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
-    """Email first (as the initial setup asks), then the app: scan, enter a code, "Register".
-    Where the driver passes no mailed code (:func:`logs_in_by_mail`), both in the one set-up
-    session: once the address is registered, a new login would ask for a code it cannot pass."""
+    """Email first (as the initial setup asks), then the app: scan, enter a code, "Register"
+    (:func:`in_settings`, then :func:`add_app`)."""
     enroller = getattr(target.operator, "enrol_app", None)
     if enroller is not None:
         account = target.account()
@@ -64,24 +63,48 @@ def enrol_app(target: Target, *, with_email: bool = True) -> Enrolled:
         target.transcript.add(f"operator: enrolled an app for {account.login_id}")
         # No code was used to register, so no step is spent: probes need not wait.
         return Enrolled(account, target.browser(), totp, step_of(target) - 10**6)
-    one_session = with_email and not logs_in_by_mail(target.new_driver())
-    if with_email and not one_session:
-        enrolled = enrol_email(target)
+    if with_email:
+        enrolled = in_settings(target)
         account, driver = enrolled.account, enrolled.driver
-        login = driver.login(account)
-        _require(login.ok, "login", login)
-        if login.stage == "first_factor":
-            _, passed = by_mail(driver, target.inbox, target.clock, target.profile, account.address or "")
-            _require(passed.ok, "email second factor", passed)
     else:
         account, driver = target.account(), target.browser()
         login = driver.login(account)
         _require(login.ok, "first login", login)
-        if one_session:
-            register_address(driver, target.inbox, target.clock, target.profile, account.address or "")
     totp, step = add_app(target, driver)
     driver.logout()
     return Enrolled(account, driver, totp, step)
+
+
+def in_settings(target: Target, *, mail_gap: float = 0.0) -> Enrolled:
+    """An account with its address registered and no app, and a browser signed in to its
+    settings, as the initial setup leaves it: where the App tab's checks start. Where the driver
+    passes no mailed code (:func:`logs_in_by_mail`), the address is registered in the set-up
+    session itself, which goes on to the settings: once the address is registered, a new login
+    would ask for a code this run cannot pass. ``mail_gap``: the time let pass between the setup's
+    mail and the login code's, to the same address, for a check that reads a mail of it later."""
+    if logs_in_by_mail(target.new_driver()):
+        enrolled = enrol_email(target)
+        login = enrolled.driver.login(enrolled.account)
+        _require(login.ok, "login", login)
+        target.clock.advance(mail_gap)
+        if login.stage == "first_factor":
+            second_factor_by_mail(target, enrolled, enrolled.driver)
+        return enrolled
+    account, driver = target.account(), target.browser()
+    login = driver.login(account)
+    _require(login.ok, "first login", login)
+    register_address(driver, target.inbox, target.clock, target.profile, account.address or "")
+    return Enrolled(account, driver)
+
+
+def signed_in(target: Target) -> Enrolled:
+    """An account with a second factor this run can pass (:func:`enrol_second_factor`), and its
+    browser signed in past it: for the checks of what a signed-in session does (logout, its
+    idle end), which need no particular factor."""
+    enrolled = enrol_second_factor(target)
+    enrolled.driver.login(enrolled.account)
+    pass_second_factor(target, enrolled, enrolled.driver)
+    return enrolled
 
 
 def add_app(target: Target, driver: Driver) -> tuple[pyotp.TOTP, int]:

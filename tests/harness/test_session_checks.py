@@ -76,7 +76,7 @@ def test_a_new_token_with_the_old_one_still_alive_fails() -> None:
     with pytest.raises(RequirementFailed, match=r"SESSION_TOKEN_RENEWED.*still lives.*mailed"):
         token_renewed(target)
     assert target.measured["copy_taken_after_the_password"] == "refused (not_permitted)"
-    assert target.measured["copy_asked_for_a_mailed_code"] == "accepted"
+    assert target.measured["copy_went_on_to_the_second_factor"] == "asked for a mailed code: accepted"
 
 
 def test_a_reset_that_leaves_the_other_sessions_open_fails() -> None:
