@@ -1,7 +1,7 @@
 """The html driver on page-only portals the team did not write (issue "Page-only portals", 3 and 6).
 
 Both skins of tests/portals/pageportal ("table": UTF-8, labels in table header cells, a top page
-with ☰, a masked address; "sjis": Shift_JIS, dt/dd and wrapping labels, query-string URLs, its
+with ☰, a masked address, the new address's code asked for only on the answer to "Send"; "sjis": Shift_JIS, dt/dd and wrapping labels, query-string URLs, its
 own wording) are started as their author starts them, each with a pool of accounts, the test
 clock and its helpdesk command. For each:
 

@@ -138,6 +138,9 @@ class HtmlDriver(Navigation):
         self.session: str | None = None
         self.trusted = False
         self.types_settings_address = False  # a copied session's browser (copy_session)
+        # The screen that asked for the new address's code (register_email's answer), where a
+        # person who looked elsewhere meanwhile goes Back to type it (confirm_email).
+        self._code_asked: Page | None = None
         self._web: WebPages | None = None  # pages(), made at the first call
 
     def fresh(self) -> HtmlDriver:
@@ -519,6 +522,7 @@ class HtmlDriver(Navigation):
         self.login_id = account.login_id
         self.password = account.password
         self.session = None
+        self._code_asked = None
         before = self._login_screen("login")
         return self._after_login("login", self._credentials("login", before, account, remember), before)
 
@@ -714,11 +718,19 @@ class HtmlDriver(Navigation):
             )
         self.book.add(self.login_id, sent_to)
         self.book.sent[self.login_id or ""] = sent_to
+        self._code_asked = page
         return self._result("register_email", page, before, {"address": sent_to})
 
     @_answers
     def confirm_email(self, code: str) -> Outcome:
-        """The Mail tab: the mailed one-time password, then "Confirm"."""
+        """The Mail tab: the mailed one-time password, then "Confirm". A screen without the field,
+        after a look elsewhere since the code was sent, is left as a person leaves it: Back to the
+        screen that asked for the code (django-allauth asks on a page of its own, which its menu
+        does not lead to), else through the Mail tab."""
+        want = self._field_and_button("fields.otp", "buttons.confirm")
+        asked = self._code_asked
+        if asked is not None and want(self._current()) is None and want(asked) is not None:
+            self._back("confirm_email", asked)
         control, button = self._tab("confirm_email", "fields.otp", "buttons.confirm", "links.mail_tab")
         before = self._current()
         page = self.browser.submit("confirm_email", button, {control.element: self._typed(control, code)})
@@ -728,6 +740,7 @@ class HtmlDriver(Navigation):
         sent = self.book.sent.get(self.login_id or "")
         if sent is not None:
             self.book.confirmed[self.login_id or ""] = sent  # the code mailed there confirmed it
+        self._code_asked = None
         return self._result("confirm_email", page, before, moves_on=True, with_address=True)
 
     def start_app_registration(self) -> Provisioning:

@@ -1,4 +1,7 @@
-"""Skin "table": UTF-8, path-style URLs, labels in <th> cells, a ☰ menu, masked address."""
+"""Skin "table": UTF-8, path-style URLs, labels in <th> cells, a ☰ menu, masked address, and
+a Mail tab that shows the field for the new address's code only on the answer to "Send One-Time
+Password" (as django-allauth asks for it on a page of its own): a person who looks elsewhere
+before typing it goes Back to that page."""
 
 from __future__ import annotations
 
