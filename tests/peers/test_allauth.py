@@ -250,6 +250,19 @@ PASS_THROUGH_PAGES = {
     "WEB_COOKIE_FLAGS",
     # judged by the new address's mail, the code mail allauth sends
     "MAIL_ENCODING",
+    "MAIL_SENDER",
+    # server.py --numeric-codes (the short set-up's): 8 digits, one run of them in the body; the
+    # baseline's entries are the default set-up's letters
+    "EMAIL_OTP_DIGITS",
+    "MAIL_BODY_CODE",
+    # signed in with the app (probes/enrol.signed_in), or in the set-up session (in_settings)
+    "LOGOUT",
+    "SESSION_EXPIRY",
+    "SESSION_TOKEN_RENEWED",
+    "APP_MANUAL_KEY",
+    # 5 wrong TOTP codes lock the account (login_failed 5/15s/key); the mailed codes' lockout,
+    # the baseline's entry, is not reached
+    "LOCKOUT_THRESHOLD",
 }
 # Why a check does not apply here: what the site map declares allauth lacks, what the profile
 # rules out, what allauth's pages rule out, or what a page-only portal has none of.
