@@ -21,8 +21,8 @@ from ninsho.conformance.interfaces import Driver, Outcome
 from ninsho.conformance.probes.concurrent import SUBMISSIONS, submit_at_once
 from ninsho.conformance.probes.enrol import (
     Enrolled,
+    app_code_now,
     await_unused_step,
-    code_for_step,
     enrol_app,
     enrol_email,
     logs_in_by_mail,
@@ -248,11 +248,10 @@ def test_lockout_threshold_on_the_apps_codes(portal: Target) -> None:
         _, logged = during(portal.clock, lambda: driver.login(enrolled.account))
         await_unused_step(portal, enrolled)
         settle_in_step(portal, needed_seconds=2 * portal.margin_seconds + (wrong + 1) * logged.width)
-        refused = wrong_code(enrolled.totp, step_of(portal))
+        guess = wrong_code(enrolled.totp, step_of(portal))
         for _ in range(wrong):
-            driver.submit_app_code(refused)
-        enrolled.used_step = step_of(portal)
-        outcome = driver.submit_app_code(code_for_step(enrolled.totp, enrolled.used_step))
+            driver.submit_app_code(guess)
+        outcome = driver.submit_app_code(app_code_now(portal, enrolled))
         if outcome.refused and step_of(portal) != enrolled.used_step:
             raise Inconclusive(
                 f"the app's right code was refused after {wrong} failures, but its step ended while it"

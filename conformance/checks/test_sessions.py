@@ -23,8 +23,8 @@ from ninsho.conformance.errors import (
 from ninsho.conformance.interfaces import Driver, Outcome, SessionCopier
 from ninsho.conformance.probes.enrol import (
     Enrolled,
+    app_code_now,
     await_unused_step,
-    code_for_step,
     enrol_app,
     enrol_email,
     enrol_second_factor,
@@ -32,7 +32,6 @@ from ninsho.conformance.probes.enrol import (
     reset_by_mail,
     second_factor_by_mail,
     signed_in,
-    step_of,
 )
 from ninsho.conformance.target import Target
 from ninsho.conformance.timing import (
@@ -91,8 +90,7 @@ def _go_on_to_the_second_factor(portal: Target, enrolled: Enrolled, driver: Driv
     if enrolled.totp is None:
         return during(portal.clock, driver.request_email_code)
     await_unused_step(portal, enrolled)
-    enrolled.used_step = step_of(portal)
-    code = code_for_step(enrolled.totp, enrolled.used_step)
+    code = app_code_now(portal, enrolled)
     return during(portal.clock, lambda: driver.submit_app_code(code))
 
 

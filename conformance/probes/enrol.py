@@ -158,9 +158,16 @@ def pass_second_factor(
         second_factor_by_mail(portal, enrolled, driver, trust=trust, requirement=requirement)
         return
     await_unused_step(portal, enrolled)
-    enrolled.used_step = step_of(portal)
-    submitted = driver.submit_app_code(code_for_step(enrolled.totp, enrolled.used_step), trust_browser=trust)
+    submitted = driver.submit_app_code(app_code_now(portal, enrolled), trust_browser=trust)
     expect(submitted.ok, requirement, f"the app's code was refused: {submitted.error}")
+
+
+def app_code_now(portal: Target, enrolled: Enrolled) -> str:
+    """The app's code of the portal's current step, which is then the step last used
+    (``Enrolled.used_step``): the next code :func:`await_unused_step` allows is of a later one."""
+    assert enrolled.totp is not None, "an account with an app"
+    enrolled.used_step = step_of(portal)
+    return code_for_step(enrolled.totp, enrolled.used_step)
 
 
 def step_of(target: Target, at: float | None = None) -> int:

@@ -192,9 +192,7 @@ class Discovery(Walk):
         return address, self.button_of(page, "buttons.send_otp", address, "«Send One-Time Password» button")
 
     def code_form(self, page: Page, field_key: str, button_key: str, what: str) -> tuple[Control, Button]:
-        ours = page.field(self.site["fields.address"])
-        guesses = [c for c in code_like(page) if c is not ours]
-        field = self.named(page, field_key, guesses, "one-time password field")
+        field = self.named(page, field_key, self.code_guesses(page), "one-time password field")
         return field, self.button_of(page, button_key, field, what)
 
     def mail_tab(self, settings: Page) -> None:
@@ -237,8 +235,12 @@ class Discovery(Walk):
         """Whether the Mail tab shows a field for a code before any is sent: the manuals show one
         beside the address (email-change.en.txt ④–⑤); a portal may show it only on the answer to
         «Send One-Time Password»."""
+        return page.field(self.site["fields.otp"]) is not None or bool(self.code_guesses(page))
+
+    def code_guesses(self, page: Page) -> list[Control]:
+        """The fields that may be for a code: code-like, and not the address's."""
         ours = page.field(self.site["fields.address"])
-        return page.field(self.site["fields.otp"]) is not None or any(c is not ours for c in code_like(page))
+        return [c for c in code_like(page) if c is not ours]
 
     def again(self, answer: Page, before: Page, field_key: str) -> Page:
         """The screen to go on from after a refusal: the answer when it shows the form still,
