@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +69,7 @@ class Transcript:
         self._clock: RecordingClock | None = None
         self._start: float | None = None
         self._lock = threading.Lock()
+        self._held = threading.local()
 
     def fail_softly(self, requirement: str, message: str) -> None:
         """``requirement`` is broken, on this evidence; the check goes on."""
@@ -84,7 +86,27 @@ class Transcript:
 
     def add(self, line: str) -> None:
         stamp = self._stamp()
-        self.lines.append(stamp + redact(line))
+        held: list[str] | None = getattr(self._held, "lines", None)
+        (self.lines if held is None else held).append(stamp + redact(line))
+
+    @contextmanager
+    def held(self) -> Iterator[list[str]]:
+        """The lines this thread adds meanwhile go to the list yielded, not the transcript.
+
+        Browsers submitting at once (probes/concurrent) would otherwise interleave their lines
+        in the order the threads happened to run, and two runs of one check would read
+        differently; :meth:`put_back` adds the lists in the browsers' order, each line still
+        stamped with its own time."""
+        lines: list[str] = []
+        self._held.lines = lines
+        try:
+            yield lines
+        finally:
+            self._held.lines = None
+
+    def put_back(self, held: Sequence[list[str]]) -> None:
+        for lines in held:
+            self.lines.extend(lines)
 
     def _stamp(self) -> str:
         now = self.portal_time()

@@ -46,16 +46,23 @@ class Burst:
 
 def submit_at_once(target: Target, browsers: Sequence[Driver], submit: Callable[[Driver], Outcome]) -> Burst:
     """``submit`` in every browser from its own thread, all started together; the counts go in
-    the report (``concurrent_accepted`` keeps its "N of M" form, which users' scripts read)."""
+    the report (``concurrent_accepted`` keeps its "N of M" form, which users' scripts read).
+    Each browser's lines go into the transcript after the burst, in the browsers' order."""
 
-    def one(browser: Driver) -> Outcome | ServerError:
-        try:
-            return submit(browser)
-        except ServerError as exc:
-            return exc
+    def one(browser: Driver) -> tuple[Outcome | Exception, list[str]]:
+        with target.transcript.held() as lines:
+            try:
+                end: Outcome | Exception = submit(browser)
+            except Exception as exc:  # raised below unless a server error, after its lines are in
+                end = exc
+        return end, lines
 
     with ThreadPoolExecutor(max_workers=len(browsers)) as pool:
-        ends = list(pool.map(one, browsers))
+        ends, held = zip(*pool.map(one, browsers), strict=True)
+    target.transcript.put_back(held)
+    for end in ends:
+        if isinstance(end, Exception) and not isinstance(end, ServerError):
+            raise end
     answers = [end for end in ends if isinstance(end, Outcome)]
     burst = Burst(
         accepted=sum(a.ok for a in answers),
