@@ -41,6 +41,9 @@ class Connection(Protocol):
 
     def close(self) -> None: ...
 
+    # Optional: ``lacks() -> Mapping[str, str]``, the registry's areas whose flow the portal
+    # has not, each with the declaration that says so (docs/drivers.md; hooks._lacks).
+
 
 Connector = Callable[[PortalConfig, Profile], Connection]
 

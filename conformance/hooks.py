@@ -319,17 +319,26 @@ def judged_instead(config: pytest.Config, items: list[pytest.Item]) -> str:
     return "the probes judge its requirements: " + "; ".join(parts)
 
 
+def _lacks(config: pytest.Config) -> dict[str, str]:
+    """The areas whose flow the portal declares it lacks (an optional ``lacks()`` of the
+    connection, e.g. the html driver's site map), each with the declaration."""
+    lacks = getattr(config.stash.get(CONNECTION_KEY, None), "lacks", None)
+    return dict(lacks()) if callable(lacks) else {}
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A check that walks a path the profile rules out is NOT_APPLICABLE (protocol.md §19.1)."""
+    """A check that walks a path the profile rules out, or a flow the portal declares it lacks,
+    is NOT_APPLICABLE (protocol.md §19.1)."""
     registry, profile = item.config.stash[REGISTRY_KEY], item.config.stash.get(PROFILE_KEY, None)
     if profile is not None:
-        require_applicable(requirement_ids(item, registry), registry, profile)
+        require_applicable(requirement_ids(item, registry), registry, profile, _lacks(item.config))
 
 
 def _applicable(item: pytest.Item) -> bool:
     registry, profile = item.config.stash[REGISTRY_KEY], item.config.stash.get(PROFILE_KEY, None)
-    return profile is None or applicability.reason(requirement_ids(item, registry), registry, profile) is None
+    ids = requirement_ids(item, registry)
+    return profile is None or applicability.reason(ids, registry, profile, _lacks(item.config)) is None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -27,3 +27,16 @@ def test_the_reason_does_not_depend_on_the_order_of_the_tags() -> None:
 def test_an_applicable_check_has_no_reason() -> None:
     registry = requirements()
     assert applicability.reason(["TOTP_WINDOW", "EMAIL_OTP_LIFETIME"], registry, load_profile("iimc")) is None
+
+
+def test_a_flow_the_portal_lacks_rules_out_every_check_that_walks_it() -> None:
+    """A check marked with a reset requirement walks "Initialize", whatever else it judges."""
+    registry, profile = requirements(), load_profile("iimc")
+    lacks = {"reset": "the site map declares no reset (capabilities.reset = false)"}
+    reason = applicability.reason(["TRUST_BROWSER", "RESET_VOIDS_APPS"], registry, profile, lacks)
+    assert reason == f"{lacks['reset']}: this check walks that flow (RESET_VOIDS_APPS)"
+    assert applicability.reason(["TRUST_BROWSER", "TOTP_WINDOW"], registry, profile, lacks) is None
+    # The profile's reason comes first: it holds whatever the portal declares.
+    assert "applies only with reset.mode = 'link'" in str(
+        applicability.reason(["RESET_LINK_MAIL"], registry, profile, lacks)
+    )

@@ -38,6 +38,7 @@ from examples.allauth_portal import server as allauth_server
 from examples.allauth_portal import short as allauth_short
 from examples.allauth_portal.mailsink import MailSink
 from examples.allauth_portal.pages import Browser
+from ninsho.spec.registry import requirements
 from tests.harness.report_rows import judged as judged_rows
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
@@ -299,6 +300,12 @@ def test_the_harness_checks_allauth_through_its_pages(through_the_pages: PageRun
             if check["verdict"] == "NOT_APPLICABLE":
                 assert any(because in reason for because in NOT_APPLICABLE_BECAUSE), (rid, check)
             assert check["verdict"] != "FAIL" or check["expected_failure"], (rid, check)
+    # allauth has no "Initialize" (capabilities.reset = false): every reset and helpdesk row
+    # says so, none is SKIPPED behind the password's FAIL (spec/protocol.md §19.1)
+    without_reset = {
+        rid: row["verdict"] for rid, row in rows.items() if requirements()[rid].area in ("reset", "helpdesk")
+    }
+    assert set(without_reset.values()) == {"NOT_APPLICABLE"}, without_reset
     assert through_the_pages.seconds < HARNESS_TIMEOUT_SECONDS
 
 

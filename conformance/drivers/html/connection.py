@@ -92,6 +92,15 @@ class HtmlConnection(HttpConnection):
             clock_moves=lambda: self.clock.moves,
         )
 
+    def lacks(self) -> dict[str, str]:
+        """The registry's areas whose flow the site map declares the portal has not: their
+        checks are NOT_APPLICABLE before they start (spec/protocol.md §19.1), not stopped on
+        the way by an earlier step that the portal does otherwise."""
+        if self.site.capabilities["reset"]:
+            return {}
+        declared = "the site map declares no reset (capabilities.reset = false)"
+        return {"reset": declared, "helpdesk": declared}
+
     def _real_clock(self) -> RealClock:
         return PageClock(self.new_client(), self.site.screens["login"].path or self.site.start)
 
