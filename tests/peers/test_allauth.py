@@ -25,6 +25,7 @@ import secrets
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,7 @@ class HarnessTarget:
     baseline: Path
     site_map: Path
     tolerance: int  # MFA_TOTP_TOLERANCE as the running allauth reads it
+    discoverer: str  # an account of its own for `ninsho discover`, which registers an app on it
 
     def environment(self) -> dict[str, str]:
         return {
@@ -130,14 +132,16 @@ class HarnessTarget:
             allauth_server.PASSWORD_ENV: self.password,
         }
 
-    def portal_config(self, folder: Path) -> Path:
+    def portal_config(self, folder: Path, *, discovering: bool = False) -> Path:
         """The operator's config: the html driver with allauth's site map, the pool (whose
-        addresses are ``<login>@ninsho.test`` once a check registers one), the harness's sink."""
+        addresses are ``<login>@ninsho.test`` once a check registers one), the harness's sink;
+        ``discovering``: no site map, and the discoverer's account as the pool."""
         path = folder / "portal.toml"
-        pool = ", ".join(f'"{a}"' for a in self.accounts)
+        pool = ", ".join(f'"{a}"' for a in ((self.discoverer,) if discovering else self.accounts))
+        site = "" if discovering else f'[html]\nsite_map = "{self.site_map}"\n'
         path.write_text(
             f'[portal]\nbase_url = "{self.base_url}/"\ndriver = "html"\nprofile = "{self.profile}"\n'
-            f'[html]\nsite_map = "{self.site_map}"\n'
+            f"{site}"
             f'[accounts]\nprovision = "pool"\npool = [{pool}]\naddress_domain = "{allauth_server.MAIL_DOMAIN}"\n'
             f'password_env = "{allauth_server.PASSWORD_ENV}"\n'
             f'[mailbox]\nkind = "smtp-sink"\nhost = "127.0.0.1"\nport = {self.smtp_port}\n'
@@ -160,6 +164,9 @@ def allauth_for_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ha
         pool = allauth_server.add_users(
             server, POOL_SIZE, PASSWORD, prefix="pool", domain="before.ninsho.test"
         )
+        (discoverer,) = allauth_server.add_users(
+            server, 1, PASSWORD, prefix="disc", domain="before.ninsho.test"
+        )
         tolerance = allauth_server.run_django(
             server,
             "import django; django.setup(); from allauth.mfa import app_settings; print(app_settings.TOTP_TOLERANCE)",
@@ -173,6 +180,7 @@ def allauth_for_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ha
             baseline=allauth_server.BASELINE,
             site_map=allauth_server.SITE_MAP,
             tolerance=int(tolerance),
+            discoverer=discoverer.username,
         )
     finally:
         allauth_server.stop(server)
@@ -317,6 +325,62 @@ def test_the_pages_show_allauths_own_window(
     k = allauth_for_harness.tolerance
     assert window["verdict"] == "PASS", window
     assert window["measured_text"].startswith(f"accepted {-k:+d}…{k:+d}"), window
+
+
+def test_discover_finds_allauths_settings_behind_its_links(
+    allauth_for_harness: HarnessTarget, tmp_path: Path
+) -> None:
+    """``ninsho discover`` with no site map. allauth's settings are pages of their own: after the
+    password a page with no field, and the menu's names are not the manuals'. The walk finds the
+    address behind "Change Email" and the QR code behind "Activate" and "Confirm Access", and
+    writes what the pages call them (docs/allauth.md, "The screens"); it stops at the TOTP
+    screen, whose heading is the top page's, and says which key tells them apart."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NINSHO_") and k != "PYTEST_ADDOPTS"}
+    env[allauth_server.PASSWORD_ENV] = allauth_for_harness.password
+    config = allauth_for_harness.portal_config(tmp_path, discovering=True)
+    output = tmp_path / "site.toml"
+    done = subprocess.run(
+        [NINSHO, "discover", str(config), "--output", str(output)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HARNESS_TIMEOUT_SECONDS,
+    )
+    assert done.returncode == 0 and output.is_file(), done.stdout + done.stderr
+    draft = tomllib.loads(output.read_text("utf-8"))
+    found = {
+        "menu.settings": draft["menu"]["settings"],
+        "screens.home.heading": draft["screens"]["home"]["heading"],
+        "screens.settings.heading": draft["screens"]["settings"]["heading"],
+        "screens.reauthenticate": draft["screens"]["reauthenticate"],
+        "fields.address": draft["fields"]["address"],
+        "address.settings_label": draft["address"]["settings_label"],
+        "address.sent_notice": draft["address"]["sent_notice"],
+        "links.app_tab": draft["links"]["app_tab"],
+        "buttons.register": draft["buttons"]["register"],
+        "texts.manual_key": draft["texts"]["manual_key"],
+        "refusals.code_rejected": draft["refusals"]["code_rejected"],
+    }
+    assert found == {
+        "menu.settings": "Change Email",
+        "screens.home.heading": "Two-Factor Authentication",
+        "screens.settings.heading": "Email Address",
+        "screens.reauthenticate": {"stage": "signed_in", "heading": "Confirm Access"},
+        "fields.address": "Change to:",
+        "address.settings_label": "Current email",
+        "address.sent_notice": ["Confirmation email sent to {address}."],
+        "links.app_tab": "Activate",
+        "buttons.register": "Activate",
+        "texts.manual_key": "Authenticator secret",
+        "refusals.code_rejected": ["Incorrect code."],
+    }, output.read_text("utf-8")
+    text = output.read_text("utf-8")
+    assert (
+        "# Walked: the login screen and a wrong password; the settings and their Mail tab; the App tab."
+        in text
+    )
+    assert "reads as screens.home: tell them apart by a line only the second-factor screen shows" in text
 
 
 # --- what was measured, asserted ----------------------------------------------------------------

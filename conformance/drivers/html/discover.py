@@ -8,7 +8,8 @@ the pool, or one the admin API creates) and the mailbox, along the manuals' flow
 1. the login screen, a wrong password, the password;
 2. the settings (email-change.en.txt ①–⑧): the Mail tab, "Confirm" with nothing sent, a blocked
    and an invalid address, the account's own address, a wrong code and the mailed one; whether
-   the portal's address, signed in, leads back to the settings;
+   the portal's address, signed in, leads back to the settings. Settings split over pages
+   (django-allauth's) are found behind the links of the page the password led to;
 3. the App tab (app-reset.en.txt ⑩–⑪): the QR code and the manual key, a wrong code, the right one;
 4. Logout, then the second factor: the settings opened before it, a wrong app code, the email
    login with the mailed code;
@@ -30,7 +31,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pyotp
 
@@ -40,7 +41,7 @@ from ninsho.conformance.config import load as load_config
 from ninsho.conformance.drivers.html import qr, reading
 from ninsho.conformance.drivers.html.connection import HtmlConnection
 from ninsho.conformance.drivers.html.draft import Draft
-from ninsho.conformance.drivers.html.page import Button, Control, Page
+from ninsho.conformance.drivers.html.page import Button, Control, Link, Page
 from ninsho.conformance.drivers.html.walk import (
     GUESSED,
     Stop,
@@ -60,6 +61,7 @@ EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_ERROR = 0, 2, 4, 6
 INVALID_ADDRESS = "discover.not-an-address"  # no "@": invalid by any reading (spec §13 step 4)
 NOT_PROVOKED = ("account_locked", "csrf_rejected", "invalid_input", "rate_limited")
 _ADDRESS = re.compile(r"\S*@\S+")
+MAX_LINKS_TRIED = 12  # from a signed-in page with no field, looking for the address (allauth: 1)
 
 
 class Discovery(Walk):
@@ -84,6 +86,8 @@ class Discovery(Walk):
         self.not_provoked = list(NOT_PROVOKED)  # refusal classes the walk did not see
         self.holds_factor = False  # the account may hold a factor the walk registered
         self.totp: pyotp.TOTP | None = None  # the app the walk registered
+        self.top: Page | None = None  # the page the password led to, where settings are split
+        self.password = account.password  # for a screen that asks it again (navigation)
 
     # --- the walk --------------------------------------------------------------------------
     def run(self) -> None:
@@ -161,15 +165,88 @@ class Discovery(Walk):
             page = self.go(entry)
         if not self._is(page, "settings"):
             if not text_fields(page):
-                self.gap(
-                    "screens.settings.heading",
-                    f"after the password a fresh account reached {where(page)}, which shows no field:"
-                    " name the settings screen",
-                    stop=True,
-                )
+                page = self.address_behind_a_link(page)
             self.place(page, "settings")
         self.settings_path(page)
         self.mail_tab(page)
+
+    def address_behind_a_link(self, signed_in: Page) -> Page:
+        """The settings of a portal that splits them over pages (django-allauth's: a page of its
+        own for the address, one for the app): after the password a page with no field, and no
+        menu by the defaults' names. The first page one of its links leads to that shows an
+        address field is the settings, that link the menu's way there, and the page it left the
+        top page."""
+        found = self.behind_a_link((signed_in,), lambda page: bool(self.address_guesses(page)))
+        if found is None:
+            self.stop_at(
+                "screens.settings.heading",
+                f"after the password a fresh account reached {where(signed_in)}, which shows no field,"
+                " and none of its links leads to an address field: name the settings screen (or"
+                " menu.settings, the link to it)",
+            )
+        link, page = found
+        self.top = signed_in
+        self.place(signed_in, "home")
+        self.learn(
+            "menu.settings",
+            link.label,
+            f"after the password {where(signed_in)} shows no field; its link «{link.label}» leads to"
+            f" the address field on {where(page)}",
+        )
+        return page
+
+    def behind_a_link(
+        self, starts: Sequence[Page], shows: Callable[[Page], bool]
+    ) -> tuple[Link, Page] | None:
+        """The first link, of the pages ``starts`` in turn, to a page of the portal's own that
+        ``shows`` holds of, in the pages' order; Back after each (at most MAX_LINKS_TRIED). A
+        page that asks the password again, alone, is a screen before a change (allauth's
+        "Confirm Access"): learnt as ``screens.reauthenticate`` and passed as a person does. A
+        login screen means the link signed out: the search ends there."""
+        seen = {start.url for start in starts}
+        for start in starts:
+            origin = urlsplit(start.url)[:2]
+            for link in start.links:
+                url = urljoin(start.url, link.href)
+                if (
+                    not link.label
+                    or url in seen
+                    or urlsplit(url)[:2] != origin
+                    or len(seen) > MAX_LINKS_TRIED
+                ):
+                    continue
+                seen.add(url)
+                self._back("discover", start)
+                page = self.go(link)
+                if self.asks_password_again(page):
+                    self.reauthenticate(page)
+                    page = self._reauthenticated("discover", page)
+                if shows(page):
+                    return link, page
+                if self._is(page, "login") or self.credentials_asked(page):
+                    return None
+        return None
+
+    def reauthenticate(self, page: Page) -> None:
+        """Learn the screen that asks the password again (it has a stage, which no default says)."""
+        if "reauthenticate" in self.site.screens and self._is(page, "reauthenticate"):
+            return
+        note = f"the password asked again before a change, seen on {where(page)} (docs/html-driver.md)"
+        self.draft.set("screens.reauthenticate.stage", "signed_in", note)
+        self.draft.set(
+            "screens.reauthenticate.heading", page.headings[0] if page.headings else page.title, note
+        )
+        self._reload()
+
+    def asks_password_again(self, page: Page) -> bool:
+        """One password field and no other to type into, signed in."""
+        passwords = [c for c in page.controls if c.kind == "password"]
+        return len(passwords) == 1 and not any(c.kind != "password" for c in text_fields(page))
+
+    def credentials_asked(self, page: Page) -> bool:
+        """A login screen the defaults do not name: a password field beside a text field."""
+        passwords = [c for c in page.controls if c.kind == "password"]
+        return len(passwords) == 1 and any(c.kind != "password" for c in text_fields(page))
 
     def settings_path(self, settings: Page) -> None:
         """Signed in, does the portal's address lead back? A login screen there would read as
@@ -184,10 +261,12 @@ class Discovery(Walk):
             )
         self._back("discover", settings)
 
+    def address_guesses(self, page: Page) -> list[Control]:
+        """Fields that say they take an address: ``type=email``, or an ``autocomplete`` of one."""
+        return [c for c in text_fields(page) if c.kind == "email" or "mail" in c.element.get("autocomplete")]
+
     def address_form(self, page: Page) -> tuple[Control, Button]:
-        guesses = [
-            c for c in text_fields(page) if c.kind == "email" or "mail" in c.element.get("autocomplete")
-        ]
+        guesses = self.address_guesses(page)
         address = self.named(page, "fields.address", guesses or text_fields(page)[:1], "address field")
         return address, self.button_of(page, "buttons.send_otp", address, "«Send One-Time Password» button")
 
@@ -215,7 +294,14 @@ class Discovery(Walk):
         ):
             address, send = self.address_form(page)
             answer = self.submit(send, {address.element: typed})
-            self.expect_refusal(answer, page, error, what)
+            if answer.field(self.site["fields.address"]) is None and self.code_guesses(answer):
+                self.gap(
+                    f"refusals.{error}",
+                    f"the portal took {what} ({typed!r}): {where(answer)} asks for its code, so there"
+                    " was no refusal to learn (the checks will judge the rule)",
+                )
+            else:
+                self.expect_refusal(answer, page, error, what)
             page = self.again(answer, page, "fields.address")
         address, send = self.address_form(page)
         since = self.clock.now()
@@ -229,6 +315,12 @@ class Discovery(Walk):
         field, confirm = self.code_form(page, "fields.otp", "buttons.confirm", "«Confirm» button")
         page = self.submit(confirm, {field.element: code})
         self.holds_factor = True
+        if not self._is(page, "settings") and self._find(page, "menu.settings") is not None:
+            # The answer is another page (allauth's top page, saying "You have confirmed …"): the
+            # address is looked for where the settings show it for good, not in a passing notice.
+            entry = self.link_for(page, "menu.settings", "«One Time Password Settings» in the menu")
+            assert entry is not None
+            page = self.go(entry)
         self.registered_label(page)
 
     def asks_for_a_code(self, page: Page) -> bool:
@@ -238,9 +330,10 @@ class Discovery(Walk):
         return page.field(self.site["fields.otp"]) is not None or bool(self.code_guesses(page))
 
     def code_guesses(self, page: Page) -> list[Control]:
-        """The fields that may be for a code: code-like, and not the address's."""
-        ours = page.field(self.site["fields.address"])
-        return [c for c in code_like(page) if c is not ours]
+        """The fields that may be for a code: code-like, and not the address's (by its name, or
+        by saying it takes an address, before the walk has learnt its name)."""
+        ours = [page.field(self.site["fields.address"]), *self.address_guesses(page)]
+        return [c for c in code_like(page) if all(c is not o for o in ours)]
 
     def again(self, answer: Page, before: Page, field_key: str) -> Page:
         """The screen to go on from after a refusal: the answer when it shows the form still,
@@ -304,11 +397,21 @@ class Discovery(Walk):
     # --- the App tab -----------------------------------------------------------------------
     def app_tab(self) -> None:
         page = self._current()
-        tab = self.link_for(
-            page, "links.app_tab", "link to the App tab (or capabilities.app_registration = false)"
+        what = "link to the App tab (or capabilities.app_registration = false)"
+        tab = (
+            self.link_for(page, "links.app_tab", what)
+            if self.top is None
+            else self._find(page, "links.app_tab")
         )
-        assert tab is not None
-        page = self.go(tab)
+        if tab is not None:
+            page = self.go(tab)
+        else:  # settings split over pages: the QR code is behind a link of theirs, or of the top page's
+            starts = (page,) if self.top is None else (page, self.top)
+            found = self.behind_a_link(starts, self.shows_qr)
+            if found is None:
+                self.stop_at("links.app_tab", f"no link of {where(page)} leads to a QR code")
+            tab, page = found
+            self.learn("links.app_tab", tab.label, f"the link that leads to the QR code on {where(page)}")
         field, register = self.code_form(page, "fields.otp", "buttons.register", "«Register» button")
         uri = self.qr_uri(page)
         key = qr.manual_key(page.blocks, self.site["texts.manual_key"].within)
@@ -333,6 +436,9 @@ class Discovery(Walk):
         field, register = self.code_form(page, "fields.otp", "buttons.register", "«Register» button")
         self.submit(register, {field.element: totp.at(self.clock.now())})
         self.totp = totp
+
+    def shows_qr(self, page: Page) -> bool:
+        return self.qr_uri(page) is not None
 
     def qr_uri(self, page: Page) -> str | None:
         for image in page.images:
@@ -370,9 +476,17 @@ class Discovery(Walk):
         self.log_out()
         _, page = self.sign_in()
         if not self.at_second_factor(page):
+            screen = self._screen(page)
+            reads_as = (
+                f", which asks for a code but reads as screens.{screen.name}: tell them apart by a line"
+                " only the second-factor screen shows (screens.mfa_app.text)"
+                if screen is not None and self.code_guesses(page)
+                else ""
+            )
             self.gap(
                 "screens.mfa_app.heading",
-                f"with a factor registered the password led to {where(page)}: name the second-factor screen",
+                f"with a factor registered the password led to {where(page)}{reads_as}: name the"
+                " second-factor screen",
                 stop=True,
             )
         if self._stage_of(page) != "first_factor":

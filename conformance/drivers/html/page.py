@@ -322,7 +322,7 @@ def form_data(
     for e in form.elements:
         name = e.get("name")
         kind = e.get("type").lower()
-        if _disabled(e):
+        if disabled(e):
             continue
         if e.tag == "button" or (e.tag == "input" and kind in NOT_FILLED):
             if submitter is not None and e is submitter.element and name:
@@ -347,7 +347,7 @@ def form_data(
     return entries
 
 
-def _disabled(element: Element) -> bool:
+def disabled(element: Element) -> bool:
     return element.has("disabled") or any(
         a.tag == "fieldset" and a.has("disabled") for a in element.ancestors()
     )

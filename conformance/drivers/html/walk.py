@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,7 +25,7 @@ import httpx
 from ninsho.conformance.drivers.html.browser import Browser
 from ninsho.conformance.drivers.html.draft import Draft, Value
 from ninsho.conformance.drivers.html.navigation import Navigation
-from ninsho.conformance.drivers.html.page import Button, Control, Link, Page, bilingual
+from ninsho.conformance.drivers.html.page import Button, Control, Link, Page, bilingual, disabled
 from ninsho.conformance.drivers.html.sitemap import without_codes
 from ninsho.conformance.drivers.html.tree import Element
 
@@ -56,9 +57,14 @@ class Walk(Navigation):
         self._reload()
 
     def gap(self, key: str, what: str, *, stop: bool = False) -> None:
-        self.draft.miss(key, what)
         if stop:
-            raise Stop(f"{key}: {what}")
+            self.stop_at(key, what)
+        self.draft.miss(key, what)
+
+    def stop_at(self, key: str, what: str) -> NoReturn:
+        """A gap the walk cannot go on past."""
+        self.draft.miss(key, what)
+        raise Stop(f"{key}: {what}")
 
     def _reload(self) -> None:
         self.site = self.draft.site()
@@ -179,8 +185,16 @@ def where(page: Page) -> str:
 
 
 def text_fields(page: Page, form: object | None = None) -> list[Control]:
-    """The fields one types a line into, in the page's order (of ``form``, when given)."""
-    return [c for c in page.controls if c.kind in TEXT_KINDS and (form is None or c.form is form)]
+    """The fields one types a line into, in the page's order (of ``form``, when given): not one
+    that is ``disabled`` or ``readonly``, which is how a page shows a value (allauth's current
+    address, its app's secret)."""
+    return [
+        c
+        for c in page.controls
+        if c.kind in TEXT_KINDS
+        and (form is None or c.form is form)
+        and not (disabled(c.element) or c.element.has("readonly"))
+    ]
 
 
 def code_like(page: Page) -> list[Control]:
