@@ -148,6 +148,20 @@ def test_the_draft_loads_as_the_site_map_it_describes() -> None:
     assert "address.settings_label" in site.declared
 
 
+def test_a_name_seen_on_two_screens_is_kept_as_alternatives() -> None:
+    """allauth's code field is "Code:" on the Mail tab and "Authenticator code:" on the App tab:
+    the second name must not replace the first, or the walk's own map loses the Mail tab."""
+    draft = Draft()
+    draft.also("fields.otp", "Code:", "the Mail tab")
+    draft.also("fields.otp", "Code:", "the Mail tab again")
+    assert draft.document()["fields"]["otp"] == "Code:"
+    draft.also("fields.otp", "Authenticator code:", "the App tab")
+    draft.also("fields.otp", "Code:", "the second factor")
+    assert draft.document()["fields"]["otp"] == ["Code:", "Authenticator code:"]
+    otp = draft.site()["fields.otp"]
+    assert otp("Code:") and otp("Authenticator code:")
+
+
 def test_discover_is_a_ninsho_command_and_check_takes_its_map(capsys: pytest.CaptureFixture[str]) -> None:
     from ninsho import cli
     from ninsho.conformance import cli as check_cli

@@ -332,9 +332,10 @@ def test_discover_finds_allauths_settings_behind_its_links(
 ) -> None:
     """``ninsho discover`` with no site map. allauth's settings are pages of their own: after the
     password a page with no field, and the menu's names are not the manuals'. The walk finds the
-    address behind "Change Email" and the QR code behind "Activate" and "Confirm Access", and
-    writes what the pages call them (docs/allauth.md, "The screens"); it stops at the TOTP
-    screen, whose heading is the top page's, and says which key tells them apart."""
+    address behind "Change Email" and the QR code behind "Activate" and "Confirm Access", tells
+    the TOTP screen from the top page of the same heading by a line of its own, and writes what
+    the pages call them (docs/allauth.md, "The screens"); it stops at "Initialize", which allauth
+    has not, naming the capability to set to false."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NINSHO_") and k != "PYTEST_ADDOPTS"}
     env[allauth_server.PASSWORD_ENV] = allauth_for_harness.password
     config = allauth_for_harness.portal_config(tmp_path, discovering=True)
@@ -361,6 +362,8 @@ def test_discover_finds_allauths_settings_behind_its_links(
         "buttons.register": draft["buttons"]["register"],
         "texts.manual_key": draft["texts"]["manual_key"],
         "refusals.code_rejected": draft["refusals"]["code_rejected"],
+        "fields.otp": draft["fields"]["otp"],
+        "screens.mfa_app.text": draft["screens"]["mfa_app"]["text"],
     }
     assert found == {
         "menu.settings": "Change Email",
@@ -374,13 +377,15 @@ def test_discover_finds_allauths_settings_behind_its_links(
         "buttons.register": "Activate",
         "texts.manual_key": "Authenticator secret",
         "refusals.code_rejected": ["Incorrect code."],
+        "fields.otp": ["Code:", "Authenticator code:"],  # the Mail tab's, the App tab's
+        "screens.mfa_app.text": (
+            "Your account is protected by two-factor authentication. Please enter an authenticator code:"
+        ),
     }, output.read_text("utf-8")
     text = output.read_text("utf-8")
-    assert (
-        "# Walked: the login screen and a wrong password; the settings and their Mail tab; the App tab."
-        in text
-    )
-    assert "reads as screens.home: tell them apart by a line only the second-factor screen shows" in text
+    walked = "the login screen and a wrong password; the settings and their Mail tab; the App tab; the second factor."
+    assert f"# Walked: {walked}" in text, text
+    assert "shows no link to the set-up login (or capabilities.reset = false)" in text, text
 
 
 # --- what was measured, asserted ----------------------------------------------------------------

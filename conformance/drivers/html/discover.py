@@ -475,6 +475,8 @@ class Discovery(Walk):
     def second_factor(self) -> None:
         self.log_out()
         _, page = self.sign_in()
+        if not self.at_second_factor(page) and self.code_guesses(page):
+            self.tell_from_the_top(page)
         if not self.at_second_factor(page):
             screen = self._screen(page)
             reads_as = (
@@ -533,6 +535,29 @@ class Discovery(Walk):
         page = self.submit(login, {field.element: code})
         if self._screen(page) is None and self._offers_menu(page):
             self.place(page, "home")
+
+    def tell_from_the_top(self, mfa: Page) -> None:
+        """A second-factor screen that reads as the top page (allauth's two share the heading
+        "Two-Factor Authentication"): learnt by its first line of text that the top page does
+        not show and that names no link, button or field; then it reads as the second factor."""
+        top = self.top
+        if top is None or self._screen(mfa) is not self._screen(top):
+            return
+        furniture = {
+            mfa.title,
+            *mfa.headings,
+            *(a.label for a in mfa.links),
+            *(b.label for b in mfa.buttons),
+            *(c.label for c in mfa.controls),
+        }
+        line = next((b for b in mfa.blocks if b not in furniture and b not in top.blocks), None)
+        if line is not None:
+            self.learn(
+                "screens.mfa_app.text",
+                line,
+                f"a line of the second-factor screen {where(mfa)} that the top page, of the same"
+                f" heading, does not show ({where(top)})",
+            )
 
     def settings_too_early(self, mfa: Page) -> None:
         """The settings' address before the second factor: the refusal a check will meet."""

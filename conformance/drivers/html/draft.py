@@ -44,6 +44,17 @@ class Draft:
             known.value.append(text)
             known.note += f"; {note}"
 
+    def also(self, key: str, text: str, note: str) -> None:
+        """A name seen for ``key`` on one more screen (allauth's code field is "Code:" on the Mail
+        tab, "Authenticator code:" on the App tab): the names found become alternatives."""
+        known = self.found.get(key)
+        if known is None or known.value == text:
+            self.set(key, text, note)
+        elif isinstance(known.value, str):
+            self.found[key] = Finding([known.value, text], f"{known.note}; {note}")
+        else:
+            self.add(key, text, note)
+
     def miss(self, key: str, what: str) -> None:
         if (key, what) not in self.missing:
             self.missing.append((key, what))

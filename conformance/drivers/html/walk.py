@@ -106,10 +106,10 @@ class Walk(Navigation):
         for control in candidates:
             name = control.label or next(iter(control.context), "")
             if name:
-                self.learn(key, name, f"{what} on {where(page)}: {GUESSED}")
+                self.draft.also(key, name, f"{what} on {where(page)}: {GUESSED}")
+                self._reload()
                 return control
-        self.gap(key, f"{where(page)} shows no {what}", stop=True)
-        raise AssertionError("unreachable")
+        self.stop_at(key, f"{where(page)} shows no {what}")
 
     def button_of(self, page: Page, key: str, control: Control | None, what: str) -> Button:
         """The button ``key`` names in ``control``'s form, or else the form's only one."""
@@ -119,10 +119,10 @@ class Walk(Navigation):
             return found
         own = [b for b in page.buttons if form is None or b.form is form]
         if len(own) == 1 and own[0].label:
-            self.learn(key, own[0].label, f"{what} on {where(page)}: {GUESSED}")
+            self.draft.also(key, own[0].label, f"{what} on {where(page)}: {GUESSED}")
+            self._reload()
             return own[0]
-        self.gap(key, f"{where(page)} shows no {what} ({len(own)} buttons in its form)", stop=True)
-        raise AssertionError("unreachable")
+        self.stop_at(key, f"{where(page)} shows no {what} ({len(own)} buttons in its form)")
 
     def link_for(self, page: Page, key: str, what: str, *, stop: bool = True) -> Link | Button | None:
         """The link (or menu entry) ``key`` names, on this screen or behind the menu."""
