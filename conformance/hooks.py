@@ -283,6 +283,8 @@ def _prerun_in_real_time(session: pytest.Session, items: list[pytest.Item] | Non
     pool = getattr(connection, "pool", None)
     if pool is not None:
         countdown.line(pool_plan(len(pool.accounts), sum(map(realtime.runnable, items))))
+        if "reset" in _lacks(config):
+            countdown.line(pool_used_up(len(pool.accounts), sum(map(_applicable, items))))
     try:
         # A check the profile rules out is NOT_APPLICABLE at its setup: it never runs its waits.
         wall = realtime.prerun([i for i in items if _applicable(i)], connection.target)
@@ -344,6 +346,16 @@ def _applicable(item: pytest.Item) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     item.config.stash[CURRENT_ITEM_KEY] = item
+
+
+def pool_used_up(accounts: int, checks: int) -> str:
+    """A portal that declares no reset cannot have an account put back once a check registered
+    a factor on it: the run uses accounts up, and a check that finds none left is an ERROR."""
+    return (
+        f"pool: the portal declares no reset, so an account a check registered a factor on is not put"
+        f" back: {checks} checks may each use up one or more of the {accounts} accounts listed"
+        " (a check may register on several); list more in [accounts] pool if a check finds none left"
+    )
 
 
 def pool_plan(accounts: int, concurrent: int) -> str:

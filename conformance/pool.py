@@ -71,7 +71,11 @@ class AccountPool:
             with self._changed:
                 while not self._free:
                     if len(self.retired) == len(self.accounts):
-                        raise NotApplicable(f"no pool account could be put back: {self._why_retired()}")
+                        # The run's own limit, not the portal's verdict: an ERROR that says how to fix it.
+                        raise DriverError(
+                            f"every one of the {len(self.accounts)} pool accounts has left the pool, none"
+                            f" could be put back ({self._why_retired()}): list more in [accounts] pool"
+                        )
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise DriverError(
