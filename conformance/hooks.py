@@ -287,7 +287,7 @@ def _prerun_in_real_time(session: pytest.Session, items: list[pytest.Item] | Non
             countdown.line(pool_used_up(len(pool.accounts), sum(map(_applicable, items))))
     try:
         # A check the profile rules out is NOT_APPLICABLE at its setup: it never runs its waits.
-        wall = realtime.prerun([i for i in items if _applicable(i)], connection.target)
+        wall = realtime.prerun([i for i in items if _applicable(i)], connection.target, countdown.line)
     finally:
         countdown.stop()
     config.stash[WALL_KEY] = wall

@@ -188,15 +188,30 @@ def _run(item: pytest.Function, target: Target) -> Outcome:
     return Outcome(target, None)
 
 
-def prerun(items: list[pytest.Item], new_target: Any) -> float:
-    """Run the runnable items concurrently, the longest declared chain first; returns the wall
-    time taken."""
+def floor_line(chains: Mapping[Key, float], name: Callable[[Key], str]) -> str | None:
+    """What the run cannot beat, said before it starts: the longest declared chain of waits
+    (one check's waits, one after the other). None when no check declares a wait."""
+    if not chains or max(chains.values()) <= 0:
+        return None
+    key = max(chains, key=lambda k: chains[k])
+    return (
+        f"real time: the longest chain of waits is {chains[key]:.1f} s (check “{name(key)}”);"
+        " the run cannot end sooner (TOTP checks, which wait for the 30-second step, declare none)"
+    )
+
+
+def prerun(items: list[pytest.Item], new_target: Any, announce: Callable[[str], None] = print) -> float:
+    """Run the runnable items concurrently, the longest declared chain first, after announcing
+    the floor (:func:`floor_line`); returns the wall time taken."""
     started = time.monotonic()
     jobs: dict[pytest.Function, tuple[float, Callable[[], Outcome]]] = {}
     for item in items:
         if isinstance(item, pytest.Function) and runnable(item):
             target = new_target()
             jobs[item] = (declared_waits(item.function, target), partial(_run, item, target))
+    line = floor_line({item: chain for item, (chain, _) in jobs.items()}, lambda item: check_title(item).text)
+    if line is not None:
+        announce(line)
     for item, outcome in run_in_waves(jobs).items():
         item.stash[OUTCOME_KEY] = outcome
     return time.monotonic() - started

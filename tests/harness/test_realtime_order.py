@@ -34,6 +34,13 @@ def test_without_declarations_everything_is_one_wave() -> None:
     assert realtime.waves({}) == []
 
 
+def test_the_floor_is_the_longest_declared_chain_and_is_said_before_the_run() -> None:
+    line = realtime.floor_line({"trust": 13.0, "idle": 120.0, "none": 0.0}, str.upper)
+    assert line is not None and "120.0 s" in line and "“IDLE”" in line
+    assert realtime.floor_line({"none": 0.0, "other": 0.0}, str) is None
+    assert realtime.floor_line({}, str) is None
+
+
 class Log:
     def __init__(self) -> None:
         self.events: list[str] = []
