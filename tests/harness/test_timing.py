@@ -237,10 +237,11 @@ def test_a_lock_that_lifts_early_or_late_still_fails_through_a_slow_transport() 
         lockout_duration(slow_portal(2.0, lockout_duration_seconds=3000))
 
 
-# The idle session: iimc ends it after 1800 s without a request. The check's first settings()
-# is the request the idle time counts from; "busy" begins once it is answered.
+# The idle session: iimc ends it after 1800 s without a request. The check's first two
+# settings() (one for each of its two sessions) are the requests the idle times count from;
+# "busy" begins once both are answered.
 def busy_once_idle() -> Latency:
-    return Latency(0.05, later=2.0, after=("settings", 1))
+    return Latency(0.05, later=2.0, after=("settings", 2))
 
 
 def test_the_idle_session_is_judged_through_quick_and_steadily_slow_transports() -> None:
